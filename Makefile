@@ -1,0 +1,70 @@
+# One entry point for people and CI. Environments live under .venv/<name>; every target that needs
+# one depends on its stamp file, so `make test` on a fresh clone builds what it needs first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+COMPUTE_PY := $(VENV)/compute/bin/python
+ORCH_PY := $(VENV)/orchestrator/bin/python
+CHROMA_PY := $(VENV)/chroma/bin/python
+export HF_HUB_OFFLINE := 1
+export TRANSFORMERS_OFFLINE := 1
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help setup setup-compute setup-orchestrator setup-chroma test test-compute test-orchestrator \
+        compute bench-compute bench-queue lint clean
+
+help:
+	@echo "make setup          build every environment (.venv/compute, .venv/orchestrator, .venv/chroma)"
+	@echo "make test           run the whole test suite against real Redis, Chroma and models"
+	@echo "make compute        run the compute service in the foreground (COMPUTE_PORT, default 8090)"
+	@echo "make bench-compute  embedding and parsing benchmark (prints medians)"
+	@echo "make bench-queue    job-queue throughput and latency benchmark"
+
+setup: setup-compute setup-orchestrator setup-chroma
+
+setup-compute: $(VENV)/compute/.stamp
+setup-orchestrator: $(VENV)/orchestrator/.stamp
+setup-chroma: $(VENV)/chroma/.stamp
+
+# torch first and alone: pinned to the CPU build, so nothing later pulls a CUDA build in.
+$(VENV)/compute/.stamp: services/compute/requirements.txt services/compute/pyproject.toml shared/pyproject.toml
+	$(PYTHON) -m venv $(VENV)/compute
+	$(VENV)/compute/bin/pip install -q --upgrade pip
+	$(VENV)/compute/bin/pip install -q torch==2.13.0
+	$(VENV)/compute/bin/pip install -q -r services/compute/requirements.txt
+	$(VENV)/compute/bin/pip install -q --no-deps -e shared -e services/compute
+	touch $@
+
+$(VENV)/orchestrator/.stamp: services/orchestrator/requirements.txt services/orchestrator/pyproject.toml shared/pyproject.toml
+	$(PYTHON) -m venv $(VENV)/orchestrator
+	$(VENV)/orchestrator/bin/pip install -q --upgrade pip
+	$(VENV)/orchestrator/bin/pip install -q -r services/orchestrator/requirements.txt
+	$(VENV)/orchestrator/bin/pip install -q --no-deps -e shared -e services/orchestrator
+	touch $@
+
+# The Chroma server runs from its own environment, never beside chromadb-client.
+$(VENV)/chroma/.stamp: deploy/chroma-requirements.txt
+	$(PYTHON) -m venv $(VENV)/chroma
+	$(VENV)/chroma/bin/pip install -q --upgrade pip
+	$(VENV)/chroma/bin/pip install -q -r deploy/chroma-requirements.txt
+	touch $@
+
+test: test-compute test-orchestrator
+
+test-compute: setup-compute
+	$(COMPUTE_PY) -m pytest tests/compute -q -p no:cacheprovider
+
+test-orchestrator: setup-orchestrator
+	$(ORCH_PY) -m pytest tests/orchestrator -q -p no:cacheprovider
+
+compute: setup-compute
+	$(COMPUTE_PY) -m compute
+
+bench-compute: setup-compute
+	$(COMPUTE_PY) bench/bench_compute.py
+
+bench-queue: setup-orchestrator
+	$(ORCH_PY) bench/bench_queue.py
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,175 @@
+"""Requests and responses of the compute service (/parse, /chunk, /embed, /extract-metadata, /models)."""
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field, model_validator
+
+
+class Section(BaseModel):
+    heading_path: list[str] = Field(default_factory=list)
+    page: int | None = None
+    text: str
+
+
+class Table(BaseModel):
+    page: int | None = None
+    markdown: str
+    num_rows: int = 0
+    num_cols: int = 0
+
+
+class ParseResult(BaseModel):
+    format: str
+    pages: int = 0
+    markdown: str
+    text: str
+    sections: list[Section] = Field(default_factory=list)
+    tables: list[Table] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    warnings: list[str] = Field(default_factory=list)
+    pages_without_text: list[int] = Field(default_factory=list)
+    pipeline: str = ""
+    duration_ms: float = 0.0
+    # DoclingDocument as JSON, only when asked for (`include_document=true`): the docling_hybrid
+    # chunker needs it, and it is several times the size of the markdown.
+    document: dict[str, Any] | None = None
+
+
+class ChunkStrategy(StrEnum):
+    sentence = "sentence"
+    token = "token"
+    markdown = "markdown"
+    hierarchical = "hierarchical"
+    docling_hybrid = "docling_hybrid"
+
+
+class ChunkRequest(BaseModel):
+    """Give `text` (plain or markdown) or `document` (a ParseResult); the strategy decides which it reads."""
+
+    text: str | None = None
+    document: ParseResult | None = None
+    strategy: ChunkStrategy = ChunkStrategy.markdown
+    # None means "what the embedding model reads" (256 word pieces for MiniLM), set by the service.
+    max_tokens: int | None = Field(default=None, ge=16, le=8192)
+    overlap_tokens: int = Field(default=32, ge=0, le=1024)
+
+    @model_validator(mode="after")
+    def _one_input(self) -> "ChunkRequest":
+        if self.text is None and self.document is None:
+            raise ValueError("give `text` or `document`")
+        return self
+
+
+class Chunk(BaseModel):
+    index: int
+    text: str
+    heading_path: list[str] = Field(default_factory=list)
+    pages: list[int] = Field(default_factory=list)
+    char_start: int
+    char_end: int
+    token_count: int
+
+
+class ChunkResponse(BaseModel):
+    strategy: ChunkStrategy
+    max_tokens: int
+    tokenizer: str
+    chunks: list[Chunk]
+
+
+class EmbedKind(StrEnum):
+    passage = "passage"
+    query = "query"
+
+
+class EmbedRequest(BaseModel):
+    texts: list[str] = Field(min_length=1)
+    model: str | None = None
+    kind: EmbedKind = EmbedKind.passage
+    normalize: bool = True
+
+
+class EmbedResponse(BaseModel):
+    model: str
+    dim: int
+    embeddings: list[list[float]]
+    # Per text: true when it was longer than the model reads and its tail was ignored.
+    truncated: list[bool]
+
+
+class OpenAIEmbeddingRequest(BaseModel):
+    input: str | list[str]
+    model: str | None = None
+    encoding_format: Literal["float"] = "float"
+    user: str | None = None
+
+
+class OpenAIEmbeddingData(BaseModel):
+    object: Literal["embedding"] = "embedding"
+    index: int
+    embedding: list[float]
+
+
+class OpenAIUsage(BaseModel):
+    prompt_tokens: int
+    total_tokens: int
+
+
+class OpenAIEmbeddingResponse(BaseModel):
+    object: Literal["list"] = "list"
+    data: list[OpenAIEmbeddingData]
+    model: str
+    usage: OpenAIUsage
+
+
+class MetadataMode(StrEnum):
+    local = "local"
+    llm = "llm"
+    auto = "auto"  # llm when configured, else local
+
+
+class MetadataRequest(BaseModel):
+    text: str | None = None
+    document: ParseResult | None = None
+    mode: MetadataMode = MetadataMode.auto
+    max_keywords: int = Field(default=10, ge=1, le=50)
+    summary_sentences: int = Field(default=3, ge=1, le=20)
+
+    @model_validator(mode="after")
+    def _one_input(self) -> "MetadataRequest":
+        if self.text is None and self.document is None:
+            raise ValueError("give `text` or `document`")
+        return self
+
+
+class MetadataResponse(BaseModel):
+    title: str | None = None
+    language: str | None = None
+    keywords: list[str] = Field(default_factory=list)
+    summary: str = ""
+    entities: dict[str, list[str]] = Field(default_factory=dict)
+    word_count: int = 0
+    page_count: int = 0
+    dates: list[str] = Field(default_factory=list)
+    emails: list[str] = Field(default_factory=list)
+    urls: list[str] = Field(default_factory=list)
+    mode: MetadataMode
+    # Set when the LLM mode was asked for but the answer came from the local extractor.
+    fallback_reason: str | None = None
+
+
+class ModelInfo(BaseModel):
+    name: str
+    path: str
+    dim: int
+    max_seq_length: int
+    backend: str
+    dtype: str
+    default: bool = False
+
+
+class ModelsResponse(BaseModel):
+    models: list[ModelInfo]
+    cpu_bf16: bool
+    threads: int
