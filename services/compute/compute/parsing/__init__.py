@@ -1,0 +1,1 @@
+"""Document parsing: format detection, a killable worker process, Docling conversion, result shaping."""

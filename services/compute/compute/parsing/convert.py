@@ -1,0 +1,232 @@
+"""Bytes to ParseResult with Docling. Runs inside the parse worker process, never in the API process.
+
+Failures are raised as ParseFailure(code, message) with the contract's codes; anything else that
+escapes is a bug and is reported as corrupt_document by the worker loop.
+"""
+
+import io
+import logging
+import re
+import time
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pypdfium2 as pdfium
+from docling.datamodel.backend_options import ThreadedDoclingParseBackendOptions
+from docling.datamodel.base_models import ConversionStatus, DocumentStream, InputFormat
+from docling.datamodel.pipeline_options import NativePdfPipelineOptions, PdfPipelineOptions
+from docling.document_converter import DocumentConverter, FormatOption, NativePdfFormatOption, PdfFormatOption
+from docling_core.types.doc import DocItemLabel, DoclingDocument
+
+from compute import formats
+from compute.parsing import ocr, office, pdf_structure, result
+
+log = logging.getLogger("compute.parse")
+
+_EXT = {
+    formats.PDF: "pdf", formats.DOCX: "docx", formats.PPTX: "pptx", formats.XLSX: "xlsx",
+    formats.HTML: "html", formats.MD: "md", formats.CSV: "csv", formats.ASCIIDOC: "asciidoc",
+}
+
+
+class ParseFailure(Exception):
+    def __init__(self, code: str, message: str):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_pages: int
+    zip_member_max_bytes: int
+    zip_total_max_bytes: int
+    zip_max_members: int = 10_000
+    ocr: bool = True
+    ocr_max_pages: int = 20
+    parse_threads: int = 1
+    artifacts_path: str | None = None
+
+
+class Converter:
+    """Holds Docling converters built once per worker process (building them costs seconds)."""
+
+    def __init__(self, limits: Limits):
+        self.limits = limits
+        self._converter = self._build(password=None)
+
+    def _pdf_option(self, password: str | None) -> FormatOption:
+        if self.limits.artifacts_path:
+            opts = PdfPipelineOptions(artifacts_path=self.limits.artifacts_path, do_ocr=False, generate_page_images=False)
+            backend_opts = ThreadedDoclingParseBackendOptions(password=password) if password else None
+            return PdfFormatOption(pipeline_options=opts, backend_options=backend_opts)
+        opts = NativePdfPipelineOptions(
+            generate_page_images=False, generate_picture_images=False, parser_threads=self.limits.parse_threads
+        )
+        option = NativePdfFormatOption(pipeline_options=opts, pipeline_cls=pdf_structure.FontRecordingPdfPipeline)
+        if password:
+            option.backend_options.password = password  # type: ignore[union-attr]
+        return option
+
+    def _build(self, password: str | None) -> DocumentConverter:
+        allowed = [InputFormat(e) for e in _EXT.values()]
+        return DocumentConverter(allowed_formats=allowed, format_options={InputFormat.PDF: self._pdf_option(password)})
+
+    @property
+    def pdf_pipeline_name(self) -> str:
+        return "standard" if self.limits.artifacts_path else "native"
+
+    def convert(self, data: bytes, filename: str | None, password: str | None) -> dict:
+        started = time.perf_counter()
+        if not data:
+            raise ParseFailure("empty_document", "the file is empty")
+        try:
+            fmt = formats.detect(data, filename)
+        except formats.Encrypted as exc:
+            raise ParseFailure("encrypted_document", str(exc)) from exc
+        except formats.Unsupported as exc:
+            raise ParseFailure("unsupported_format", str(exc)) from exc
+
+        warnings: list[str] = []
+        if fmt == formats.TEXT:
+            doc = _plain_text_document(_decode(data))
+            pipeline, pdf_info = "text", None
+        else:
+            if fmt in (formats.DOCX, formats.PPTX, formats.XLSX):
+                data = self._checked_office(data, fmt)
+            pdf_info = _open_pdf(data, password, self.limits.max_pages) if fmt == formats.PDF else None
+            if fmt in (formats.HTML, formats.CSV, formats.MD, formats.ASCIIDOC):
+                data = _to_utf8(data, fmt)
+            doc, warnings, fonts = self._docling(data, fmt, password)
+            pipeline = self.pdf_pipeline_name if fmt == formats.PDF else "docling"
+        pages_without_text: list[int] = []
+        if pdf_info is not None:
+            if self.pdf_pipeline_name == "native":
+                doc = pdf_structure.restructure(doc, fonts, pdf_info.toc)
+            pages_without_text = _pages_without_text(doc, pdf_info.page_count)
+            if pages_without_text and self.limits.ocr:
+                recovered = ocr.ocr_pages(data, password, pages_without_text, doc, self.limits.ocr_max_pages)
+                if recovered:
+                    warnings.append(f"ocr applied to pages {recovered}")
+                pages_without_text = [p for p in pages_without_text if p not in recovered]
+            if pages_without_text:
+                warnings.append(f"no text layer on pages {pages_without_text}")
+        parsed = result.to_parse_result(doc, fmt, pages=pdf_info.page_count if pdf_info else None)
+        if not parsed["text"].strip():
+            warnings.append("no text extracted")
+        parsed.update(
+            warnings=warnings + parsed.get("warnings", []),
+            pages_without_text=pages_without_text,
+            pipeline=pipeline,
+            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        )
+        return {"result": parsed, "document": doc.export_to_dict()}
+
+    def _checked_office(self, data: bytes, fmt: str) -> bytes:
+        limits = office.ArchiveLimits(
+            self.limits.zip_member_max_bytes, self.limits.zip_total_max_bytes, self.limits.zip_max_members
+        )
+        try:
+            office.check(data, limits)
+            return office.strip_docx_xml_comments(data) if fmt == formats.DOCX else data
+        except office.ArchiveTooLarge as exc:
+            raise ParseFailure("too_large", str(exc)) from exc
+        except (office.ArchiveDamaged, KeyError, zipfile.BadZipFile) as exc:
+            raise ParseFailure("corrupt_document", f"damaged {fmt} container: {_short(exc)}") from exc
+
+    @staticmethod
+    def _pipeline_fonts(converter: DocumentConverter) -> list[tuple[int, str, str]]:
+        for pipeline in converter.initialized_pipelines.values():
+            if isinstance(pipeline, pdf_structure.FontRecordingPdfPipeline):
+                return pipeline.line_fonts
+        return []
+
+    def _docling(self, data: bytes, fmt: str, password: str | None) -> tuple[DoclingDocument, list[str], list]:
+        """Docling's conversion; also returns the PDF line fonts the native pipeline recorded."""
+        # A password is rare: a one-off converter carries it rather than a cache of them.
+        converter = self._build(password) if password and fmt == formats.PDF else self._converter
+        stream = DocumentStream(name=f"document.{_EXT[fmt]}", stream=io.BytesIO(data))
+        try:
+            conv = converter.convert(stream, raises_on_error=False, max_num_pages=self.limits.max_pages)
+        except Exception as exc:  # docling raises many types for broken input
+            raise ParseFailure("corrupt_document", f"{fmt} could not be read: {_short(exc)}") from exc
+        warnings = [_short(e.error_message) for e in conv.errors][:20]
+        if conv.status not in (ConversionStatus.SUCCESS, ConversionStatus.PARTIAL_SUCCESS) or conv.document is None:
+            detail = "; ".join(warnings) or conv.status.value
+            raise ParseFailure("corrupt_document", f"{fmt} could not be converted: {detail}")
+        return conv.document, warnings, self._pipeline_fonts(converter)
+
+
+@dataclass
+class PdfInfo:
+    page_count: int
+    toc: list[tuple[int, int, str]]  # (level, page_no, title)
+
+
+def _open_pdf(data: bytes, password: str | None, max_pages: int) -> PdfInfo:
+    try:
+        pdf = pdfium.PdfDocument(data, password=password)
+    except pdfium.PdfiumError as exc:
+        text = str(exc).lower()
+        if "password" in text:
+            what = "wrong password for" if password else "a password is needed to open"
+            raise ParseFailure("encrypted_document", f"{what} this PDF") from exc
+        raise ParseFailure("corrupt_document", f"the PDF could not be opened: {_short(exc)}") from exc
+    try:
+        count = len(pdf)
+        if count == 0:
+            raise ParseFailure("corrupt_document", "the PDF has no pages")
+        if count > max_pages:
+            raise ParseFailure("too_large", f"the PDF has {count} pages; the limit is {max_pages}")
+        toc: list[tuple[int, int, str]] = []
+        try:
+            for item in pdf.get_toc(max_depth=8):
+                if item.page_index is not None and item.title:
+                    toc.append((item.level + 1, item.page_index + 1, item.title))
+        except Exception:  # a broken outline is no reason to fail the document
+            toc = []
+        return PdfInfo(page_count=count, toc=toc)
+    finally:
+        pdf.close()
+
+
+def _pages_without_text(doc: DoclingDocument, page_count: int) -> list[int]:
+    with_text = {item.prov[0].page_no for item in doc.texts if item.prov and item.text.strip()}
+    return [p for p in range(1, page_count + 1) if p not in with_text]
+
+
+def _decode(data: bytes) -> str:
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16", errors="replace")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")
+
+
+def _to_utf8(data: bytes, fmt: str) -> bytes:
+    """Docling's text backends expect UTF-8; UTF-16 and legacy encodings are transcoded first."""
+    text = _decode(data)
+    if fmt == formats.HTML:
+        # A charset declared in the page would now be wrong and would make the HTML parser misread it.
+        text = re.sub(r"(charset\s*=\s*[\"']?)[\w-]+", r"\1utf-8", text, count=2, flags=re.IGNORECASE)
+    return text.encode("utf-8")
+
+
+def _plain_text_document(text: str) -> DoclingDocument:
+    doc = DoclingDocument(name="document")
+    for para in re.split(r"\n\s*\n", text):
+        para = para.strip()
+        if para:
+            doc.add_text(label=DocItemLabel.TEXT, text=para)
+    return doc
+
+
+def _short(exc: object, limit: int = 300) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:limit]
+
+
+def artifacts_available(path: str | None) -> bool:
+    return bool(path) and Path(path).is_dir()  # type: ignore[arg-type]

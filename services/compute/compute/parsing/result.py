@@ -1,0 +1,82 @@
+"""A DoclingDocument shaped into the ParseResult contract: markdown, text, sections, tables."""
+
+from docling_core.types.doc import (
+    ContentLayer,
+    DoclingDocument,
+    GroupItem,
+    SectionHeaderItem,
+    TableItem,
+    TextItem,
+    TitleItem,
+)
+from docling_core.types.doc.labels import DocItemLabel, GroupLabel
+
+# Items that are page furniture or not prose: kept out of text and sections.
+_SKIP = {DocItemLabel.PAGE_HEADER, DocItemLabel.PAGE_FOOTER}
+# Body plus notes: speaker notes and reviewers' comments are content a user searches for.
+LAYERS = {ContentLayer.BODY, ContentLayer.NOTES}
+
+
+def _page(item) -> int | None:  # noqa: ANN001 - any DocItem
+    prov = getattr(item, "prov", None)
+    return prov[0].page_no if prov else None
+
+
+def to_parse_result(doc: DoclingDocument, fmt: str, pages: int | None = None) -> dict:
+    sections: list[dict] = []
+    tables: list[dict] = []
+    texts: list[str] = []
+    path: list[tuple[int, str]] = []  # (level, heading) stack
+    current: dict | None = None
+
+    def open_section(page: int | None) -> dict:
+        section = {"heading_path": [h for _, h in path], "page": page, "text": ""}
+        sections.append(section)
+        return section
+
+    for item, _level in doc.iterate_items(included_content_layers=LAYERS, with_groups=True):
+        label = getattr(item, "label", None)
+        if label in _SKIP:
+            continue
+        if isinstance(item, GroupItem):
+            # Spreadsheets group each sheet under a named group: its name is the sheet's heading.
+            if item.label == GroupLabel.SHEET and item.name:
+                path[:] = [(1, item.name.strip())]
+                texts.append(path[0][1])
+                current = None
+            continue
+        if isinstance(item, (TitleItem, SectionHeaderItem)):
+            level = 0 if isinstance(item, TitleItem) else int(getattr(item, "level", 1) or 1)
+            while path and path[-1][0] >= level:
+                path.pop()
+            path.append((level, item.text.strip()))
+            texts.append(item.text)
+            current = None
+            continue
+        if isinstance(item, TableItem):
+            md = item.export_to_markdown(doc)
+            tables.append(
+                {"page": _page(item), "markdown": md, "num_rows": item.data.num_rows, "num_cols": item.data.num_cols}
+            )
+            piece = md
+        elif isinstance(item, TextItem):
+            piece = item.text
+        else:
+            continue
+        if not piece or not piece.strip():
+            continue
+        texts.append(piece)
+        if current is None:
+            current = open_section(_page(item))
+        current["text"] = f"{current['text']}\n\n{piece}" if current["text"] else piece
+
+    page_count = pages if pages is not None else len(doc.pages)
+    return {
+        "format": fmt,
+        "pages": page_count,
+        "markdown": doc.export_to_markdown(included_content_layers=LAYERS),
+        "text": "\n\n".join(texts),
+        "sections": sections,
+        "tables": tables,
+        "metadata": {"name": doc.name},
+    }

@@ -1,0 +1,73 @@
+"""The compute service's one settings class. Every limit is finite; env vars use the COMPUTE_ prefix."""
+
+import os
+from pathlib import Path
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def available_cores() -> int:
+    """Cores this process may really run on (cgroup/affinity aware), not the host's count."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - not Linux
+        return max(1, os.cpu_count() or 1)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="COMPUTE_", env_file=None, extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = 8090
+    log_level: str = "info"
+    # Shared secret the orchestrator sends as `Authorization: Bearer ...`; unset means open (dev only).
+    service_token: SecretStr | None = None
+
+    # --- parsing -------------------------------------------------------------------------------
+    max_upload_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    max_pages: int = Field(default=1000, gt=0)
+    parse_timeout_s: float = Field(default=45.0, gt=0, le=3600)
+    # Resident memory cap of one parse worker process; it is killed past it.
+    parse_memory_mb: int = Field(default=1536, ge=256)
+    parse_workers: int = Field(default=1, ge=1, le=16)
+    # A parse worker is recycled after this many documents, so leaks in native code cannot grow forever.
+    parse_max_jobs_per_worker: int = Field(default=200, ge=1)
+    # Docling's cap on one decompressed zip member of an Office file (its own default is 128 MiB).
+    zip_member_max_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
+    # Threads the parse worker may use; embedding gets the rest, so they never fight unplanned.
+    parse_threads: int = Field(default=1, ge=1)
+    # Directory with Docling's layout/table models; when set, PDFs use the standard (model) pipeline.
+    docling_artifacts_path: Path | None = None
+    ocr: bool = True
+    # Scanned pages OCR'd per document at most (about 4 s a page here); the rest are reported.
+    ocr_max_pages: int = Field(default=20, ge=0)
+
+    # --- embedding -----------------------------------------------------------------------------
+    default_model: str = "all-MiniLM-L6-v2"
+    # Extra models: JSON object name -> local directory, e.g. {"bge-small": "/models/bge-small"}.
+    models: dict[str, Path] = Field(default_factory=dict)
+    # auto: bf16 where the CPU has AMX / AVX-512-BF16, else fp32.
+    embed_backend: str = Field(default="auto", pattern="^(auto|fp32|bf16)$")
+    embed_threads: int = Field(default_factory=available_cores, ge=1)
+    # Word pieces per forward pass; batches are cut by this budget, not by a text count.
+    embed_batch_tokens: int = Field(default=8192, ge=256)
+    # Texts waiting for the model; past it /embed answers 503 with Retry-After.
+    embed_queue_max_texts: int = Field(default=4096, ge=1)
+    embed_max_texts_per_request: int = Field(default=2048, ge=1)
+    embed_max_chars_per_text: int = Field(default=100_000, ge=1)
+
+    # --- chunking ------------------------------------------------------------------------------
+    chunk_max_text_chars: int = Field(default=20_000_000, gt=0)
+
+    # --- metadata ------------------------------------------------------------------------------
+    llm_url: str | None = None  # OpenAI-compatible base URL, e.g. http://127.0.0.1:1234/v1
+    llm_model: str = "local-model"
+    llm_api_key: SecretStr | None = None
+    llm_timeout_s: float = Field(default=30.0, gt=0, le=600)
+    llm_max_input_chars: int = Field(default=12_000, gt=0)
+
+    # --- service -------------------------------------------------------------------------------
+    retry_after_s: int = Field(default=1, ge=1)
+    # Overall cap on one request body other than /parse uploads (JSON of /chunk, /embed, ...).
+    max_json_bytes: int = Field(default=64 * 1024 * 1024, gt=0)

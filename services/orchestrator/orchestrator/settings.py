@@ -1,0 +1,55 @@
+"""The orchestrator's one settings class: every knob, with finite limits, read from `ORCH_*` variables."""
+
+from typing import Self
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ORCH_", extra="ignore", frozen=True)
+
+    redis_url: str = "redis://127.0.0.1:6379/0"
+    redis_connect_timeout_s: float = Field(2.0, gt=0, le=60)
+    # Must outlast the longest blocking read (idle_block_s), or an idle wait would look like a dead server.
+    redis_socket_timeout_s: float = Field(10.0, gt=0, le=300)
+
+    # Worker pool.
+    concurrency: int = Field(4, ge=1, le=256)
+    handlers: str = Field(
+        "orchestrator.handlers:default_handlers",
+        description="module:attribute of the factory (settings, redis) -> {job type: handler}",
+    )
+    # A job's lease lapses when its worker has not renewed it for lease_s; another worker may then take it.
+    lease_s: float = Field(30.0, gt=0, le=3600)
+    heartbeat_s: float = Field(5.0, gt=0, le=600)
+    # Longest an idle worker waits for new work before it looks again for lapsed leases and due retries.
+    idle_block_s: float = Field(1.0, gt=0, le=60)
+    shutdown_deadline_s: float = Field(30.0, ge=0, le=3600)
+    reconnect_base_s: float = Field(0.05, gt=0, le=60)
+    reconnect_max_s: float = Field(5.0, gt=0, le=600)
+
+    # Retries and dead letters.
+    max_deliveries: int = Field(5, ge=1, le=100)
+    retry_base_s: float = Field(1.0, gt=0, le=3600)
+    retry_max_s: float = Field(300.0, gt=0, le=86_400)
+
+    # Retention, so that nothing in Redis grows without bound.
+    idempotency_ttl_s: int = Field(86_400, ge=1, le=30 * 86_400)
+    events_ttl_s: int = Field(86_400, ge=1, le=30 * 86_400)
+    events_maxlen: int = Field(1_000, ge=10, le=100_000)
+    dead_letters_maxlen: int = Field(100_000, ge=100, le=10_000_000)
+
+    metrics_port: int | None = Field(None, ge=1, le=65_535)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        if self.heartbeat_s * 2 > self.lease_s:
+            raise ValueError("heartbeat_s must be at most half of lease_s, or healthy leases lapse")
+        if self.idle_block_s >= self.redis_socket_timeout_s:
+            raise ValueError("idle_block_s must be shorter than redis_socket_timeout_s")
+        if self.retry_base_s > self.retry_max_s:
+            raise ValueError("retry_base_s must not exceed retry_max_s")
+        if self.reconnect_base_s > self.reconnect_max_s:
+            raise ValueError("reconnect_base_s must not exceed reconnect_max_s")
+        return self
