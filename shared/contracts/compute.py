@@ -66,9 +66,12 @@ class Chunk(BaseModel):
     text: str
     heading_path: list[str] = Field(default_factory=list)
     pages: list[int] = Field(default_factory=list)
-    char_start: int
+    char_start: int  # offsets into the text that was chunked (the request's text, or document.text)
     char_end: int
-    token_count: int
+    token_count: int  # word pieces of the embedding model's tokenizer, special tokens excluded
+    # hierarchical only: 0 is the widest level; leaves (the deepest level) are what to embed.
+    level: int = 0
+    parent_index: int | None = None
 
 
 class ChunkResponse(BaseModel):

@@ -10,7 +10,7 @@ import secrets
 import time
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Any, ClassVar, Self
+from typing import Any, ClassVar, Generic, Self, TypeVar
 
 from pydantic import BaseModel, Field
 
@@ -135,6 +135,7 @@ class Job(RedisRecord):
     attempts: int = 0  # handler starts so far; a graceful release gives its attempt back
     error: JobErrorInfo | None = None
     dead_reason: str | None = None
+    dead_entry_id: str | None = None  # its entry in the dead-letter stream
     worker: str | None = None  # the worker that holds (or last held) the lease
     cancel_requested: bool = False
     entry_id: str | None = None  # its current entry in a priority stream
@@ -199,6 +200,9 @@ class WorkerInfo(RedisRecord):
     counters: dict[str, int] = Field(default_factory=dict)
 
 
-class Page[T](BaseModel):
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
     items: list[T]
     next_cursor: str | None = None

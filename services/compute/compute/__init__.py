@@ -1,0 +1,1 @@
+"""Compute service: stateless ML over HTTP (parse, chunk, embed, extract metadata)."""

@@ -1,0 +1,163 @@
+"""A pool of parse worker processes with a hard wall-clock and memory cap per document.
+
+Each worker is a spawned process (never forked from a process that holds torch threads). A job that
+runs past `parse_timeout_s`, or whose worker's resident memory passes `parse_memory_mb`, gets its
+worker killed and replaced; a worker that dies mid-job (native crash) is replaced too. The API
+process only waits on pipes, in threads, so the event loop never blocks.
+"""
+
+import asyncio
+import logging
+import multiprocessing as mp
+import time
+from dataclasses import dataclass
+
+from contracts import ErrorCode
+
+from compute.errors import ComputeError
+from compute.parsing import worker
+from compute.parsing.convert import Limits
+from compute.settings import Settings
+
+log = logging.getLogger("compute.parse.pool")
+_CTX = mp.get_context("spawn")
+POLL_S = 0.05
+START_TIMEOUT_S = 180.0
+
+
+@dataclass
+class ParseOutcome:
+    payload: dict
+    peak_rss_mb: float
+
+
+class _Slot:
+    def __init__(self, index: int):
+        self.index = index
+        self.proc: mp.process.BaseProcess | None = None
+        self.conn = None
+        self.jobs = 0
+
+
+class ParsePool:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.limits = Limits(
+            max_pages=settings.max_pages,
+            zip_member_max_bytes=settings.zip_member_max_bytes,
+            zip_total_max_bytes=settings.zip_member_max_bytes * 8,
+            ocr=settings.ocr,
+            ocr_max_pages=settings.ocr_max_pages,
+            parse_threads=settings.parse_threads,
+            artifacts_path=str(settings.docling_artifacts_path) if settings.docling_artifacts_path else None,
+        )
+        self._idle: asyncio.Queue[_Slot] = asyncio.Queue()
+        self._slots = [_Slot(i) for i in range(settings.parse_workers)]
+        self._waiting = 0
+        self.peak_rss_mb = 0.0  # largest per-job peak seen, for /metrics and the benchmark
+        self.restarts = 0
+
+    @property
+    def ready(self) -> bool:
+        return self._idle.qsize() > 0 or any(s.proc is not None and s.proc.is_alive() for s in self._slots)
+
+    async def start(self) -> None:
+        await asyncio.gather(*(self._spawn(slot) for slot in self._slots))
+
+    async def close(self) -> None:
+        for slot in self._slots:
+            self._kill(slot, graceful=True)
+
+    async def parse(self, data: bytes, filename: str | None, password: str | None) -> ParseOutcome:
+        if self._waiting >= self.settings.parse_workers * 4:
+            raise ComputeError(
+                ErrorCode.overloaded, "parse workers are busy; retry shortly", retry_after_s=self.settings.retry_after_s
+            )
+        self._waiting += 1
+        try:
+            slot = await self._idle.get()
+        finally:
+            self._waiting -= 1
+        replace = False
+        try:
+            reply = await asyncio.to_thread(self._run, slot, data, filename, password)
+        except ComputeError:
+            replace = True
+            raise
+        finally:
+            slot.jobs += 1
+            if replace or slot.jobs >= self.settings.parse_max_jobs_per_worker:
+                self._kill(slot)
+                asyncio.get_running_loop().create_task(self._spawn(slot))
+            else:
+                self._idle.put_nowait(slot)
+        status, *rest = reply
+        peak_mb = rest[-1] / 1024
+        self.peak_rss_mb = max(self.peak_rss_mb, peak_mb)
+        if status == "ok":
+            return ParseOutcome(payload=rest[0], peak_rss_mb=round(peak_mb, 1))
+        code, message = rest[0], rest[1]
+        raise ComputeError(ErrorCode(code), message)
+
+    def _run(self, slot: _Slot, data: bytes, filename: str | None, password: str | None) -> tuple:
+        """Send one job and wait for its reply, killing the worker past the time or memory cap."""
+        assert slot.conn is not None and slot.proc is not None
+        timeout_s = self.settings.parse_timeout_s
+        cap_kb = self.settings.parse_memory_mb * 1024
+        started = time.monotonic()
+        try:
+            slot.conn.send((data, filename, password))
+            while not slot.conn.poll(POLL_S):
+                if not slot.proc.is_alive():
+                    raise EOFError
+                if time.monotonic() - started > timeout_s:
+                    raise ComputeError(ErrorCode.timeout, f"parsing took longer than {timeout_s:g} s and was stopped")
+                used_kb = worker.rss_kb(slot.proc.pid)
+                if used_kb > cap_kb:
+                    raise ComputeError(
+                        ErrorCode.memory_limit,
+                        f"parsing needed more than {self.settings.parse_memory_mb} MB and was stopped",
+                    )
+            return slot.conn.recv()
+        except (EOFError, BrokenPipeError, ConnectionResetError, OSError) as exc:
+            log.warning("parse worker %d died mid-job (exit %s)", slot.index, slot.proc.exitcode)
+            raise ComputeError(
+                ErrorCode.corrupt_document, "the parser crashed on this document (its process died)"
+            ) from exc
+
+    async def _spawn(self, slot: _Slot) -> None:
+        parent, child = _CTX.Pipe()
+        proc = _CTX.Process(
+            target=worker.main, args=(child, self.limits.__dict__, self.settings.parse_threads), daemon=True,
+            name=f"parse-worker-{slot.index}",
+        )
+        proc.start()
+        child.close()
+        slot.proc, slot.conn, slot.jobs = proc, parent, 0
+        ok = await asyncio.to_thread(parent.poll, START_TIMEOUT_S)
+        if not ok or not proc.is_alive():
+            log.error("parse worker %d failed to start", slot.index)
+            self._kill(slot)
+            await asyncio.sleep(1.0)
+            asyncio.get_running_loop().create_task(self._spawn(slot))
+            return
+        parent.recv()  # ("ready",)
+        self._idle.put_nowait(slot)
+
+    def _kill(self, slot: _Slot, graceful: bool = False) -> None:
+        proc, conn = slot.proc, slot.conn
+        slot.proc, slot.conn = None, None
+        if proc is None:
+            return
+        self.restarts += 0 if graceful else 1
+        try:
+            if graceful and conn is not None:
+                conn.send(None)
+                proc.join(2.0)
+        except (OSError, BrokenPipeError):
+            pass
+        if proc.is_alive():
+            proc.kill()
+        proc.join(5.0)
+        if conn is not None:
+            conn.close()

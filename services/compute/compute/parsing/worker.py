@@ -1,0 +1,78 @@
+"""The parse worker process: imports Docling once, then converts documents sent over a pipe.
+
+It runs apart from the API process so that a document that hangs, eats memory or crashes native
+code can be killed without taking the service down. Messages are plain tuples:
+  parent -> child: (data, filename, password)
+  child -> parent: ("ready",) once, then per job ("ok", payload, peak_rss_kb) or
+                   ("error", code, message, peak_rss_kb)
+"""
+
+import logging
+import os
+from multiprocessing.connection import Connection
+
+
+def peak_rss_kb(pid: int | str = "self") -> int:
+    """VmHWM: the process's peak resident memory since start or the last reset."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def rss_kb(pid: int) -> int:
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _reset_peak() -> None:
+    # Writing 5 to clear_refs resets VmHWM, so each job reports its own peak.
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+    except OSError:
+        pass
+
+
+def main(conn: Connection, limits_dict: dict, threads: int) -> None:
+    # Set before numpy/torch/onnxruntime load, so the parser keeps to its share of the cores.
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[var] = str(threads)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    logging.basicConfig(level=logging.WARNING)
+    from compute.parsing.convert import Converter, Limits, ParseFailure
+
+    converter = Converter(Limits(**limits_dict))
+    conn.send(("ready",))
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        data, filename, password = job
+        _reset_peak()
+        try:
+            payload = converter.convert(data, filename, password)
+            conn.send(("ok", payload, peak_rss_kb()))
+        except ParseFailure as exc:
+            conn.send(("error", exc.code, exc.message, peak_rss_kb()))
+        except MemoryError:
+            conn.send(("error", "memory_limit", "the document needs more memory than the parser may use", peak_rss_kb()))
+        except Exception as exc:  # a Docling bug on odd input: the document is the problem, not us
+            logging.getLogger("compute.parse").exception("parse failed")
+            conn.send(("error", "corrupt_document", f"the document could not be parsed: {type(exc).__name__}: {str(exc)[:200]}", peak_rss_kb()))
+
+
+

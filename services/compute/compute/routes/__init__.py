@@ -1,0 +1,1 @@
+"""Thin HTTP routes: validate, call the domain module, shape the response."""

@@ -1,0 +1,37 @@
+"""What the lifespan builds and the routes use: settings, models, the parse pool, queues, clients."""
+
+from dataclasses import dataclass, field
+
+import httpx
+from contracts import ErrorCode
+
+from compute.chunking.tokens import TokenCounter
+from compute.embedding.model import EmbeddingModel
+from compute.embedding.queue import EmbedQueue
+from compute.errors import ComputeError
+from compute.metrics import Metrics
+from compute.parsing.pool import ParsePool
+from compute.settings import Settings
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    metrics: Metrics
+    models: dict[str, EmbeddingModel] = field(default_factory=dict)
+    parse_pool: ParsePool | None = None
+    embed_queue: EmbedQueue | None = None
+    http: httpx.AsyncClient | None = None  # for the LLM endpoint
+    ready: bool = False
+
+    def model(self, name: str | None) -> EmbeddingModel:
+        key = name or self.settings.default_model
+        model = self.models.get(key)
+        if model is None:
+            known = ", ".join(sorted(self.models)) or "none loaded"
+            raise ComputeError(ErrorCode.unknown_model, f"unknown model {key!r}; known: {known}")
+        return model
+
+    def token_counter(self) -> TokenCounter:
+        model = self.model(None)
+        return TokenCounter(model.tokenizer, model.name)

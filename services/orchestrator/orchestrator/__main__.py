@@ -1,0 +1,64 @@
+"""Command line: `python -m orchestrator worker [--concurrency N]` runs a worker pool as its own process.
+
+(The API server will be another subcommand.)
+"""
+
+import argparse
+import asyncio
+import logging
+
+from prometheus_client import REGISTRY, start_http_server
+
+from orchestrator.handlers import load_factory
+from orchestrator.metrics import PoolCollector
+from orchestrator.redis_client import connect
+from orchestrator.settings import Settings
+from orchestrator.worker import WorkerPool
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if not 1 <= value <= 256:
+        raise argparse.ArgumentTypeError("must be between 1 and 256")
+    return value
+
+
+async def run_worker(
+    settings: Settings, *, concurrency: int | None, handlers: str | None, worker_id: str | None
+) -> None:
+    redis = connect(settings)
+    try:
+        factory = load_factory(handlers or settings.handlers)
+        pool = WorkerPool(
+            redis, settings, factory(settings, redis), concurrency=concurrency, worker_id=worker_id
+        )
+        if settings.metrics_port is not None:
+            REGISTRY.register(PoolCollector(pool))
+            start_http_server(settings.metrics_port)
+        await pool.run()
+    finally:
+        await redis.aclose()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m orchestrator")
+    commands = parser.add_subparsers(dest="command", required=True)
+    worker = commands.add_parser("worker", help="run a worker pool until SIGTERM")
+    worker.add_argument("--concurrency", type=_positive, help="jobs at once (ORCH_CONCURRENCY)")
+    worker.add_argument("--handlers", help="module:attribute of the handler factory (ORCH_HANDLERS)")
+    worker.add_argument("--worker-id", help="consumer name in Redis (default: host-pid-random)")
+    args = parser.parse_args(argv)
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(
+        run_worker(
+            Settings(),
+            concurrency=args.concurrency,
+            handlers=args.handlers,
+            worker_id=args.worker_id,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

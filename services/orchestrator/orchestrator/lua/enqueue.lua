@@ -1,0 +1,23 @@
+-- Creates a job, or returns the existing one for a known idempotency key: {id, created (1|0)}.
+-- ARGV[4] id, [5] idempotency key or '', [6] its TTL (s), [7] collection or '', [8] priority,
+-- [9..] the record's other fields as field, value pairs.
+local id, idem, idem_ttl_s, collection, prio = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
+
+if idem ~= '' then
+  local existing = redis.call('GET', idempotency_key(idem))
+  if existing and redis.call('EXISTS', job_key(existing)) == 1 then return {existing, 0} end
+end
+
+local fields = {}
+for i = 9, #ARGV do fields[#fields + 1] = ARGV[i] end
+local ms = now_ms()
+local entry = redis.call('XADD', STREAM[prio], '*', 'job', id)
+redis.call('HSET', job_key(id), 'status', 'queued', 'priority', prio, 'entry_id', entry,
+  'created_at_ms', ms, 'updated_at_ms', ms, unpack(fields))
+redis.call('ZADD', JOBS, 0, id)
+redis.call('ZADD', status_index('queued'), 0, id)
+if collection ~= '' then redis.call('ZADD', collection_index(collection), 0, id) end
+if idem ~= '' then redis.call('SET', idempotency_key(idem), id, 'EX', idem_ttl_s) end
+emit(id, 'status', {status = 'queued'})
+wake()
+return {id, 1}

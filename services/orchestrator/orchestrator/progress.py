@@ -1,0 +1,42 @@
+"""Job progress for watchers: every update lands on the job record and on the job's own event stream.
+
+Writers are handlers, through `JobContext.progress` (which calls `Leases.report`). Readers, such as an SSE
+endpoint, call `events` with the last event id they saw and get each later event, in order, until the job
+reaches a final status.
+"""
+
+import json
+from collections.abc import AsyncIterator
+from typing import Any
+
+from pydantic import BaseModel
+from redis.asyncio import Redis
+
+from orchestrator import keys
+from orchestrator.records import FINAL_JOB_STATUSES
+
+
+class JobEvent(BaseModel):
+    id: str  # the stream entry id; resume after it (SSE Last-Event-ID)
+    type: str  # status | progress | cancel_requested
+    data: dict[str, Any]
+
+    @property
+    def final(self) -> bool:
+        return self.type == "status" and self.data.get("status") in FINAL_JOB_STATUSES
+
+
+async def events(
+    redis: Redis, job_id: str, *, after: str = "0-0", block_s: float = 1.0
+) -> AsyncIterator[JobEvent]:
+    """The job's events after `after`, waiting for new ones, until a final status event."""
+    stream = keys.job_events(job_id)
+    while True:
+        reply = await redis.xread({stream: after}, count=100, block=max(1, round(block_s * 1000)))
+        for _, rows in reply:
+            for entry_id, fields in rows:
+                after = entry_id
+                event = JobEvent(id=entry_id, type=fields["type"], data=json.loads(fields["data"]))
+                yield event
+                if event.final:
+                    return

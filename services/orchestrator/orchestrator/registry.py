@@ -1,0 +1,220 @@
+"""The registry of collections and documents: create, read, update through the state machine, list, remove.
+
+Each change is one optimistic transaction (WATCH the record, check, MULTI/EXEC the record and its indexes
+together), so indexes never disagree with records and a concurrent writer makes the change re-run.
+"""
+
+from collections.abc import Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+
+from orchestrator import keys
+from orchestrator.errors import Conflict, NotFound
+from orchestrator.pagination import paginate
+from orchestrator.records import Collection, CollectionStatus, Document, DocumentStatus, Page, now_ms
+from orchestrator.states import check_collection, check_document
+
+
+class Registry:
+    def __init__(self, redis: Redis):
+        self._redis = redis
+
+    # Collections.
+
+    async def create_collection(self, collection: Collection) -> Collection:
+        key = keys.collection(collection.name)
+
+        async def create(pipe: Pipeline) -> Collection:
+            if await pipe.exists(key):
+                raise Conflict(f"collection {collection.name} exists")
+            pipe.multi()
+            pipe.hset(key, mapping=collection.to_redis())
+            pipe.zadd(keys.COLLECTIONS, {collection.name: 0})
+            return collection
+
+        return await self._redis.transaction(create, key, value_from_callable=True)
+
+    async def get_collection(self, name: str) -> Collection:
+        raw = await self._redis.hgetall(keys.collection(name))
+        if not raw:
+            raise NotFound(f"collection {name} not found")
+        return Collection.from_redis(raw)
+
+    async def list_collections(self, *, cursor: str | None = None, limit: int = 50) -> Page[Collection]:
+        """Collections by name."""
+
+        async def load(names: Sequence[str]) -> list[Collection | None]:
+            rows = await self._hgetall_many([keys.collection(n) for n in names])
+            return [Collection.from_redis(raw) if raw else None for raw in rows]
+
+        return await paginate(
+            self._redis, keys.COLLECTIONS, load, cursor=cursor, limit=limit, newest_first=False
+        )
+
+    async def update_collection(self, name: str, **changes: Any) -> Collection:
+        """Changes fields; a new `status` must be a legal transition."""
+        key = keys.collection(name)
+
+        async def update(pipe: Pipeline) -> Collection:
+            raw = await pipe.hgetall(key)
+            if not raw:
+                raise NotFound(f"collection {name} not found")
+            current = Collection.from_redis(raw)
+            if "status" in changes:
+                check_collection(name, current.status, CollectionStatus(changes["status"]))
+            updated = Collection.model_validate(
+                {**current.model_dump(), **changes, "updated_at_ms": now_ms()}
+            )
+            pipe.multi()
+            pipe.hset(key, mapping=updated.to_redis())
+            return updated
+
+        return await self._redis.transaction(update, key, value_from_callable=True)
+
+    async def remove_collection(self, name: str) -> None:
+        """Forgets a collection that is being deleted; its documents must be removed first."""
+        key = keys.collection(name)
+
+        async def remove(pipe: Pipeline) -> None:
+            raw = await pipe.hgetall(key)
+            if not raw:
+                return
+            if Collection.from_redis(raw).status is not CollectionStatus.deleting:
+                raise Conflict(f"collection {name} is not being deleted")
+            if await pipe.zcard(keys.documents_by_collection(name)):
+                raise Conflict(f"collection {name} still has documents")
+            pipe.multi()
+            pipe.delete(key, keys.documents_by_sha256(name))
+            pipe.zrem(keys.COLLECTIONS, name)
+
+        await self._redis.transaction(remove, key, keys.documents_by_collection(name))
+
+    # Documents.
+
+    async def add_document(self, document: Document) -> Document:
+        """Registers a document in an active collection."""
+        collection_key = keys.collection(document.collection)
+
+        async def add(pipe: Pipeline) -> Document:
+            status = await pipe.hget(collection_key, "status")
+            if status is None:
+                raise NotFound(f"collection {document.collection} not found")
+            if status != CollectionStatus.active:
+                raise Conflict(f"collection {document.collection} is {status}")
+            pipe.multi()
+            pipe.hset(keys.document(document.id), mapping=document.to_redis())
+            self._index(pipe, document)
+            pipe.hset(keys.documents_by_sha256(document.collection), document.sha256, document.id)
+            return document
+
+        return await self._redis.transaction(add, collection_key, value_from_callable=True)
+
+    async def get_document(self, document_id: str) -> Document:
+        raw = await self._redis.hgetall(keys.document(document_id))
+        if not raw:
+            raise NotFound(f"document {document_id} not found")
+        return Document.from_redis(raw)
+
+    async def find_by_sha256(self, collection: str, sha256: str) -> Document | None:
+        """The collection's document with these bytes, for the duplicate policy."""
+        document_id = await self._redis.hget(keys.documents_by_sha256(collection), sha256)
+        if document_id is None:
+            return None
+        raw = await self._redis.hgetall(keys.document(document_id))
+        return Document.from_redis(raw) if raw else None
+
+    async def list_documents(
+        self,
+        *,
+        collection: str | None = None,
+        status: DocumentStatus | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+        created_after_ms: int | None = None,
+        created_before_ms: int | None = None,
+    ) -> Page[Document]:
+        """Documents newest first; pass the returned next_cursor back for the next page."""
+        if collection is not None:
+            index = keys.documents_by_collection(collection)
+        elif status is not None:
+            index = keys.documents_by_status(status)
+        else:
+            index = keys.DOCUMENTS
+
+        async def load(ids: Sequence[str]) -> list[Document | None]:
+            rows = await self._hgetall_many([keys.document(i) for i in ids])
+            return [Document.from_redis(raw) if raw else None for raw in rows]
+
+        return await paginate(
+            self._redis,
+            index,
+            load,
+            keep=lambda d: status is None or d.status == status,
+            cursor=cursor,
+            limit=limit,
+            created_after_ms=created_after_ms,
+            created_before_ms=created_before_ms,
+        )
+
+    async def update_document(self, document_id: str, **changes: Any) -> Document:
+        """Changes fields in one transaction; a new `status` must be a legal transition (the same
+        status again is no transition, so that handlers can repeat a step)."""
+        key = keys.document(document_id)
+
+        async def update(pipe: Pipeline) -> Document:
+            raw = await pipe.hgetall(key)
+            if not raw:
+                raise NotFound(f"document {document_id} not found")
+            current = Document.from_redis(raw)
+            target = DocumentStatus(changes.get("status", current.status))
+            if target != current.status:
+                check_document(document_id, current.status, target)
+            updated = Document.model_validate(
+                {**current.model_dump(), **changes, "updated_at_ms": now_ms()}
+            )
+            cleared = [f for f in Document.model_fields if f in raw and getattr(updated, f) is None]
+            pipe.multi()
+            pipe.hset(key, mapping=updated.to_redis())
+            if cleared:
+                pipe.hdel(key, *cleared)
+            if target != current.status:
+                pipe.zrem(keys.documents_by_status(current.status), document_id)
+                pipe.zadd(keys.documents_by_status(target), {document_id: 0})
+            return updated
+
+        return await self._redis.transaction(update, key, value_from_callable=True)
+
+    async def remove_document(self, document_id: str) -> None:
+        """Forgets a document (its vectors are the caller's to delete first)."""
+        key = keys.document(document_id)
+
+        async def remove(pipe: Pipeline) -> None:
+            raw = await pipe.hgetall(key)
+            if not raw:
+                return
+            document = Document.from_redis(raw)
+            sha_index = keys.documents_by_sha256(document.collection)
+            owner = await pipe.hget(sha_index, document.sha256)
+            pipe.multi()
+            pipe.delete(key)
+            pipe.zrem(keys.DOCUMENTS, document_id)
+            pipe.zrem(keys.documents_by_collection(document.collection), document_id)
+            pipe.zrem(keys.documents_by_status(document.status), document_id)
+            if owner == document_id:
+                pipe.hdel(sha_index, document.sha256)
+
+        await self._redis.transaction(remove, key)
+
+    @staticmethod
+    def _index(pipe: Pipeline, document: Document) -> None:
+        pipe.zadd(keys.DOCUMENTS, {document.id: 0})
+        pipe.zadd(keys.documents_by_collection(document.collection), {document.id: 0})
+        pipe.zadd(keys.documents_by_status(document.status), {document.id: 0})
+
+    async def _hgetall_many(self, record_keys: Sequence[str]) -> list[dict[str, str]]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in record_keys:
+                pipe.hgetall(key)
+            return await pipe.execute()
