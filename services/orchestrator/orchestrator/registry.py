@@ -16,6 +16,9 @@ from orchestrator.pagination import paginate
 from orchestrator.records import Collection, CollectionStatus, Document, DocumentStatus, Page, now_ms
 from orchestrator.states import check_collection, check_document
 
+# Keys of the indexes depend on these, so they never change after registration.
+_IMMUTABLE_DOCUMENT_FIELDS = frozenset({"id", "collection", "sha256", "created_at_ms"})
+
 
 class Registry:
     def __init__(self, redis: Redis):
@@ -105,7 +108,9 @@ class Registry:
                 raise Conflict(f"collection {document.collection} is {status}")
             pipe.multi()
             pipe.hset(keys.document(document.id), mapping=document.to_redis())
-            self._index(pipe, document)
+            pipe.zadd(keys.DOCUMENTS, {document.id: 0})
+            pipe.zadd(keys.documents_by_collection(document.collection), {document.id: 0})
+            pipe.zadd(keys.documents_by_status(document.status), {document.id: 0})
             pipe.hset(keys.documents_by_sha256(document.collection), document.sha256, document.id)
             return document
 
@@ -161,6 +166,8 @@ class Registry:
     async def update_document(self, document_id: str, **changes: Any) -> Document:
         """Changes fields in one transaction; a new `status` must be a legal transition (the same
         status again is no transition, so that handlers can repeat a step)."""
+        if fixed := _IMMUTABLE_DOCUMENT_FIELDS & changes.keys():
+            raise ValueError(f"document fields {sorted(fixed)} cannot change")
         key = keys.document(document_id)
 
         async def update(pipe: Pipeline) -> Document:
@@ -196,6 +203,7 @@ class Registry:
                 return
             document = Document.from_redis(raw)
             sha_index = keys.documents_by_sha256(document.collection)
+            await pipe.watch(sha_index)
             owner = await pipe.hget(sha_index, document.sha256)
             pipe.multi()
             pipe.delete(key)
@@ -206,12 +214,6 @@ class Registry:
                 pipe.hdel(sha_index, document.sha256)
 
         await self._redis.transaction(remove, key)
-
-    @staticmethod
-    def _index(pipe: Pipeline, document: Document) -> None:
-        pipe.zadd(keys.DOCUMENTS, {document.id: 0})
-        pipe.zadd(keys.documents_by_collection(document.collection), {document.id: 0})
-        pipe.zadd(keys.documents_by_status(document.status), {document.id: 0})
 
     async def _hgetall_many(self, record_keys: Sequence[str]) -> list[dict[str, str]]:
         async with self._redis.pipeline(transaction=False) as pipe:

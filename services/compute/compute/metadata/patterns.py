@@ -10,7 +10,7 @@ DATE = re.compile(
 )
 SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+(?=[A-Z0-9\"'(\[\u00C0-\u024F\u0400-\u04FF\u3040-\u9FFF])")
 WORD = re.compile(r"[^\W\d_][\w'-]*", re.UNICODE)
-PROPER = re.compile(r"\b(?:[A-Z][a-z]+|[A-Z]{2,})(?:\s+(?:of\s+|de\s+|the\s+)?(?:[A-Z][a-z]+|[A-Z]{2,}))+\b")
+PROPER = re.compile(r"\b(?:[A-Z][a-z]+|[A-Z]{2,})(?:[ \t]+(?:of[ \t]+|de[ \t]+|the[ \t]+)?(?:[A-Z][a-z]+|[A-Z]{2,}))+\b")
 
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before being below
@@ -39,7 +39,7 @@ def sentences(text: str, max_sentences: int = 400) -> list[str]:
         if not para:
             continue
         for sent in SENTENCE_END.split(para):
-            if 25 <= len(sent) <= 600 and len(WORD.findall(sent)) >= 5:
+            if 25 <= len(sent) <= 600 and len(WORD.findall(sent)) >= 5 and sent not in out:
                 out.append(sent)
                 if len(out) >= max_sentences:
                     return out

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pypdfium2 as pdfium
+from pydantic import SecretStr
 from docling.datamodel.backend_options import ThreadedDoclingParseBackendOptions
 from docling.datamodel.base_models import ConversionStatus, DocumentStream, InputFormat
 from docling.datamodel.pipeline_options import NativePdfPipelineOptions, PdfPipelineOptions
@@ -21,6 +22,7 @@ from docling_core.types.doc import DocItemLabel, DoclingDocument
 
 from compute import formats
 from compute.parsing import ocr, office, pdf_structure, result
+from compute.parsing.limits import Limits
 
 log = logging.getLogger("compute.parse")
 
@@ -37,18 +39,6 @@ class ParseFailure(Exception):
         self.message = message
 
 
-@dataclass(frozen=True)
-class Limits:
-    max_pages: int
-    zip_member_max_bytes: int
-    zip_total_max_bytes: int
-    zip_max_members: int = 10_000
-    ocr: bool = True
-    ocr_max_pages: int = 20
-    parse_threads: int = 1
-    artifacts_path: str | None = None
-
-
 class Converter:
     """Holds Docling converters built once per worker process (building them costs seconds)."""
 
@@ -59,14 +49,14 @@ class Converter:
     def _pdf_option(self, password: str | None) -> FormatOption:
         if self.limits.artifacts_path:
             opts = PdfPipelineOptions(artifacts_path=self.limits.artifacts_path, do_ocr=False, generate_page_images=False)
-            backend_opts = ThreadedDoclingParseBackendOptions(password=password) if password else None
+            backend_opts = ThreadedDoclingParseBackendOptions(password=SecretStr(password)) if password else None
             return PdfFormatOption(pipeline_options=opts, backend_options=backend_opts)
         opts = NativePdfPipelineOptions(
             generate_page_images=False, generate_picture_images=False, parser_threads=self.limits.parse_threads
         )
         option = NativePdfFormatOption(pipeline_options=opts, pipeline_cls=pdf_structure.FontRecordingPdfPipeline)
         if password:
-            option.backend_options.password = password  # type: ignore[union-attr]
+            option.backend_options.password = SecretStr(password)  # type: ignore[union-attr]
         return option
 
     def _build(self, password: str | None) -> DocumentConverter:

@@ -16,7 +16,7 @@ from contracts import ErrorCode
 
 from compute.errors import ComputeError
 from compute.parsing import worker
-from compute.parsing.convert import Limits
+from compute.parsing.limits import Limits
 from compute.settings import Settings
 
 log = logging.getLogger("compute.parse.pool")

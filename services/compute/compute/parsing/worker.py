@@ -50,7 +50,8 @@ def main(conn: Connection, limits_dict: dict, threads: int) -> None:
         os.environ[var] = str(threads)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.WARNING)
-    from compute.parsing.convert import Converter, Limits, ParseFailure
+    from compute.parsing.convert import Converter, ParseFailure
+    from compute.parsing.limits import Limits
 
     converter = Converter(Limits(**limits_dict))
     conn.send(("ready",))

@@ -1,0 +1,100 @@
+"""Fixtures: a real redis-server per session (a fresh one for tests that crash it), fast queue settings."""
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from orchestrator.queue import JobQueue
+from orchestrator.redis_client import connect
+from orchestrator.settings import Settings
+from redis_server import RedisServer
+
+HERE = Path(__file__).parent
+REPO = HERE.parents[1]
+
+# Short leases and backoffs so that lapses and retries happen within a test; the ratios stay realistic.
+FAST = {
+    "lease_s": 1.0,
+    "heartbeat_s": 0.2,
+    "idle_block_s": 0.2,
+    "retry_base_s": 0.01,
+    "retry_max_s": 0.05,
+    "shutdown_deadline_s": 2.0,
+    "reconnect_base_s": 0.02,
+    "reconnect_max_s": 0.5,
+    "max_deliveries": 4,
+}
+
+
+def _server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer(tmp_path_factory.mktemp("redis"))
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    yield from _server(tmp_path_factory)
+
+
+@pytest.fixture
+def own_redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A server of the test's own, for tests that crash and restart it."""
+    yield from _server(tmp_path_factory)
+
+
+@pytest.fixture
+def settings(redis_server: RedisServer) -> Settings:
+    return Settings(redis_url=redis_server.url, **FAST)
+
+
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[Redis]:
+    client = connect(settings)
+    await client.flushall()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def queue(redis: Redis, settings: Settings) -> JobQueue:
+    job_queue = JobQueue(redis, settings)
+    await job_queue.setup()
+    return job_queue
+
+
+async def wait_until(
+    predicate: Callable[[], Awaitable[bool]], *, timeout_s: float = 30.0, what: str = "condition"
+) -> None:
+    """Polls until predicate() holds; the timeout only guards against a hang, it measures nothing."""
+    deadline = time.monotonic() + timeout_s
+    while not await predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.02)
+
+
+def start_worker_process(settings: Settings, worker_id: str, *extra: str) -> subprocess.Popen[bytes]:
+    """`python -m orchestrator worker` with the test handlers, configured through ORCH_* variables."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(HERE),
+        **{f"ORCH_{name.upper()}": str(value) for name, value in FAST.items()},
+        "ORCH_REDIS_URL": settings.redis_url,
+        "ORCH_HANDLERS": "fake_handlers:build",
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "worker", "--worker-id", worker_id, *extra],
+        cwd=REPO,
+        env=env,
+    )

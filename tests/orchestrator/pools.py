@@ -1,0 +1,50 @@
+"""Helpers for tests that run worker pools in-process."""
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from redis.asyncio import Redis
+
+import fake_handlers
+from orchestrator import keys
+from orchestrator.queue import JobQueue
+from orchestrator.records import FINAL_JOB_STATUSES, Job
+from orchestrator.settings import Settings
+from orchestrator.worker import WorkerPool
+from conftest import wait_until
+
+
+@asynccontextmanager
+async def running_pools(
+    redis: Redis, settings: Settings, count: int = 1, *, concurrency: int = 4
+) -> AsyncIterator[list[WorkerPool]]:
+    handlers = fake_handlers.build(settings, redis)
+    pools = [
+        WorkerPool(redis, settings, handlers, concurrency=concurrency, worker_id=f"pool-{i}")
+        for i in range(count)
+    ]
+    for pool in pools:
+        await pool.start()
+    try:
+        yield pools
+    finally:
+        for pool in pools:
+            await pool.stop(deadline_s=0)
+
+
+async def wait_final(
+    redis: Redis, queue: JobQueue, job_ids: list[str], timeout_s: float = 60.0
+) -> list[Job]:
+    """Waits until every job is in a final status index (cheap to poll), then reads them."""
+
+    async def all_final() -> bool:
+        waiting = list(job_ids)
+        for status in FINAL_JOB_STATUSES:
+            scores = await redis.zmscore(keys.jobs_by_status(status), waiting)
+            waiting = [i for i, score in zip(waiting, scores, strict=True) if score is None]
+            if not waiting:
+                return True
+        return False
+
+    await wait_until(all_final, timeout_s=timeout_s, what=f"{len(job_ids)} jobs to end")
+    return [j for j in await queue.get_many(job_ids) if j is not None]
