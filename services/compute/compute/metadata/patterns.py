@@ -23,6 +23,11 @@ STOPWORDS = frozenset(
 )
 
 
+def strip_article(name: str) -> str:
+    """'The National Oceanography Centre' -> 'National Oceanography Centre' (the article is not the name)."""
+    return re.sub(r"^(?:The|A|An)\s+", "", name)
+
+
 def unique(items: list[str], limit: int = 50) -> list[str]:
     seen: dict[str, None] = {}
     for item in items:
