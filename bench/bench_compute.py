@@ -1,0 +1,180 @@
+"""`make bench-compute`: embedding throughput over HTTP against in-process sentence-transformers, the
+agreement of each backend with fp32, parse pages per second, and memory. Medians of repeated runs,
+all in one process tree so the ratios are comparable. Writes bench/results/compute.json."""
+
+import gzip
+import json
+import os
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+import torch
+from sentence_transformers import SentenceTransformer
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from compute.embedding.cpu import has_fast_bf16  # noqa: E402
+from compute.embedding.model import default_model_path  # noqa: E402
+from tests.support import CORPUS, SHARED, ComputeServer  # noqa: E402
+
+N_TEXTS = 1000
+REPEATS = 3
+REQUEST_TEXTS = 100  # texts per /embed request, as the orchestrator batches chunks
+CLIENT_CONCURRENCY = 2
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def load_texts() -> tuple[list[str], str]:
+    path = SHARED / "retrieval" / "scifact" / "corpus.jsonl.gz"
+    if path.is_file():
+        texts = []
+        with gzip.open(path, "rt", encoding="utf-8") as fh:
+            for line in fh:
+                doc = json.loads(line)
+                text = f"{doc.get('title', '')}. {doc.get('text', '')}".strip()
+                if len(text.split()) >= 120:  # chunk-sized prose (~200+ word pieces)
+                    texts.append(text)
+                if len(texts) == N_TEXTS:
+                    break
+        return texts, "SciFact abstracts"
+    words = "the of vector search model document chunk embedding query passage result index".split()
+    rng = np.random.default_rng(0)
+    return [" ".join(rng.choice(words, 180)) for _ in range(N_TEXTS)], "synthetic text (../shared absent)"
+
+
+def median_rate(fn, count: int) -> tuple[float, list[float]]:
+    rates = []
+    for _ in range(REPEATS):
+        started = time.perf_counter()
+        fn()
+        rates.append(count / (time.perf_counter() - started))
+    return statistics.median(rates), rates
+
+
+def in_process(texts: list[str], dtype: torch.dtype) -> tuple[float, np.ndarray]:
+    model = SentenceTransformer(str(default_model_path()), device="cpu")
+    model.max_seq_length = 256
+    model.to(dtype)
+    model.encode(texts[:64])  # warm-up
+    rate, _ = median_rate(lambda: model.encode(texts, batch_size=32), len(texts))
+    vectors = model.encode(texts, batch_size=32, normalize_embeddings=True)
+    del model
+    return rate, np.asarray(vectors, dtype=np.float32)
+
+
+def over_http(url: str, texts: list[str]) -> tuple[float, np.ndarray]:
+    batches = [texts[i : i + REQUEST_TEXTS] for i in range(0, len(texts), REQUEST_TEXTS)]
+    with httpx.Client(base_url=url, timeout=300) as client:
+        def post(batch: list[str]) -> list[list[float]]:
+            resp = client.post("/embed", json={"texts": batch})
+            resp.raise_for_status()
+            return resp.json()["embeddings"]
+
+        def run() -> list:
+            with ThreadPoolExecutor(CLIENT_CONCURRENCY) as pool:
+                return [v for part in pool.map(post, batches) for v in part]
+
+        post(texts[:64])  # warm-up
+        rate, _ = median_rate(run, len(texts))
+        return rate, np.asarray(run(), dtype=np.float32)
+
+
+def rss_mb(pid: int, field: str = "VmRSS") -> float:
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def parse_corpus(url: str) -> dict:
+    pdfs = sorted(p for p in (CORPUS / "pdf").glob("*.pdf")) if CORPUS.is_dir() else []
+    largest = sorted((p for p in CORPUS.rglob("*") if p.is_file() and "groundtruth" not in p.parts),
+                     key=lambda p: p.stat().st_size, reverse=True)[:4] if CORPUS.is_dir() else []
+    out: dict = {"pdf_files": len(pdfs)}
+    with httpx.Client(base_url=url, timeout=300) as client:
+        if pdfs:
+            pages, rates = 0, []
+            for _ in range(REPEATS):
+                pages = 0
+                started = time.perf_counter()
+                for path in pdfs:
+                    resp = client.post("/parse", files={"file": (path.name, path.read_bytes())})
+                    pages += resp.json().get("pages", 0) if resp.status_code == 200 else 0
+                rates.append(pages / (time.perf_counter() - started))
+            out.update(pdf_pages=pages, pages_per_s=round(statistics.median(rates), 1))
+        out["largest_files"] = []
+        for path in largest:
+            started = time.perf_counter()
+            resp = client.post("/parse", files={"file": (path.name, path.read_bytes())})
+            out["largest_files"].append({
+                "file": path.name, "bytes": path.stat().st_size, "status": resp.status_code,
+                "seconds": round(time.perf_counter() - started, 2),
+                "worker_peak_rss_mb": float(resp.headers.get("x-parse-peak-rss-mb", "nan")),
+            })
+    return out
+
+
+def main() -> None:
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    texts, source = load_texts()
+    print(f"inputs: {len(texts)} {source}; {REPEATS} runs each, medians; torch threads {torch.get_num_threads()}")
+    results: dict = {"inputs": source, "texts": len(texts), "backends": {}}
+
+    fp32_rate, fp32_vecs = in_process(texts, torch.float32)
+    backends = {"fp32": torch.float32}
+    if has_fast_bf16():
+        backends["bf16"] = torch.bfloat16
+    in_proc = {"fp32": fp32_rate}
+    for name, dtype in backends.items():
+        if name != "fp32":
+            in_proc[name], _ = in_process(texts, dtype)
+
+    log_dir = RESULTS / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    for name in backends:
+        server = ComputeServer(log_dir / f"compute-{name}.log", COMPUTE_EMBED_BACKEND=name).start()
+        try:
+            warm_rss = rss_mb(server.proc.pid)
+            http_rate, http_vecs = over_http(server.url, texts)
+            cos = np.sum(http_vecs * fp32_vecs, axis=1)
+            entry = {
+                "in_process_per_s": round(in_proc[name], 1),
+                "http_per_s": round(http_rate, 1),
+                "http_over_in_process": round(http_rate / in_proc[name], 3),
+                "speedup_vs_fp32_in_process": round(http_rate / fp32_rate, 2),
+                "min_cosine_vs_fp32": round(float(cos.min()), 5),
+                "compute_rss_after_warmup_mb": round(warm_rss, 1),
+            }
+            if name == next(iter(reversed(backends))):  # the default backend on this CPU: also parse
+                entry["parse"] = parse_corpus(server.url)
+                entry["compute_rss_after_corpus_mb"] = round(rss_mb(server.proc.pid), 1)
+                entry["compute_peak_rss_mb"] = round(rss_mb(server.proc.pid, "VmHWM"), 1)
+            results["backends"][name] = entry
+        finally:
+            server.stop()
+
+    print(f"\n{'backend':8} {'in-process/s':>13} {'HTTP/s':>8} {'HTTP÷in-proc':>13} {'÷fp32':>7} {'min cos':>8} {'RSS warm MB':>12}")
+    for name, e in results["backends"].items():
+        print(f"{name:8} {e['in_process_per_s']:>13} {e['http_per_s']:>8} {e['http_over_in_process']:>13} "
+              f"{e['speedup_vs_fp32_in_process']:>7} {e['min_cosine_vs_fp32']:>8} {e['compute_rss_after_warmup_mb']:>12}")
+    default = results["backends"][next(iter(reversed(backends)))]
+    parse = default.get("parse", {})
+    if parse.get("pdf_files"):
+        print(f"\nparse: {parse['pdf_pages']} pages in {parse['pdf_files']} corpus PDFs, {parse['pages_per_s']} pages/s (median)")
+    for f in parse.get("largest_files", []):
+        print(f"  largest: {f['file']:45} {f['bytes']/1e6:6.1f} MB  {f['status']}  {f['seconds']:6.2f} s  "
+              f"worker peak {f['worker_peak_rss_mb']:.0f} MB (cap 1536 MB)")
+    print(f"compute RSS: after warm-up {default['compute_rss_after_warmup_mb']} MB, after corpus "
+          f"{default.get('compute_rss_after_corpus_mb')} MB, peak {default.get('compute_peak_rss_mb')} MB (target 1200 MB)")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "compute.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
