@@ -46,5 +46,9 @@ async def wait_final(
                 return True
         return False
 
-    await wait_until(all_final, timeout_s=timeout_s, what=f"{len(job_ids)} jobs to end")
+    try:
+        await wait_until(all_final, timeout_s=timeout_s, what=f"{len(job_ids)} jobs to end")
+    except AssertionError:
+        stuck = [j for j in await queue.get_many(job_ids) if j is None or not j.final]
+        raise AssertionError(f"{len(stuck)} jobs did not end, e.g. {stuck[:3]}") from None
     return [j for j in await queue.get_many(job_ids) if j is not None]

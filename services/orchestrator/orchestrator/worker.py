@@ -7,6 +7,7 @@ retries with capped, jittered backoff, and outcomes are recorded once Redis is b
 """
 
 import asyncio
+import contextlib
 import logging
 import os
 import secrets
@@ -29,6 +30,11 @@ from orchestrator.redis_client import TRANSIENT_ERRORS
 from orchestrator.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+def _ignore_outcome(task: asyncio.Future[object]) -> None:
+    if not task.cancelled():
+        task.exception()
 
 
 @dataclass
@@ -81,6 +87,7 @@ class WorkerPool:
         self._running: dict[Lease, _Running] = {}
         self._slot_free = asyncio.Event()
         self._stopping = asyncio.Event()
+        self._heartbeat_stop = asyncio.Event()
         self._loops: list[asyncio.Task[None]] = []
         self._started_at_ms = 0
 
@@ -108,9 +115,14 @@ class WorkerPool:
             _, late = await asyncio.wait(tasks, timeout=deadline_s)
             for task in late:
                 task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
-        heartbeat.cancel()
-        await asyncio.gather(heartbeat, return_exceptions=True)
+            if late:
+                # Bounded: a handler may swallow the cancellation. Whatever still runs then is
+                # abandoned, and its lease lapses once the heartbeat stops.
+                await asyncio.wait(late, timeout=self._settings.redis_socket_timeout_s)
+        # Not cancelled but told to stop: redis-py can turn a cancellation that lands mid-command into a
+        # connection error, which the loop would take for an outage and carry on.
+        self._heartbeat_stop.set()
+        await heartbeat
         try:
             await presence.leave(self._redis, self.worker_id)
         except TRANSIENT_ERRORS:
@@ -163,6 +175,8 @@ class WorkerPool:
         for task in (work, stop):
             if task not in done:
                 task.cancel()
+                # A cancelled Redis call may still end in an error (see stop()); nobody needs it.
+                task.add_done_callback(_ignore_outcome)
         if work in done:
             work.result()
             return True
@@ -241,12 +255,13 @@ class WorkerPool:
             log.warning("job %s: release failed (%s)", ctx.job.id, exc)
 
     async def _heartbeat_loop(self) -> None:
-        while True:
+        while not self._heartbeat_stop.is_set():
             try:
                 await self._beat()
             except TRANSIENT_ERRORS as exc:
                 log.warning("worker %s: heartbeat failed (%s)", self.worker_id, exc)
-            await asyncio.sleep(self._settings.heartbeat_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._heartbeat_stop.wait(), self._settings.heartbeat_s)
 
     async def _beat(self) -> None:
         running = list(self._running.values())
