@@ -81,6 +81,8 @@ class ParsePool:
         replace = False
         try:
             reply = await asyncio.to_thread(self._run, slot, data, filename, password)
+            # A worker that stays big after a large document is replaced before it hits the cap.
+            replace = worker.rss_kb(slot.proc.pid) > self.settings.parse_recycle_rss_mb * 1024  # type: ignore[union-attr]
         except ComputeError:
             replace = True
             raise

@@ -7,32 +7,31 @@ code can be killed without taking the service down. Messages are plain tuples:
                    ("error", code, message, peak_rss_kb)
 """
 
+import ctypes
+import gc
 import logging
 import os
 from multiprocessing.connection import Connection
 
 
-def peak_rss_kb(pid: int | str = "self") -> int:
-    """VmHWM: the process's peak resident memory since start or the last reset."""
+def _status_kb(pid: int | str, field: str) -> int:
     try:
         with open(f"/proc/{pid}/status") as fh:
             for line in fh:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
     except OSError:
         pass
     return 0
+
+
+def peak_rss_kb(pid: int | str = "self") -> int:
+    """VmHWM: the process's peak resident memory since start or the last reset."""
+    return _status_kb(pid, "VmHWM")
 
 
 def rss_kb(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    return _status_kb(pid, "VmRSS")
 
 
 def _reset_peak() -> None:
@@ -41,6 +40,15 @@ def _reset_peak() -> None:
         with open("/proc/self/clear_refs", "w") as fh:
             fh.write("5")
     except OSError:
+        pass
+
+
+def _release_memory() -> None:
+    """Hand freed heap back to the OS, so a big document does not leave the worker big."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
         pass
 
 
@@ -65,15 +73,14 @@ def main(conn: Connection, limits_dict: dict, threads: int) -> None:
         data, filename, password = job
         _reset_peak()
         try:
-            payload = converter.convert(data, filename, password)
-            conn.send(("ok", payload, peak_rss_kb()))
+            reply = ("ok", converter.convert(data, filename, password))
         except ParseFailure as exc:
-            conn.send(("error", exc.code, exc.message, peak_rss_kb()))
+            reply = ("error", exc.code, exc.message)
         except MemoryError:
-            conn.send(("error", "memory_limit", "the document needs more memory than the parser may use", peak_rss_kb()))
+            reply = ("error", "memory_limit", "the document needs more memory than the parser may use")
         except Exception as exc:  # a Docling bug on odd input: the document is the problem, not us
             logging.getLogger("compute.parse").exception("parse failed")
-            conn.send(("error", "corrupt_document", f"the document could not be parsed: {type(exc).__name__}: {str(exc)[:200]}", peak_rss_kb()))
-
-
-
+            reply = ("error", "corrupt_document", f"the document could not be parsed: {type(exc).__name__}: {str(exc)[:200]}")
+        peak = peak_rss_kb()
+        _release_memory()
+        conn.send((*reply, peak))
