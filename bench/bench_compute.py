@@ -62,7 +62,6 @@ def in_process(texts: list[str], dtype: torch.dtype) -> tuple[float, np.ndarray]
     model.encode(texts[:64])  # warm-up
     rate, _ = median_rate(lambda: model.encode(texts, batch_size=32), len(texts))
     vectors = model.encode(texts, batch_size=32, normalize_embeddings=True)
-    del model
     return rate, np.asarray(vectors, dtype=np.float32)
 
 

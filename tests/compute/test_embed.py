@@ -37,7 +37,7 @@ def test_embeddings_agree_with_in_process_fp32(client, reference):
     body = client.post("/embed", json={"texts": TEXTS}).json()
     assert body["model"] == "all-MiniLM-L6-v2" and body["dim"] == 384
     expected = reference.encode(TEXTS, normalize_embeddings=True)
-    for got, want in zip(body["embeddings"], expected):
+    for got, want in zip(body["embeddings"], expected, strict=True):
         assert _cos(got, want) >= 0.99
         assert abs(np.linalg.norm(got) - 1.0) < 1e-3
 

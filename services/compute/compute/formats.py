@@ -78,7 +78,7 @@ def _text_kind(text: str, ext_hint: str) -> str:
 def detect(data: bytes, filename: str | None = None) -> str:
     """The document's format from its content. Raises Unsupported or Encrypted."""
     ext_hint = (filename or "").rsplit(".", 1)[-1].lower() if filename and "." in filename else ""
-    if data[:1024].lstrip().startswith(b"%PDF-") or b"%PDF-" in data[:1024]:
+    if b"%PDF-" in data[:1024]:  # the header may follow a little junk; readers accept that
         return PDF
     if data.startswith(b"PK\x03\x04"):
         try:

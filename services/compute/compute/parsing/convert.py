@@ -10,7 +10,6 @@ import re
 import time
 import zipfile
 from dataclasses import dataclass
-from pathlib import Path
 
 import pypdfium2 as pdfium
 from pydantic import SecretStr
@@ -217,6 +216,3 @@ def _short(exc: object, limit: int = 300) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:limit]
 
-
-def artifacts_available(path: str | None) -> bool:
-    return bool(path) and Path(path).is_dir()  # type: ignore[arg-type]

@@ -42,7 +42,7 @@ def ocr_pages(data: bytes, password: str | None, pages: list[int], doc: DoclingD
             if not texts:
                 continue
             boxes = out.boxes if out.boxes is not None else [None] * len(texts)
-            for text, box in zip(texts, boxes):
+            for text, box in zip(texts, boxes, strict=False):
                 bbox = _bbox(box, height) if box is not None else BoundingBox(l=0, t=height, r=0, b=height)
                 prov = ProvenanceItem(page_no=page_no, bbox=bbox, charspan=(0, len(text)))
                 doc.add_text(label=DocItemLabel.TEXT, text=text.strip(), prov=prov)
