@@ -124,3 +124,17 @@ def generate_all(folder: Path) -> dict[str, Path]:
         "asciidoc": asciidoc(folder / "glacier.adoc"),
         "text": text(folder / "bees.txt"),
     }
+
+
+def scanned_pdf(path: Path, words: str = "SCANNED INVOICE TOTAL 4200") -> Path:
+    """A PDF whose only page is a picture of text: no text layer, so only OCR can read it."""
+    from PIL import Image, ImageDraw, ImageFont
+    from reportlab.lib.utils import ImageReader
+
+    image = Image.new("RGB", (1200, 300), "white")
+    ImageDraw.Draw(image).text((40, 100), words, fill="black", font=ImageFont.load_default(size=72))
+    c = canvas.Canvas(str(path), pagesize=A4)
+    c.drawImage(ImageReader(image), 40, 500, width=520, height=130)
+    c.showPage()
+    c.save()
+    return path

@@ -112,3 +112,11 @@ def test_docx_zip_bomb_is_refused_before_decompression(client, docs):
 def test_missing_file_field(client):
     resp = client.post("/parse", data={"password": "x"}, files={"other": ("a.txt", b"hello")})
     assert_error(resp, 422, "invalid_request")
+
+
+def test_page_without_text_layer_is_ocrd(client, tmp_path):
+    path = documents.scanned_pdf(tmp_path / "scan.pdf")
+    body = client.post("/parse", files={"file": path.open("rb")}).json()
+    assert body["pages_without_text"] == []
+    assert any("ocr applied to pages [1]" in w for w in body["warnings"])
+    assert {"SCANNED", "INVOICE", "4200"} <= set(body["text"].upper().split())

@@ -38,14 +38,15 @@ def ocr_pages(data: bytes, password: str | None, pages: list[int], doc: DoclingD
             height = page.get_height()
             image = page.render(scale=RENDER_SCALE).to_pil()
             out = engine(image)
-            texts = [t for t in (out.txts or ()) if t and t.strip()]
-            if not texts:
+            texts = list(out.txts or ())
+            boxes = list(out.boxes) if out.boxes is not None else [None] * len(texts)
+            lines = [(t.strip(), b) for t, b in zip(texts, boxes, strict=False) if t and t.strip()]
+            if not lines:
                 continue
-            boxes = out.boxes if out.boxes is not None else [None] * len(texts)
-            for text, box in zip(texts, boxes, strict=False):
+            for text, box in lines:
                 bbox = _bbox(box, height) if box is not None else BoundingBox(l=0, t=height, r=0, b=height)
                 prov = ProvenanceItem(page_no=page_no, bbox=bbox, charspan=(0, len(text)))
-                doc.add_text(label=DocItemLabel.TEXT, text=text.strip(), prov=prov)
+                doc.add_text(label=DocItemLabel.TEXT, text=text, prov=prov)
             recovered.append(page_no)
     finally:
         pdf.close()
