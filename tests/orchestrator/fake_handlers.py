@@ -9,9 +9,9 @@ plan: what each attempt does, by attempt number (default "ok"):
 
 import asyncio
 
-from contracts.errors import ErrorCode
 from redis.asyncio import Redis
 
+from contracts.errors import ErrorCode
 from orchestrator.context import JobContext
 from orchestrator.errors import JobError
 from orchestrator.handlers import Handlers

@@ -6,12 +6,12 @@ from contextlib import asynccontextmanager
 from redis.asyncio import Redis
 
 import fake_handlers
+from conftest import wait_until
 from orchestrator import keys
 from orchestrator.queue import JobQueue
 from orchestrator.records import FINAL_JOB_STATUSES, Job
 from orchestrator.settings import Settings
 from orchestrator.worker import WorkerPool
-from conftest import wait_until
 
 
 @asynccontextmanager
@@ -32,9 +32,7 @@ async def running_pools(
             await pool.stop(deadline_s=0)
 
 
-async def wait_final(
-    redis: Redis, queue: JobQueue, job_ids: list[str], timeout_s: float = 60.0
-) -> list[Job]:
+async def wait_final(redis: Redis, queue: JobQueue, job_ids: list[str], timeout_s: float = 60.0) -> list[Job]:
     """Waits until every job is in a final status index (cheap to poll), then reads them."""
 
     async def all_final() -> bool:

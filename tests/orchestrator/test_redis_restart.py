@@ -38,10 +38,7 @@ async def test_jobs_complete_after_redis_restarts(
     queue = JobQueue(redis, settings)
     await queue.setup()
     steps = [1, 2, 4, 8]
-    ids = [
-        (await queue.enqueue(JobType.ingest, {"steps": steps, "step_s": 0.05})).job.id
-        for _ in range(40)
-    ]
+    ids = [(await queue.enqueue(JobType.ingest, {"steps": steps, "step_s": 0.05})).job.id for _ in range(40)]
     async with running_pools(redis, settings, count=2, concurrency=4) as pools:
         await wait_until(lambda: _running(redis, 4), what="jobs running before the crash")
         own_redis_server.crash()

@@ -76,9 +76,10 @@ async def test_thousand_jobs_with_random_failures_each_end_exactly_once(
     assert set(final_members) == set(plans) and max(final_members.values()) == 1
     for job_id in plans:
         final_events = [
-            f for _, f in await redis.xrange(keys.job_events(job_id))
-            if f["type"] == "status" and any(f'"{s}"' in f["data"] for s in
-                                              ("succeeded", "failed", "cancelled", "dead"))
+            f
+            for _, f in await redis.xrange(keys.job_events(job_id))
+            if f["type"] == "status"
+            and any(f'"{s}"' in f["data"] for s in ("succeeded", "failed", "cancelled", "dead"))
         ]
         assert len(final_events) == 1, job_id
     for priority in PRIORITIES:
@@ -98,7 +99,9 @@ async def test_thousand_jobs_with_random_failures_each_end_exactly_once(
     assert totals["processed"] == sum(attempts for _, attempts, _ in expected.values())
     assert totals["retried"] == totals["processed"] - JOBS
     assert (totals["succeeded"], totals["failed"], totals["dead"]) == (
-        outcomes[JobStatus.succeeded], outcomes[JobStatus.failed], outcomes[JobStatus.dead]
+        outcomes[JobStatus.succeeded],
+        outcomes[JobStatus.failed],
+        outcomes[JobStatus.dead],
     )
     assert totals["lost"] == totals["released"] == 0
     assert Priority.high in {job.priority for job in jobs}

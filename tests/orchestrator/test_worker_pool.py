@@ -1,4 +1,4 @@
-"""A worker pool against real Redis: priorities, retries with backoff, cancel, shutdown, progress, presence."""
+"""A worker pool on real Redis: priorities, retries with backoff, cancel, shutdown, progress, presence."""
 
 import asyncio
 
@@ -15,7 +15,9 @@ from orchestrator.worker import WorkerPool
 from pools import running_pools, wait_final
 
 
-async def test_higher_priorities_run_first_from_a_backlog(queue: JobQueue, redis: Redis, settings: Settings) -> None:
+async def test_higher_priorities_run_first_from_a_backlog(
+    queue: JobQueue, redis: Redis, settings: Settings
+) -> None:
     ids = {
         priority: [(await queue.enqueue(JobType.ingest, priority=priority)).job.id for _ in range(5)]
         for priority in (Priority.low, Priority.normal, Priority.high)
@@ -56,12 +58,16 @@ async def test_retries_wait_at_least_their_backoff(queue: JobQueue, redis: Redis
     assert (done.status, done.attempts, done.error) == (JobStatus.succeeded, 3, None)
     # Event ids are the server's clock in ms: compare when each retry was scheduled and when it began.
     statuses = [
-        (int(e.id.split("-")[0]), e.data["status"])
-        async for e in events(redis, job.id)
-        if e.type == "status"
+        (int(e.id.split("-")[0]), e.data["status"]) async for e in events(redis, job.id) if e.type == "status"
     ]
     assert [s for _, s in statuses] == [
-        "queued", "running", "retrying", "running", "retrying", "running", "succeeded"
+        "queued",
+        "running",
+        "retrying",
+        "running",
+        "retrying",
+        "running",
+        "succeeded",
     ]
     retried_ms = [ms for ms, s in statuses if s == "retrying"]
     restarted_ms = [ms for ms, s in statuses if s == "running"][1:]
@@ -84,17 +90,18 @@ async def test_failures_end_failed_or_dead_with_their_reason(
     assert by_id[failed.id].error is not None and by_id[failed.id].error.code == "corrupt_document"
     assert (by_id[poison.id].status, by_id[poison.id].attempts) == (JobStatus.dead, 1)
     assert (by_id[exhausted.id].status, by_id[exhausted.id].attempts) == (
-        JobStatus.dead, settings.max_deliveries
+        JobStatus.dead,
+        settings.max_deliveries,
     )
     letters = {d.job_id: d.reason for d in (await queue.dead_letters()).items}
-    assert letters == {
-        poison.id: "poison", exhausted.id: "retries_exhausted", orphan.id: "no_handler"
-    }
+    assert letters == {poison.id: "poison", exhausted.id: "retries_exhausted", orphan.id: "no_handler"}
     assert pool.counters.retried == settings.max_deliveries - 1
     assert (pool.counters.failed, pool.counters.dead) == (1, 3)
 
 
-async def test_cancel_a_queued_job_and_it_never_starts(queue: JobQueue, redis: Redis, settings: Settings) -> None:
+async def test_cancel_a_queued_job_and_it_never_starts(
+    queue: JobQueue, redis: Redis, settings: Settings
+) -> None:
     doomed, _ = await queue.enqueue(JobType.ingest)
     await queue.cancel(doomed.id)
     sentinel, _ = await queue.enqueue(JobType.ingest)
@@ -154,12 +161,38 @@ async def test_progress_is_on_the_record_and_on_the_event_stream(
         (done,) = await wait_final(redis, queue, [job.id])
     seen = await asyncio.wait_for(watcher, timeout=10)
     assert done.progress is not None
-    assert (done.stage, done.progress.done, done.progress.total, done.progress.unit) == ("work", 3, 3, "steps")
+    assert (done.stage, done.progress.done, done.progress.total, done.progress.unit) == (
+        "work",
+        3,
+        3,
+        "steps",
+    )
     assert [(t, d.get("status") or d["progress"]["done"]) for t, d in seen] == [
-        ("status", "queued"), ("status", "running"),
-        ("progress", 1), ("progress", 2), ("progress", 3),
+        ("status", "queued"),
+        ("status", "running"),
+        ("progress", 1),
+        ("progress", 2),
+        ("progress", 3),
         ("status", "succeeded"),
     ]
+
+
+async def test_a_healthy_job_keeps_its_lease_past_lease_s(
+    queue: JobQueue, redis: Redis, settings: Settings
+) -> None:
+    short_lease = settings.model_copy(update={"lease_s": 0.4, "heartbeat_s": 0.1})
+    job, _ = await queue.enqueue(JobType.ingest, {"steps": [1] * 6, "step_s": 0.2})
+    async with running_pools(redis, short_lease, count=2) as pools:
+        (done,) = await wait_final(redis, queue, [job.id])
+    assert (done.status, done.attempts) == (JobStatus.succeeded, 1)
+    assert sum(pool.counters.lost for pool in pools) == 0
+
+
+async def test_event_stream_ends_for_a_job_already_over(queue: JobQueue, redis: Redis) -> None:
+    job, _ = await queue.enqueue(JobType.ingest)
+    await queue.cancel(job.id)
+    await redis.delete(keys.job_events(job.id))  # as if its events had expired
+    assert [e async for e in events(redis, job.id, block_s=0.05)] == []
 
 
 async def _collect(redis: Redis, job_id: str) -> list[tuple[str, dict]]:

@@ -50,11 +50,11 @@ async def test_killed_worker_job_is_reclaimed_and_its_effects_apply_once(
     ]
     assert int(await redis.hget(fake_handlers.LEDGER, job.id)) == sum(steps)
     assert await redis.smembers(fake_handlers.effects_key(job.id)) == {"0", "1", "2", "3"}
-    finals = [
-        f["data"] for _, f in await redis.xrange(keys.job_events(job.id)) if f["type"] == "status"
-    ]
+    finals = [f["data"] for _, f in await redis.xrange(keys.job_events(job.id)) if f["type"] == "status"]
     assert sum('"succeeded"' in data for data in finals) == 1
-    assert [await redis.zscore(keys.jobs_by_status(s), job.id) is not None for s in JobStatus].count(True) == 1
+    assert [await redis.zscore(keys.jobs_by_status(s), job.id) is not None for s in JobStatus].count(
+        True
+    ) == 1
     for priority in PRIORITIES:
         assert await redis.xlen(keys.stream(priority)) == 0
         assert (await redis.xpending(keys.stream(priority), keys.GROUP))["pending"] == 0

@@ -25,9 +25,7 @@ class JobContext:
     async def stage(self, name: str) -> None:
         self._raise_if_lost(await self._leases.report(self.lease, stage=name))
 
-    async def progress(
-        self, done: int, total: int | None, unit: str, *, stage: str | None = None
-    ) -> None:
+    async def progress(self, done: int, total: int | None, unit: str, *, stage: str | None = None) -> None:
         update = Progress(done=done, total=total, unit=unit)
         self._raise_if_lost(await self._leases.report(self.lease, stage=stage, progress=update))
 

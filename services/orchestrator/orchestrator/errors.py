@@ -11,7 +11,9 @@ from contracts.errors import ErrorCode
 class OrchErrorCode(StrEnum):
     illegal_transition = "illegal_transition"
     no_handler = "no_handler"
-    worker_lost = "worker_lost"  # delivered max_deliveries times and never finished: it kills or stalls workers
+    worker_lost = (
+        "worker_lost"  # delivered max_deliveries times and never finished: it kills or stalls workers
+    )
 
 
 Code = ErrorCode | OrchErrorCode
@@ -31,15 +33,15 @@ class OrchestratorError(Exception):
 
 
 class NotFound(OrchestratorError):
-    code = ErrorCode.not_found
+    code: Code = ErrorCode.not_found
 
 
 class Conflict(OrchestratorError):
-    code = ErrorCode.conflict
+    code: Code = ErrorCode.conflict
 
 
 class IllegalTransition(Conflict):
-    code = OrchErrorCode.illegal_transition
+    code: Code = OrchErrorCode.illegal_transition
 
     def __init__(self, kind: str, record_id: str, current: str, target: str):
         super().__init__(f"{kind} {record_id}: {current} -> {target} is not allowed")
@@ -54,15 +56,13 @@ class JobError(OrchestratorError):
     Neither: a permanent failure; the job ends `failed`.
     """
 
-    def __init__(
-        self, code: Code, message: str, *, retryable: bool = False, poison: bool = False
-    ):
+    def __init__(self, code: Code, message: str, *, retryable: bool = False, poison: bool = False):
         super().__init__(message, code=code, retryable=retryable and not poison)
         self.poison = poison
 
 
 class JobCancelled(Exception):
-    """Raised inside a handler (by `JobContext.check_cancelled`) when its job was cancelled; let it propagate."""
+    """Raised in a handler (by `JobContext.check_cancelled`) when its job was cancelled; let it propagate."""
 
 
 class LeaseLost(Exception):

@@ -14,7 +14,7 @@ from redis.exceptions import ResponseError
 from orchestrator import keys
 from orchestrator.outcomes import Outcome
 from orchestrator.queue import ensure_groups
-from orchestrator.records import PRIORITIES, Job, Progress
+from orchestrator.records import PRIORITIES, Job, Progress, pairs
 from orchestrator.scripts import Scripts
 from orchestrator.settings import Settings
 
@@ -52,18 +52,14 @@ class Leases:
         """Up to `count` jobs, started (attempt counted) for `worker`; lapsed leases are taken over first."""
         args = (worker, count, self._lease_ms, self._settings.max_deliveries)
         try:
-            rows, due_in_ms, wake_id = await self._scripts.run(
-                "claim", *args, extra_keys=self._cursors
-            )
+            rows, due_in_ms, wake_id = await self._scripts.run("claim", *args, extra_keys=self._cursors)
         except ResponseError as exc:
             if "NOGROUP" not in str(exc):
                 raise
             # The groups are gone (a Redis that lost its data): make them and read from the start.
             await ensure_groups(self._redis)
-            rows, due_in_ms, wake_id = await self._scripts.run(
-                "claim", *args, extra_keys=self._cursors
-            )
-        jobs = [Job.from_redis(dict(zip(row[::2], row[1::2], strict=True))) for row in rows]
+            rows, due_in_ms, wake_id = await self._scripts.run("claim", *args, extra_keys=self._cursors)
+        jobs = [Job.from_redis(pairs(row)) for row in rows]
         return Claimed(jobs, None if due_in_ms < 0 else due_in_ms, wake_id)
 
     async def wait_for_work(self, wake_id: str, timeout_s: float) -> None:

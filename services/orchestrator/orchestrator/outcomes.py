@@ -2,9 +2,9 @@
 
 from dataclasses import dataclass
 
-from contracts.errors import ErrorCode
 from redis.backoff import EqualJitterBackoff
 
+from contracts.errors import ErrorCode
 from orchestrator.errors import JobError, OrchErrorCode, OrchestratorError
 from orchestrator.records import JobErrorInfo, JobStatus
 from orchestrator.settings import Settings

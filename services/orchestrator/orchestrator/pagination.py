@@ -41,9 +41,7 @@ async def paginate(
         if cursor is not None:
             low, high = (low, f"({cursor}") if newest_first else (f"({cursor}", high)
         start, end = (high, low) if newest_first else (low, high)
-        ids = await redis.zrange(
-            index, start, end, desc=newest_first, bylex=True, offset=0, num=batch
-        )
+        ids = await redis.zrange(index, start, end, desc=newest_first, bylex=True, offset=0, num=batch)
         for record_id, record in zip(ids, await load(ids), strict=True):
             cursor = record_id
             if record is not None and (keep is None or keep(record)):

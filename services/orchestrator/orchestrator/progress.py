@@ -29,10 +29,17 @@ class JobEvent(BaseModel):
 async def events(
     redis: Redis, job_id: str, *, after: str = "0-0", block_s: float = 1.0
 ) -> AsyncIterator[JobEvent]:
-    """The job's events after `after`, waiting for new ones, until a final status event."""
+    """The job's events after `after`, waiting for new ones, until a final status event. It also stops
+    when a quiet wait finds the job gone or over (its final event may have expired, or been read)."""
     stream = keys.job_events(job_id)
     while True:
         reply = await redis.xread({stream: after}, count=100, block=max(1, round(block_s * 1000)))
+        if not reply:
+            status = await redis.hget(keys.job(job_id), "status")
+            if status is None or status in FINAL_JOB_STATUSES:
+                reply = await redis.xread({stream: after}, count=100)  # it may have ended just now
+                if not reply:
+                    return
         for _, rows in reply:
             for entry_id, fields in rows:
                 after = entry_id

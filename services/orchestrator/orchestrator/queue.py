@@ -25,6 +25,7 @@ from orchestrator.records import (
     WorkerInfo,
     encode_fields,
     new_id,
+    pairs,
 )
 from orchestrator.scripts import Scripts
 from orchestrator.settings import Settings
@@ -59,7 +60,7 @@ class QueueStats(BaseModel):
 
 
 async def ensure_groups(redis: Redis) -> None:
-    """Creates the consumer group on every priority stream (from the stream's start, so no entry is skipped)."""
+    """Creates the consumer group on each priority stream, from the stream's start so no entry is skipped."""
     for priority in PRIORITIES:
         try:
             await redis.xgroup_create(keys.stream(priority), keys.GROUP, id="0", mkstream=True)
@@ -107,7 +108,7 @@ class JobQueue:
         }
         present = {k: v for k, v in fields.items() if v is not None}
         flat = [part for pair in encode_fields(present, Job.JSON_FIELDS).items() for part in pair]
-        job_id, created = await self._scripts.run(
+        created, record = await self._scripts.run(
             "enqueue",
             fields["id"],
             idempotency_key or "",
@@ -116,7 +117,7 @@ class JobQueue:
             priority,
             *flat,
         )
-        return Enqueued(await self.get(job_id), bool(created))
+        return Enqueued(Job.from_redis(pairs(record)), bool(created))
 
     async def get(self, job_id: str) -> Job:
         raw = await self._redis.hgetall(keys.job(job_id))
@@ -165,7 +166,7 @@ class JobQueue:
         )
 
     async def cancel(self, job_id: str) -> Job:
-        """A waiting job ends `cancelled` now; a running one gets `cancel_requested` and stops between steps."""
+        """A waiting job ends `cancelled` now; a running one is flagged and stops between its steps."""
         raise_for(await self._scripts.run("cancel", job_id), job_id, JobStatus.cancelled)
         return await self.get(job_id)
 
@@ -178,10 +179,7 @@ class JobQueue:
         """Dead letters oldest first; the cursor is the last entry id seen."""
         start = f"({cursor}" if cursor else "-"
         rows = await self._redis.xrange(keys.DEAD, min=start, max="+", count=limit)
-        letters = [
-            DeadLetter(entry_id=entry_id, job_id=fields["job"], **fields)
-            for entry_id, fields in rows
-        ]
+        letters = [DeadLetter(entry_id=entry_id, job_id=fields["job"], **fields) for entry_id, fields in rows]
         next_cursor = letters[-1].entry_id if len(letters) == limit else None
         return Page(items=letters, next_cursor=next_cursor)
 

@@ -7,6 +7,7 @@ Unix epoch milliseconds taken from the Redis server's clock, so that every worke
 
 import json
 import secrets
+import threading
 import time
 from collections.abc import Mapping
 from enum import StrEnum
@@ -43,9 +44,7 @@ class JobStatus(StrEnum):
     dead = "dead"  # in the dead-letter stream: poison, retries exhausted, or its workers kept dying
 
 
-FINAL_JOB_STATUSES = frozenset(
-    {JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled, JobStatus.dead}
-)
+FINAL_JOB_STATUSES = frozenset({JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled, JobStatus.dead})
 
 
 class DocumentStatus(StrEnum):
@@ -62,9 +61,22 @@ class CollectionStatus(StrEnum):
     deleting = "deleting"
 
 
+_id_lock = threading.Lock()
+_last_id_ms = 0
+_id_sequence = 0
+
+
 def new_id() -> str:
-    """A 24-hex-digit id whose lexical order is its creation order (ms clock, then 48 random bits)."""
-    return f"{time.time_ns() // 1_000_000:012x}{secrets.token_hex(6)}"
+    """A 24-hex-digit id whose lexical order is its creation order: ms clock, a sequence within the ms
+    (so ids made by one process never tie), then 32 random bits (so processes do not collide)."""
+    global _last_id_ms, _id_sequence
+    with _id_lock:
+        ms = max(time.time_ns() // 1_000_000, _last_id_ms)
+        _id_sequence = _id_sequence + 1 if ms == _last_id_ms else 0
+        if _id_sequence > 0xFFFF:  # 65,536 ids in one ms: borrow the next ms
+            ms, _id_sequence = ms + 1, 0
+        _last_id_ms = ms
+        return f"{ms:012x}{_id_sequence:04x}{secrets.token_hex(4)}"
 
 
 def id_floor(epoch_ms: int) -> str:
@@ -87,11 +99,14 @@ class RedisRecord(BaseModel):
     @classmethod
     def from_redis(cls, raw: Mapping[str, str]) -> Self:
         values: dict[str, Any] = {
-            k: json.loads(v) if k in cls.JSON_FIELDS else v
-            for k, v in raw.items()
-            if k in cls.model_fields
+            k: json.loads(v) if k in cls.JSON_FIELDS else v for k, v in raw.items() if k in cls.model_fields
         }
         return cls.model_validate(values)
+
+
+def pairs(flat: list[str]) -> dict[str, str]:
+    """A flat [field, value, ...] reply (HGETALL inside a script) as a dict."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 def encode_fields(values: Mapping[str, Any], json_fields: frozenset[str]) -> dict[str, str]:

@@ -178,9 +178,7 @@ class Registry:
             target = DocumentStatus(changes.get("status", current.status))
             if target != current.status:
                 check_document(document_id, current.status, target)
-            updated = Document.model_validate(
-                {**current.model_dump(), **changes, "updated_at_ms": now_ms()}
-            )
+            updated = Document.model_validate({**current.model_dump(), **changes, "updated_at_ms": now_ms()})
             cleared = [f for f in Document.model_fields if f in raw and getattr(updated, f) is None]
             pipe.multi()
             pipe.hset(key, mapping=updated.to_redis())

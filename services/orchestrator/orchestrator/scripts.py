@@ -35,8 +35,7 @@ class Scripts:
     def __init__(self, redis: Redis, settings: Settings):
         header = _header()
         self._scripts = {
-            name: redis.register_script(header + (_LUA_DIR / f"{name}.lua").read_text())
-            for name in _NAMES
+            name: redis.register_script(header + (_LUA_DIR / f"{name}.lua").read_text()) for name in _NAMES
         }
         self._keys = [keys.stream(p) for p in PRIORITIES] + [
             keys.DELAYED,
@@ -47,6 +46,4 @@ class Scripts:
         self._limits = [settings.events_maxlen, settings.events_ttl_s, settings.dead_letters_maxlen]
 
     async def run(self, name: str, *args: Any, extra_keys: list[str] | None = None) -> Any:
-        return await self._scripts[name](
-            keys=self._keys + (extra_keys or []), args=self._limits + list(args)
-        )
+        return await self._scripts[name](keys=self._keys + (extra_keys or []), args=self._limits + list(args))

@@ -16,9 +16,7 @@ JOB_TRANSITIONS: Mapping[JobStatus, frozenset[JobStatus]] = {
     J.queued: frozenset({J.running, J.cancelled}),
     # running -> running: its worker died and another one starts the next attempt.
     # running -> queued: released by a worker shutting down, attempt given back.
-    J.running: frozenset(
-        {J.running, J.queued, J.retrying, J.succeeded, J.failed, J.cancelled, J.dead}
-    ),
+    J.running: frozenset({J.running, J.queued, J.retrying, J.succeeded, J.failed, J.cancelled, J.dead}),
     J.retrying: frozenset({J.running, J.cancelled}),
     J.succeeded: frozenset(),
     J.cancelled: frozenset(),
@@ -31,9 +29,7 @@ D = DocumentStatus
 DOCUMENT_TRANSITIONS: Mapping[DocumentStatus, frozenset[DocumentStatus]] = {
     D.queued: frozenset({D.processing, D.failed, D.cancelled, D.deleting}),
     # processing -> processing: a reclaimed job starts over; -> queued: its job waits for a retry.
-    D.processing: frozenset(
-        {D.processing, D.queued, D.ready, D.failed, D.cancelled, D.deleting}
-    ),
+    D.processing: frozenset({D.processing, D.queued, D.ready, D.failed, D.cancelled, D.deleting}),
     D.ready: frozenset({D.queued, D.deleting}),  # queued again: a re-ingest
     D.failed: frozenset({D.queued, D.deleting}),
     D.cancelled: frozenset({D.queued, D.deleting}),
@@ -49,9 +45,7 @@ COLLECTION_TRANSITIONS: Mapping[CollectionStatus, frozenset[CollectionStatus]] =
 }
 
 
-def _check(
-    table: Mapping[S, frozenset[S]], kind: str, record_id: str, current: S, target: S
-) -> None:
+def _check(table: Mapping[S, frozenset[S]], kind: str, record_id: str, current: S, target: S) -> None:
     if target not in table[current]:
         raise IllegalTransition(kind, record_id, current, target)
 

@@ -81,9 +81,7 @@ class WorkerPool:
         self._handlers = handlers
         self._leases = Leases(redis, settings)
         self._policy = RetryPolicy(settings)
-        self._reconnect = EqualJitterBackoff(
-            cap=settings.reconnect_max_s, base=settings.reconnect_base_s
-        )
+        self._reconnect = EqualJitterBackoff(cap=settings.reconnect_max_s, base=settings.reconnect_base_s)
         self._running: dict[Lease, _Running] = {}
         self._slot_free = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -106,6 +104,8 @@ class WorkerPool:
 
     async def stop(self, deadline_s: float | None = None) -> None:
         """Stops claiming, gives running jobs deadline_s to finish, then releases the rest to the queue."""
+        if not self._loops or self._stopping.is_set():
+            return
         deadline_s = self._settings.shutdown_deadline_s if deadline_s is None else deadline_s
         self._stopping.set()
         fetch, heartbeat = self._loops
@@ -123,10 +123,8 @@ class WorkerPool:
         # connection error, which the loop would take for an outage and carry on.
         self._heartbeat_stop.set()
         await heartbeat
-        try:
+        with contextlib.suppress(*TRANSIENT_ERRORS):  # if so, its presence record expires by itself
             await presence.leave(self._redis, self.worker_id)
-        except TRANSIENT_ERRORS:
-            pass  # its presence record expires by itself
         log.info("worker %s stopped: %s", self.worker_id, asdict(self.counters))
 
     async def run(self) -> None:
@@ -143,9 +141,7 @@ class WorkerPool:
     async def _fetch_loop(self) -> None:
         failures = 0
         while not self._stopping.is_set():
-            if not self._slot_free.is_set() and not await self._unless_stopping(
-                self._slot_free.wait()
-            ):
+            if not self._slot_free.is_set() and not await self._unless_stopping(self._slot_free.wait()):
                 return
             try:
                 claimed = await self._leases.claim(self.worker_id, self.concurrency - len(self._running))
@@ -160,6 +156,11 @@ class WorkerPool:
                 log.warning("worker %s: Redis unavailable (%s), retrying", self.worker_id, exc)
                 await self._unless_stopping(asyncio.sleep(self._reconnect.compute(failures)))
                 failures += 1
+            except Exception:
+                # Anything else is a bug, but a worker that silently stops claiming while its heartbeat
+                # says it is alive is worse: log it and keep going, slowly.
+                log.exception("worker %s: claiming failed", self.worker_id)
+                await self._unless_stopping(asyncio.sleep(self._settings.reconnect_max_s))
 
     def _idle_wait_s(self, claimed: Claimed) -> float:
         # Wake up for the next due retry, and at least every idle_block_s to look for lapsed leases.
@@ -239,6 +240,9 @@ class WorkerPool:
                 log.warning("job %s: cannot record %s yet (%s)", ctx.job.id, outcome.status, exc)
                 await asyncio.sleep(self._reconnect.compute(failures))
                 failures += 1
+            except Exception:
+                log.exception("job %s: recording %s failed; its lease will lapse", ctx.job.id, outcome.status)
+                return
         if recorded:
             self.counters.count(outcome.status)
         else:
@@ -260,6 +264,8 @@ class WorkerPool:
                 await self._beat()
             except TRANSIENT_ERRORS as exc:
                 log.warning("worker %s: heartbeat failed (%s)", self.worker_id, exc)
+            except Exception:
+                log.exception("worker %s: heartbeat failed", self.worker_id)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._heartbeat_stop.wait(), self._settings.heartbeat_s)
 

@@ -1,11 +1,15 @@
--- Creates a job, or returns the existing one for a known idempotency key: {id, created (1|0)}.
+-- Creates a job, or finds the one made before for a known idempotency key.
+-- Returns {created (1|0), the job's record as a flat HGETALL}.
 -- ARGV[4] id, [5] idempotency key or '', [6] its TTL (s), [7] collection or '', [8] priority,
 -- [9..] the record's other fields as field, value pairs.
 local id, idem, idem_ttl_s, collection, prio = ARGV[4], ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 
 if idem ~= '' then
   local existing = redis.call('GET', idempotency_key(idem))
-  if existing and redis.call('EXISTS', job_key(existing)) == 1 then return {existing, 0} end
+  if existing then
+    local record = redis.call('HGETALL', job_key(existing))
+    if #record > 0 then return {0, record} end
+  end
 end
 
 local fields = {}
@@ -20,4 +24,4 @@ if collection ~= '' then redis.call('ZADD', collection_index(collection), 0, id)
 if idem ~= '' then redis.call('SET', idempotency_key(idem), id, 'EX', idem_ttl_s) end
 emit(id, 'status', {status = 'queued'})
 wake()
-return {id, 1}
+return {1, redis.call('HGETALL', job_key(id))}
