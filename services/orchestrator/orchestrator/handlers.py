@@ -2,7 +2,8 @@
 
 A handler is `async def handler(ctx: JobContext, job: Job) -> None`. It must be idempotent (a job can run
 again after its worker died), call `ctx.check_cancelled()` between steps, report with `ctx.progress`, and
-raise `JobError` to say whether a failure is retryable or poison; returning means success.
+raise `JobError` to say whether a failure is retryable or poison; returning means success. It must not
+block the event loop (CPU work goes to a thread or process), or the heartbeat stalls and its lease lapses.
 """
 
 import importlib
