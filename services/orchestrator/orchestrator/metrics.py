@@ -20,7 +20,8 @@ class PoolCollector(Collector):
             labels=["worker", "outcome"],
         )
         for outcome, value in asdict(self._pool.counters).items():
-            attempts.add_metric([self._pool.worker_id, outcome], value)
+            if outcome != "processed":  # the sum of the recorded outcomes; Prometheus can add
+                attempts.add_metric([self._pool.worker_id, outcome], value)
         yield attempts
         in_flight = GaugeMetricFamily(
             "orchestrator_jobs_in_flight", "Jobs running on this worker", labels=["worker"]

@@ -11,6 +11,8 @@ from typing import TypeVar
 from orchestrator.errors import IllegalTransition
 from orchestrator.records import CollectionStatus, DocumentStatus, JobStatus
 
+S = TypeVar("S", bound=StrEnum)
+
 J = JobStatus
 JOB_TRANSITIONS: Mapping[JobStatus, frozenset[JobStatus]] = {
     J.queued: frozenset({J.running, J.cancelled}),
@@ -35,8 +37,6 @@ DOCUMENT_TRANSITIONS: Mapping[DocumentStatus, frozenset[DocumentStatus]] = {
     D.cancelled: frozenset({D.queued, D.deleting}),
     D.deleting: frozenset(),
 }
-
-S = TypeVar("S", bound=StrEnum)
 
 C = CollectionStatus
 COLLECTION_TRANSITIONS: Mapping[CollectionStatus, frozenset[CollectionStatus]] = {

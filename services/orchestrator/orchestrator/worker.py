@@ -213,6 +213,7 @@ class WorkerPool:
         """Runs the handler; None if the lease was lost and this worker must not record anything."""
         handler = self._handlers.get(ctx.job.type)
         if handler is None:
+            log.error("job %s: no handler for type %s", ctx.job.id, ctx.job.type)
             return NO_HANDLER
         try:
             await handler(ctx, ctx.job)
