@@ -54,7 +54,8 @@ test: test-compute test-orchestrator
 test-compute: setup-compute
 	$(COMPUTE_PY) -m pytest tests/compute -q -p no:cacheprovider
 
-test-orchestrator: setup-orchestrator
+# The orchestrator's tests start real Chroma and compute processes from their own environments.
+test-orchestrator: setup-orchestrator setup-chroma setup-compute
 	$(ORCH_PY) -m pytest tests/orchestrator -q -p no:cacheprovider
 
 compute: setup-compute

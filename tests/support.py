@@ -10,6 +10,7 @@ from pathlib import Path
 import httpx
 
 REPO = Path(__file__).resolve().parents[1]
+VENVS = REPO / ".venv"
 SHARED = REPO.parent / "shared"
 CORPUS = SHARED / "corpus"
 
@@ -52,8 +53,13 @@ class ComputeServer:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> "ComputeServer":
+        # Its own environment: the orchestrator's tests run in a venv without any ML library.
+        python = VENVS / "compute" / "bin" / "python"
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([sys.executable, "-m", "compute"], env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            [str(python) if python.exists() else sys.executable, "-m", "compute"],
+            env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+        )
         wait_ready(self.url + "/readyz", self.proc)
         return self
 
