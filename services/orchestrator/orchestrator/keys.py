@@ -32,6 +32,7 @@ _DOCUMENT = PREFIX + "doc:{}"
 _DOCS_BY_COLLECTION = PREFIX + "docs:collection:{}"
 _DOCS_BY_STATUS = PREFIX + "docs:status:{}"
 _DOCS_BY_SHA256 = PREFIX + "docs:sha256:{}"  # hash per collection: sha256 -> document id
+_BLOB = PREFIX + "blob:{}"  # string: a document's original bytes, with a TTL
 
 
 def stream(priority: Priority) -> str:
@@ -84,6 +85,10 @@ def documents_by_status(status: str) -> str:
 
 def documents_by_sha256(collection_name: str) -> str:
     return _DOCS_BY_SHA256.format(collection_name)
+
+
+def blob(document_id: str) -> str:
+    return _BLOB.format(document_id)
 
 
 def _lua_function(name: str, template: str) -> str:

@@ -171,6 +171,8 @@ class Collection(RedisRecord):
     name: str
     status: CollectionStatus = CollectionStatus.active
     embedding_model: str | None = None
+    dim: int | None = Field(None, ge=1)  # the embedding model's dimension
+    chroma_name: str | None = None  # its Chroma collection: unique per creation, so a re-made name never collides
     chunking: dict[str, Any] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
     created_at_ms: int = Field(default_factory=now_ms)
@@ -192,7 +194,9 @@ class Document(RedisRecord):
     size_bytes: int = Field(ge=0)
     format: str | None = None
     status: DocumentStatus = DocumentStatus.queued
-    generation: int = Field(0, ge=0)  # the generation whose vectors are (or will be) searchable
+    generation: int = Field(0, ge=0)  # the searchable generation, set only when one is made ready; 0: none
+    latest_generation: int = Field(0, ge=0)  # the highest generation any ingest job started
+    latest_generation_job: str | None = None  # the job that owns latest_generation (its retries reuse it)
     chunk_count: int = Field(0, ge=0)
     pages: int | None = Field(None, ge=0)
     metadata: dict[str, Any] = Field(default_factory=dict)
