@@ -114,3 +114,76 @@ def start_worker_process(settings: Settings, worker_id: str, *extra: str) -> sub
         cwd=REPO,
         env=env,
     )
+
+
+# --- Chroma and compute servers (vectors, compute client and the API on top of them) ---
+
+from chroma_server import ChromaServer  # noqa: E402
+from tests.support import ComputeServer  # noqa: E402
+
+# The compute fixture runs with a service token, as production does: send it (Settings.compute_token).
+COMPUTE_TOKEN = "test-compute-token"
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
+    """One real Chroma server for the session. Tests that stop or kill Chroma use `own_chroma_server`."""
+    server = ChromaServer(tmp_path_factory.mktemp("chroma")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def chroma_url(chroma_server: ChromaServer) -> str:
+    return chroma_server.url
+
+
+@pytest.fixture
+def own_chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ChromaServer]:
+    """A Chroma server of the test's own, free to stop (.stop), crash (.kill) and bring back (.start,
+    same port and data); it is stopped after the test."""
+    server = ChromaServer(tmp_path_factory.mktemp("own-chroma")).start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def compute_token() -> str:
+    return COMPUTE_TOKEN
+
+
+@pytest.fixture(scope="session")
+def compute_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real compute service (real models, ~20 s to start) from .venv/compute, with a service token."""
+    server = ComputeServer(
+        tmp_path_factory.mktemp("compute") / "compute.log", COMPUTE_SERVICE_TOKEN=COMPUTE_TOKEN
+    ).start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+# --- the API on a real stack (Redis, Chroma, compute), run in-process (tests/orchestrator/api_support.py) ---
+
+
+@pytest.fixture
+def api_settings(redis: Redis, settings: Settings, chroma_url: str, compute_url: str, compute_token: str) -> Settings:
+    """Settings of an API on the session's servers: dev mode (no keys), 2 in-process workers, fast retries.
+    Depends on `redis` so that Redis starts each test empty."""
+    from api_support import stack_settings
+
+    return stack_settings(settings.redis_url, chroma_url, compute_url, compute_token)
+
+
+@pytest.fixture
+async def api(api_settings: Settings) -> AsyncIterator["httpx.AsyncClient"]:
+    """A client of the running app (lifespan included)."""
+    from api_support import running_app
+
+    async with running_app(api_settings) as (_, client):
+        yield client

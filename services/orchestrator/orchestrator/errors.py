@@ -14,6 +14,10 @@ class OrchErrorCode(StrEnum):
     worker_lost = (
         "worker_lost"  # delivered max_deliveries times and never finished: it kills or stalls workers
     )
+    # Dependencies (orchestrator.compute_client, orchestrator.vectors).
+    compute_unavailable = "compute_unavailable"  # every attempt on every replica failed: retry later
+    vector_store_unavailable = "vector_store_unavailable"  # Chroma is down or timed out: retry later
+    collection_missing = "collection_missing"  # the Chroma collection is gone (deleted under a job)
 
 
 Code = ErrorCode | OrchErrorCode
@@ -67,3 +71,57 @@ class JobCancelled(Exception):
 
 class LeaseLost(Exception):
     """Raised inside a handler when another worker took its job over (this worker stalled past its lease)."""
+
+
+# --- dependencies: the compute service and the Chroma server ---
+
+
+class ComputeRejected(JobError):
+    """Compute refused the request (a 4xx other than 429, or a non-retryable 5xx): permanent.
+    `code` is compute's own code from its envelope (`corrupt_document`, `encrypted_document`, ...)."""
+
+    def __init__(self, code: Code, message: str, status: int, *, attempts: int = 1, request_id: str = ""):
+        super().__init__(code, message, retryable=False)
+        self.status, self.attempts, self.request_id = status, attempts, request_id
+
+
+class ComputeUnavailable(JobError):
+    """Every attempt failed with a connect error, a timeout, 429, 502, 503 or 504: retryable later."""
+
+    def __init__(self, message: str, attempts: int, *, request_id: str = "", last_status: int | None = None):
+        super().__init__(OrchErrorCode.compute_unavailable, message, retryable=True)
+        self.attempts, self.request_id, self.last_status = attempts, request_id, last_status
+
+
+class VectorStoreError(JobError):
+    """Base of the vector store's errors (orchestrator.vectors)."""
+
+
+class VectorStoreUnavailable(VectorStoreError):
+    """Chroma is unreachable or did not answer in time: retryable."""
+
+    def __init__(self, message: str):
+        super().__init__(OrchErrorCode.vector_store_unavailable, message, retryable=True)
+
+
+class VectorCollectionMissing(VectorStoreError):
+    """The Chroma collection does not exist (reads and writes never create it): permanent."""
+
+    def __init__(self, name: str):
+        super().__init__(OrchErrorCode.collection_missing, f"vector collection {name!r} does not exist")
+        self.name = name
+
+
+class VectorConflict(VectorStoreError):
+    """create_collection on a name that exists."""
+
+    def __init__(self, name: str):
+        super().__init__(ErrorCode.conflict, f"vector collection {name!r} already exists")
+        self.name = name
+
+
+class VectorRejected(VectorStoreError):
+    """Chroma refused the data (a wrong dimension, a bad metadata value or filter): permanent."""
+
+    def __init__(self, message: str):
+        super().__init__(ErrorCode.invalid_request, message)

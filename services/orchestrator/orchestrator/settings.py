@@ -1,9 +1,9 @@
 """The orchestrator's one settings class: every knob, with finite limits, read from `ORCH_*` variables."""
 
-from typing import Self
+from typing import Annotated, Self
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class Settings(BaseSettings):
@@ -42,6 +42,37 @@ class Settings(BaseSettings):
 
     metrics_port: int | None = Field(None, ge=1, le=65_535)
 
+    # --- vectors and compute (orchestrator.vectors, orchestrator.compute_client) ---
+    # The Chroma server (never exposed publicly); every call to it is bounded by chroma_timeout_s.
+    chroma_url: str = "http://127.0.0.1:8000"
+    chroma_timeout_s: float = Field(30.0, gt=0, le=600)
+    # Compute replicas: ORCH_COMPUTE_URLS is comma-separated; a retry moves on to another replica.
+    compute_urls: Annotated[list[str], NoDecode] = ["http://127.0.0.1:8090"]
+    compute_token: SecretStr | None = None  # sent to compute as `Authorization: Bearer ...`
+    compute_connect_timeout_s: float = Field(5.0, gt=0, le=120)
+    # Read timeouts per endpoint: a parse of a large document runs for minutes, an embed batch for seconds.
+    compute_parse_timeout_s: float = Field(600.0, gt=0, le=3600)
+    compute_chunk_timeout_s: float = Field(120.0, gt=0, le=3600)
+    compute_embed_timeout_s: float = Field(120.0, gt=0, le=3600)
+    compute_metadata_timeout_s: float = Field(120.0, gt=0, le=3600)
+    compute_max_attempts: int = Field(4, ge=1, le=20)  # tries per call, across replicas
+    compute_backoff_base_s: float = Field(0.5, gt=0, le=60)
+    compute_backoff_max_s: float = Field(10.0, gt=0, le=600)  # also caps a server's Retry-After
+    embed_batch_texts: int = Field(128, ge=1, le=4096)  # texts per /embed request
+
+    @field_validator("compute_urls", mode="before")
+    @classmethod
+    def _split_compute_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            urls = [str(url).strip().rstrip("/") for url in value if str(url).strip()]
+            if not urls:
+                raise ValueError("compute_urls needs at least one URL")
+            return urls
+        return value
+    # --- end vectors and compute ---
+
     @model_validator(mode="after")
     def _consistent(self) -> Self:
         if self.heartbeat_s * 2 > self.lease_s:
@@ -52,4 +83,6 @@ class Settings(BaseSettings):
             raise ValueError("retry_base_s must not exceed retry_max_s")
         if self.reconnect_base_s > self.reconnect_max_s:
             raise ValueError("reconnect_base_s must not exceed reconnect_max_s")
+        if self.compute_backoff_base_s > self.compute_backoff_max_s:
+            raise ValueError("compute_backoff_base_s must not exceed compute_backoff_max_s")
         return self
