@@ -1,6 +1,7 @@
-"""Command line: `python -m orchestrator worker [--concurrency N]` runs a worker pool as its own process.
-
-(The API server will be another subcommand.)
+"""Command line:
+- `python -m orchestrator api [--workers N]`: the HTTP API (ORCH_HOST:ORCH_PORT, default 127.0.0.1:8080)
+  with N in-process workers (ORCH_API_WORKERS, default 2; 0 for none);
+- `python -m orchestrator worker [--concurrency N]`: a worker pool as its own process.
 """
 
 import argparse
@@ -40,6 +41,22 @@ async def run_worker(
         await redis.aclose()
 
 
+def run_api(settings: Settings, *, workers: int | None, host: str | None, port: int | None) -> None:
+    import uvicorn
+
+    from orchestrator.api import create_app
+
+    if workers is not None:
+        settings = settings.model_copy(update={"api_workers": workers})
+    uvicorn.run(
+        create_app(settings),
+        host=host or settings.host,
+        port=port or settings.port,
+        log_level="info",
+        proxy_headers=False,
+    )
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m orchestrator")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -47,9 +64,17 @@ def main(argv: list[str] | None = None) -> None:
     worker.add_argument("--concurrency", type=_positive, help="jobs at once (ORCH_CONCURRENCY)")
     worker.add_argument("--handlers", help="module:attribute of the handler factory (ORCH_HANDLERS)")
     worker.add_argument("--worker-id", help="consumer name in Redis (default: host-pid-random)")
+    api = commands.add_parser("api", help="serve /api/v1 (with in-process workers) until SIGTERM")
+    api.add_argument("--workers", type=int, choices=range(0, 257), metavar="N",
+                     help="in-process worker concurrency, 0 for none (ORCH_API_WORKERS)")
+    api.add_argument("--host", help="bind address (ORCH_HOST)")
+    api.add_argument("--port", type=int, help="port (ORCH_PORT)")
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if args.command == "api":
+        run_api(Settings(), workers=args.workers, host=args.host, port=args.port)
+        return
     asyncio.run(
         run_worker(
             Settings(),

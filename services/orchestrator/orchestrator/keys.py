@@ -87,6 +87,11 @@ def documents_by_sha256(collection_name: str) -> str:
     return _DOCS_BY_SHA256.format(collection_name)
 
 
+def idempotency_lock(key: str) -> str:
+    """Held while a request with this idempotency key runs, so concurrent repeats wait for its job."""
+    return _IDEMPOTENCY.format(key) + ":lock"
+
+
 def blob(document_id: str) -> str:
     return _BLOB.format(document_id)
 

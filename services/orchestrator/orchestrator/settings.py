@@ -1,6 +1,6 @@
 """The orchestrator's one settings class: every knob, with finite limits, read from `ORCH_*` variables."""
 
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -17,7 +17,7 @@ class Settings(BaseSettings):
     # Worker pool.
     concurrency: int = Field(4, ge=1, le=256)
     handlers: str = Field(
-        "orchestrator.handlers:default_handlers",
+        "orchestrator.ingest:handlers",
         description="module:attribute of the factory (settings, redis) -> {job type: handler}",
     )
     # A job's lease lapses when its worker has not renewed it for lease_s; another worker may then take it.
@@ -41,6 +41,30 @@ class Settings(BaseSettings):
     dead_letters_maxlen: int = Field(100_000, ge=100, le=10_000_000)
 
     metrics_port: int | None = Field(None, ge=1, le=65_535)
+
+    # --- api (issue 4: HTTP API, ingestion saga, reconciler) ---
+    env: Literal["prod", "dev"] = "prod"  # dev: may run without API keys (and says so loudly)
+    host: str = "127.0.0.1"
+    port: int = Field(8080, ge=1, le=65_535)
+    api_keys: str = Field("", description="comma-separated API keys for `Authorization: Bearer`")
+    cors_origins: str = Field("", description="comma-separated allowed CORS origins (none by default)")
+    api_workers: int = Field(2, ge=0, le=256)  # jobs at once in the API process's own worker pool; 0: none
+    max_upload_bytes: int = Field(100 * 1024 * 1024, ge=1, le=10 * 1024**3)
+    blob_ttl_s: int = Field(7 * 86_400, ge=60, le=365 * 86_400)  # originals kept for re-ingest this long
+    default_chunk_strategy: str = "markdown"
+    default_chunk_max_tokens: int | None = Field(None, ge=16, le=8192)  # None: what the model reads
+    search_max_top_k: int = Field(100, ge=1, le=1_000)
+    reconcile_interval_s: float = Field(300.0, ge=0, le=86_400)  # 0: only on demand
+    reconcile_grace_s: float = Field(600.0, ge=0, le=7 * 86_400)  # vectors younger than this are left alone
+
+    @property
+    def api_key_list(self) -> list[str]:
+        return [k.strip() for k in self.api_keys.split(",") if k.strip()]
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
+    # --- end api ---
 
     # --- vectors and compute (orchestrator.vectors, orchestrator.compute_client) ---
     # The Chroma server (never exposed publicly); every call to it is bounded by chroma_timeout_s.
