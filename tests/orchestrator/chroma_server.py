@@ -11,7 +11,7 @@ import httpx
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parents[1]))  # `tests.support`, whichever directory pytest runs from
 
-from tests.support import VENVS, free_port  # noqa: E402
+from tests.support import VENVS, free_port
 
 CHROMA = VENVS / "chroma" / "bin" / "chroma"
 
@@ -34,7 +34,7 @@ class ChromaServer:
     def start(self, timeout_s: float = 60.0) -> "ChromaServer":
         if not CHROMA.exists():
             raise RuntimeError(f"{CHROMA} is missing: run `make setup-chroma`")
-        self._log = open(self.directory / "chroma.log", "ab")
+        self._log = open(self.directory / "chroma.log", "ab")  # noqa: SIM115 - closed by stop() and kill()
         self.process = subprocess.Popen(
             [str(CHROMA), "run", "--path", str(self.directory / "data"), "--host", "127.0.0.1", "--port", str(self.port)],
             stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,

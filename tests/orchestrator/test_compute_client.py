@@ -7,7 +7,6 @@ import httpx
 import pytest
 import respx
 from contracts import REQUEST_ID_HEADER, ChunkRequest, ErrorCode, MetadataRequest
-
 from orchestrator.compute_client import ComputeClient, parse_retry_after
 from orchestrator.errors import ComputeRejected, ComputeUnavailable
 from orchestrator.settings import Settings
@@ -85,7 +84,7 @@ async def test_a_missing_token_is_rejected_not_retried(compute_url: str) -> None
 
 
 def fault_client(urls: list[str] | None = None, **options: object) -> ComputeClient:
-    defaults = dict(token="secret", max_attempts=4, backoff_base_s=0.001, backoff_max_s=0.01)
+    defaults = {"token": "secret", "max_attempts": 4, "backoff_base_s": 0.001, "backoff_max_s": 0.01}
     return ComputeClient(urls or [A], **{**defaults, **options})  # type: ignore[arg-type]
 
 

@@ -7,9 +7,13 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-
 from chroma_server import ChromaServer
-from orchestrator.errors import VectorCollectionMissing, VectorConflict, VectorRejected, VectorStoreUnavailable
+from orchestrator.errors import (
+    VectorCollectionMissing,
+    VectorConflict,
+    VectorRejected,
+    VectorStoreUnavailable,
+)
 from orchestrator.settings import Settings
 from orchestrator.vectors import (
     VectorStore,
@@ -186,6 +190,9 @@ async def test_get_pages_and_update_metadata_merges(store: VectorStore, collecti
     assert got[ids[0]].metadata["tags"] == '["x","y"]'
     assert got[ids[0]].metadata["document_id"] == "doc"  # merged, not replaced
     assert "title" not in got[ids[2]].metadata
+    await store.update_metadata(collection, [ids[0]], [{"title": None}])  # None removes a key
+    (first,) = await store.get(collection, ids=[ids[0]])
+    assert "title" not in first.metadata and first.metadata["tags"] == '["x","y"]'
 
 
 async def test_a_collection_deleted_and_created_again_is_found_again(store: VectorStore, chroma_url: str) -> None:
@@ -237,7 +244,7 @@ async def test_chroma_killed_in_the_middle_of_an_upsert(own_chroma_server: Chrom
         writes = 0
         original = store._on_collection
 
-        async def crash_before_second_batch(collection_name, op):  # noqa: ANN001, ANN202
+        async def crash_before_second_batch(collection_name, op):
             nonlocal writes
             writes += 1
             if writes == 2:

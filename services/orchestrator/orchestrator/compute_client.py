@@ -13,15 +13,11 @@ per asyncio task, so concurrent jobs do not see each other's calls.
 """
 
 import asyncio
-import contextvars
-import email.utils
 import itertools
 import logging
-import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Self, TypeVar
 
 import httpx
 from contracts import (
@@ -37,9 +33,23 @@ from contracts import (
     ParseResult,
 )
 from pydantic import BaseModel, ValidationError
-from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
-from tenacity import wait_exponential_jitter
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
+from orchestrator.compute_policy import (
+    RETRY_EXCEPTIONS,
+    RETRY_STATUSES,
+    CallStats,
+    RetryableFailure,
+    last_call_var,
+    parse_retry_after,
+    rejection,
+)
 from orchestrator.errors import ComputeRejected, ComputeUnavailable
 
 if TYPE_CHECKING:
@@ -47,77 +57,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("orchestrator.compute")
 
-RETRY_STATUSES = frozenset({429, 502, 503, 504})
-# Connection failures and timeouts: the replica, not the request, is at fault.
-RETRY_EXCEPTIONS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
-# The code to report when an error answer carries no envelope (a proxy's page, say).
-STATUS_CODES = {
-    401: ErrorCode.unauthorized,
-    403: ErrorCode.unauthorized,
-    404: ErrorCode.not_found,
-    409: ErrorCode.conflict,
-    413: ErrorCode.too_large,
-    415: ErrorCode.unsupported_format,
-}
 Endpoint = Literal["parse", "chunk", "embed", "metadata"]
 M = TypeVar("M", bound=BaseModel)
-
-
-@dataclass
-class CallStats:
-    """One logical call: every attempt it took, on which replica, with what outcome."""
-
-    path: str
-    request_id: str
-    attempts: int = 0
-    replicas: list[str] = field(default_factory=list)
-    outcomes: list[str] = field(default_factory=list)  # "200", "503", "ConnectError", ...
-    waits_s: list[float] = field(default_factory=list)  # backoff before each retry
-    status: int | None = None  # the final HTTP status, if any answer came
-
-
-_last_call: contextvars.ContextVar[CallStats | None] = contextvars.ContextVar("compute_last_call", default=None)
-
-
-class _RetryableFailure(Exception):
-    def __init__(self, message: str, *, status: int | None = None, retry_after_s: float | None = None):
-        super().__init__(message)
-        self.status, self.retry_after_s = status, retry_after_s
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a `Retry-After` header (delta-seconds or an HTTP date); None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _rejection(response: httpx.Response, attempts: int, request_id: str) -> ComputeRejected:
-    code: ErrorCode | None = None
-    message = response.text[:500] or response.reason_phrase
-    try:
-        body = response.json()["error"]
-        message = str(body.get("message") or message)
-        code = ErrorCode(body["code"])
-    except (ValueError, KeyError, TypeError):
-        pass
-    if code is None:
-        code = STATUS_CODES.get(response.status_code) or (
-            ErrorCode.internal if response.status_code >= 500 else ErrorCode.invalid_request
-        )
-    return ComputeRejected(
-        code, f"compute {response.status_code}: {message}", response.status_code,
-        attempts=attempts, request_id=request_id,
-    )
 
 
 class ComputeClient:
@@ -159,29 +100,29 @@ class ComputeClient:
     @classmethod
     def from_settings(cls, settings: "Settings", **overrides: Any) -> "ComputeClient":
         token = settings.compute_token.get_secret_value() if settings.compute_token else None
-        options: dict[str, Any] = dict(
-            token=token,
-            connect_timeout_s=settings.compute_connect_timeout_s,
-            parse_timeout_s=settings.compute_parse_timeout_s,
-            chunk_timeout_s=settings.compute_chunk_timeout_s,
-            embed_timeout_s=settings.compute_embed_timeout_s,
-            metadata_timeout_s=settings.compute_metadata_timeout_s,
-            max_attempts=settings.compute_max_attempts,
-            backoff_base_s=settings.compute_backoff_base_s,
-            backoff_max_s=settings.compute_backoff_max_s,
-            embed_batch_texts=settings.embed_batch_texts,
-        )
+        options: dict[str, Any] = {
+            "token": token,
+            "connect_timeout_s": settings.compute_connect_timeout_s,
+            "parse_timeout_s": settings.compute_parse_timeout_s,
+            "chunk_timeout_s": settings.compute_chunk_timeout_s,
+            "embed_timeout_s": settings.compute_embed_timeout_s,
+            "metadata_timeout_s": settings.compute_metadata_timeout_s,
+            "max_attempts": settings.compute_max_attempts,
+            "backoff_base_s": settings.compute_backoff_base_s,
+            "backoff_max_s": settings.compute_backoff_max_s,
+            "embed_batch_texts": settings.embed_batch_texts,
+        }
         return cls(list(settings.compute_urls), **{**options, **overrides})
 
     @property
     def last_call(self) -> CallStats | None:
         """The calling task's last call (None before its first)."""
-        return _last_call.get()
+        return last_call_var.get()
 
     async def close(self) -> None:
         await self._http.aclose()
 
-    async def __aenter__(self) -> "ComputeClient":
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *_: object) -> None:
@@ -275,14 +216,14 @@ class ComputeClient:
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None
-        if isinstance(exc, _RetryableFailure) and exc.retry_after_s is not None:
+        if isinstance(exc, RetryableFailure) and exc.retry_after_s is not None:
             return min(exc.retry_after_s, self.backoff_max_s)
         return self._backoff(state)
 
     async def _call(self, endpoint: Endpoint, path: str, request_id: str | None, **request: Any) -> httpx.Response:
         request_id = request_id or uuid.uuid4().hex
         call = CallStats(path=path, request_id=request_id)
-        _last_call.set(call)
+        last_call_var.set(call)
         timeout = httpx.Timeout(
             self.read_timeouts_s[endpoint], connect=self.connect_timeout_s, pool=self.connect_timeout_s
         )
@@ -299,7 +240,7 @@ class ComputeClient:
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.max_attempts),
             wait=self._wait,
-            retry=retry_if_exception_type(_RetryableFailure),
+            retry=retry_if_exception_type(RetryableFailure),
             before_sleep=before_sleep,
             reraise=True,
         )
@@ -308,7 +249,7 @@ class ComputeClient:
                 with attempt:
                     replica = self.urls[(start + call.attempts) % len(self.urls)]
                     response = await self._attempt(call, replica, path, timeout, request)
-        except _RetryableFailure as exc:
+        except RetryableFailure as exc:
             log.error("compute %s request_id=%s failed after %d attempts: %s", path, request_id, call.attempts, exc)
             raise ComputeUnavailable(
                 f"compute {path} failed after {call.attempts} attempts on {len(set(call.replicas))} "
@@ -319,7 +260,7 @@ class ComputeClient:
         if response.is_success:
             return response
         log.warning("compute %s request_id=%s rejected: %d %s", path, request_id, response.status_code, response.text[:300])
-        raise _rejection(response, call.attempts, request_id)
+        raise rejection(response, call.attempts, request_id)
 
     async def _attempt(
         self, call: CallStats, replica: str, path: str, timeout: httpx.Timeout, request: dict[str, Any]
@@ -333,11 +274,11 @@ class ComputeClient:
             response = await self._http.post(replica + path, headers=headers, timeout=timeout, **request)
         except RETRY_EXCEPTIONS as exc:
             call.outcomes.append(type(exc).__name__)
-            raise _RetryableFailure(f"{type(exc).__name__} from {replica}: {exc}") from exc
+            raise RetryableFailure(f"{type(exc).__name__} from {replica}: {exc}") from exc
         call.outcomes.append(str(response.status_code))
         call.status = response.status_code
         if response.status_code in RETRY_STATUSES:
-            raise _RetryableFailure(
+            raise RetryableFailure(
                 f"{response.status_code} from {replica}",
                 status=response.status_code,
                 retry_after_s=parse_retry_after(response.headers.get("Retry-After")),

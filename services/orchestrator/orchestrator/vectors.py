@@ -12,17 +12,13 @@ does no I/O, so it can be built while Chroma is down; the client connects on fir
 after a failure. `await store.close()` at shutdown.
 
 Metadata values must be str, int, float or bool: `upsert` and `update_metadata` pass every metadata
-through `flatten_metadata` (lists and dicts become JSON strings, None is dropped). Chroma 1.5 accepts
-list values, but they leak: after a delete, a later record can come back with a deleted record's list
-values (measured on 1.5.9), so lists are never stored. `restore_metadata` turns them back into lists.
+through `flatten_metadata` (see orchestrator.vector_records: lists are never stored, Chroma leaks them).
 """
 
 import asyncio
-import json
 import logging
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -31,7 +27,13 @@ import httpx
 from chromadb.api import AsyncClientAPI
 from chromadb.api.models.AsyncCollection import AsyncCollection
 from chromadb.config import Settings as ChromaSettings
-from chromadb.errors import ChromaError, InternalError, InvalidArgumentError, NotFoundError, RateLimitError
+from chromadb.errors import (
+    ChromaError,
+    InternalError,
+    InvalidArgumentError,
+    NotFoundError,
+    RateLimitError,
+)
 
 from orchestrator.errors import (
     VectorCollectionMissing,
@@ -39,6 +41,17 @@ from orchestrator.errors import (
     VectorRejected,
     VectorStoreError,
     VectorStoreUnavailable,
+)
+from orchestrator.vector_records import (  # re-exported: the store's callers import them from here
+    LIST_KEYS,
+    CollectionInfo,
+    Hit,
+    Metadata,
+    VectorRecord,
+    flatten_metadata,
+    parse_vector_id,
+    restore_metadata,
+    vector_id,
 )
 
 if TYPE_CHECKING:
@@ -49,71 +62,13 @@ log = logging.getLogger("orchestrator.vectors")
 MODEL_KEY = "embedding_model"  # collection metadata: the model its vectors come from
 DIM_KEY = "embedding_dim"  # collection metadata: their dimension
 SPACE = "cosine"
-LIST_KEYS = ("heading_path", "pages")  # chunk metadata stored as JSON strings, restored as lists
 GET_PAGE = 1_000  # records per request when reading ids
 T = TypeVar("T")
-Metadata = Mapping[str, Any]
 
-
-def vector_id(document_id: str, generation: int, index: int) -> str:
-    return f"{document_id}:{generation}:{index}"
-
-
-def parse_vector_id(value: str) -> tuple[str, int, int]:
-    """(document_id, generation, index) of a vector id; ValueError if it is not one."""
-    document_id, generation, index = value.rsplit(":", 2)
-    return document_id, int(generation), int(index)
-
-
-def flatten_metadata(metadata: Metadata | None) -> dict[str, str | int | float | bool]:
-    """Metadata Chroma can store and filter safely: scalars kept, None dropped, anything else as JSON."""
-    flat: dict[str, str | int | float | bool] = {}
-    for key, value in (metadata or {}).items():
-        if value is None:
-            continue
-        if isinstance(value, str | bool | int | float):
-            flat[str(key)] = value
-        else:
-            flat[str(key)] = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
-    return flat
-
-
-def restore_metadata(metadata: Metadata | None, keys: Sequence[str] = LIST_KEYS) -> dict[str, Any]:
-    """The inverse of flatten_metadata for `keys` (JSON strings back to lists); other values as stored."""
-    restored = dict(metadata or {})
-    for key in keys:
-        value = restored.get(key)
-        if isinstance(value, str) and value[:1] in "[{":
-            try:
-                restored[key] = json.loads(value)
-            except ValueError:
-                pass
-    return restored
-
-
-@dataclass(frozen=True)
-class VectorRecord:
-    id: str
-    text: str
-    metadata: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Hit:
-    id: str
-    text: str
-    metadata: dict[str, Any]
-    score: float  # 1 - cosine distance: 1 is the same direction, 0 orthogonal
-    distance: float
-
-
-@dataclass(frozen=True)
-class CollectionInfo:
-    name: str
-    model: str | None
-    dim: int | None
-    space: str | None
-    metadata: dict[str, Any]
+__all__ = [
+    "LIST_KEYS", "CollectionInfo", "Hit", "VectorRecord", "VectorStore",
+    "flatten_metadata", "parse_vector_id", "restore_metadata", "vector_id",
+]
 
 
 @contextmanager
@@ -165,7 +120,7 @@ class VectorStore:
             if cleanup is not None:
                 try:
                     await cleanup()
-                except Exception:  # noqa: BLE001 - closing is best effort
+                except Exception:
                     log.debug("closing the Chroma client failed", exc_info=True)
 
     # --- connection ---
@@ -324,11 +279,12 @@ class VectorStore:
             )
 
     async def update_metadata(self, chroma_name: str, ids: Sequence[str], metadatas: Sequence[Metadata]) -> None:
-        """Merges each metadata into its record's (keys not given are kept; Chroma drops a key set to None,
-        but flatten_metadata drops Nones first, so removing a key takes an upsert of the whole record)."""
+        """Merges each metadata into its record's: keys not given are kept, a key set to None is removed."""
         if len(ids) != len(metadatas):
             raise ValueError("ids and metadatas must have the same length")
-        flat = [flatten_metadata(metadata) for metadata in metadatas]
+        if not ids:
+            return
+        flat = [flatten_metadata(metadata, keep_none=True) or None for metadata in metadatas]
         batch = await self.max_batch_size()
         for start in range(0, len(ids), batch):
             end = start + batch
