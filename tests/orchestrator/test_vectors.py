@@ -202,12 +202,22 @@ async def test_a_collection_deleted_and_created_again_is_found_again(store: Vect
         await store.create_collection(name, dim=DIM, model="m1")
         assert await store.count(name) == 0  # store now holds a handle on it
         await other.delete_collection(name)
-        with pytest.raises(VectorCollectionMissing):
-            await store.count(name)
+        assert not await store.exists(name)  # asked of the server, not of store's cache
         await other.create_collection(name, dim=DIM, model="m2")
         await other.upsert(name, *records("d", 1, 3))
         assert await store.count(name) == 3
         assert (await store.describe(name)).model == "m2"
+        # Once more, with another dimension, behind the back of a store that holds a handle on the old one.
+        await other.delete_collection(name)
+        await other.create_collection(name, dim=3, model="m3")
+        assert await store.count(name) == 0  # its stale handle fails, the name is looked up again
+        await store.describe(name)  # (a handle on the new one, and then once more a stale one:)
+        await other.delete_collection(name)
+        await other.create_collection(name, dim=3, model="m3")
+        await store.upsert(name, ["x"], [unit(1, 2, 3)], ["three dims"], [{"document_id": "x"}])
+        assert await store.count(name) == 1
+        with pytest.raises(VectorCollectionMissing):
+            await store.count(unique_name())
     finally:
         await other.delete_collection(name)
         await other.close()
@@ -288,3 +298,28 @@ async def test_a_server_that_never_answers_times_out() -> None:
                 await asyncio.wait_for(store.count("anything"), timeout=30)
         finally:
             await store.close()
+
+
+def test_a_client_inherited_from_a_closed_event_loop_is_replaced(chroma_url: str) -> None:
+    """chromadb caches its httpx client per hash(event loop); a new loop can inherit a dead loop's hash,
+    as pytest's per-test loops may. The store drops that client (one retryable error), then works."""
+    from chromadb.api.async_fastapi import AsyncFastAPI
+
+    dead: dict[str, int] = {}
+
+    async def first() -> None:
+        await VectorStore(chroma_url, timeout_s=10).list_collection_names()  # left open on purpose
+        dead["hash"] = hash(asyncio.get_running_loop())
+
+    async def second() -> None:
+        AsyncFastAPI._clients[hash(asyncio.get_running_loop())] = AsyncFastAPI._clients.pop(dead["hash"])
+        store = VectorStore(chroma_url, timeout_s=10)
+        try:
+            with pytest.raises(VectorStoreUnavailable):
+                await store.list_collection_names()
+            assert isinstance(await store.list_collection_names(), list)
+        finally:
+            await store.close()
+
+    asyncio.run(first())
+    asyncio.run(second())

@@ -71,6 +71,15 @@ __all__ = [
 ]
 
 
+def _drop_loop_client() -> None:
+    try:
+        from chromadb.api.async_fastapi import AsyncFastAPI
+
+        AsyncFastAPI._clients.pop(hash(asyncio.get_running_loop()), None)
+    except Exception:
+        log.debug("could not drop chromadb's per-loop client", exc_info=True)
+
+
 @contextmanager
 def _translated(name: str | None = None) -> Iterator[None]:
     """Chroma's and httpx's exceptions as the orchestrator's typed ones."""
@@ -84,6 +93,13 @@ def _translated(name: str | None = None) -> Iterator[None]:
         raise VectorStoreUnavailable(f"Chroma is unreachable: {type(exc).__name__}: {exc}") from exc
     except (InternalError, RateLimitError) as exc:
         raise VectorStoreUnavailable(f"Chroma failed: {exc}") from exc
+    except RuntimeError as exc:
+        if "Event loop is closed" not in str(exc):
+            raise
+        # chromadb keeps one httpx client per event loop, keyed by hash(loop): a new loop that happens to
+        # get a dead one's hash inherits its client. Drop it; the next call makes a fresh one.
+        _drop_loop_client()
+        raise VectorStoreUnavailable("Chroma's client belonged to a closed event loop; retry") from exc
     except (InvalidArgumentError, ValueError, TypeError) as exc:
         raise VectorRejected(f"Chroma rejected the request on {name!r}: {exc}") from exc
     except ChromaError as exc:
@@ -143,10 +159,11 @@ class VectorStore:
                     )
         return self._client
 
-    async def _collection(self, name: str) -> AsyncCollection:
-        cached = self._collections.get(name)
+    async def _collection(self, name: str, *, fresh: bool = False) -> AsyncCollection:
+        cached = None if fresh else self._collections.get(name)
         if cached is not None:
             return cached
+        self._collections.pop(name, None)
         client = await self._get_client()
         with _translated(name):
             collection = await self._bounded(client.get_collection(name, embedding_function=None))
@@ -157,7 +174,7 @@ class VectorStore:
         """Runs op on the named collection. A cached handle may point at a collection deleted and created
         again under the same name: on NotFound it is fetched once more before the name counts as missing."""
         for fresh in (False, True):
-            collection = await self._collection(name)
+            collection = await self._collection(name, fresh=fresh)
             try:
                 with _translated(name):
                     return await self._bounded(op(collection))
@@ -205,15 +222,15 @@ class VectorStore:
         self._collections[chroma_name] = collection
 
     async def exists(self, chroma_name: str) -> bool:
-        """Whether it exists (a read: it never creates anything)."""
+        """Whether it exists now, asked of the server (a read: it never creates anything)."""
         try:
-            await self._collection(chroma_name)
+            await self._collection(chroma_name, fresh=True)
         except VectorCollectionMissing:
             return False
         return True
 
-    async def describe(self, chroma_name: str) -> CollectionInfo:
-        collection = await self._collection(chroma_name)
+    async def describe(self, chroma_name: str, *, fresh: bool = False) -> CollectionInfo:
+        collection = await self._collection(chroma_name, fresh=fresh)
         meta = dict(collection.metadata or {})
         config = getattr(collection, "configuration_json", None) or {}
         space = (config.get("hnsw") or {}).get("space") or meta.get("hnsw:space")
@@ -258,10 +275,11 @@ class VectorStore:
             raise ValueError("ids, embeddings, documents and metadatas must have the same length")
         if not ids:
             return
-        info = await self.describe(chroma_name)
         dims = {len(vector) for vector in embeddings}
-        expected = {info.dim} if info.dim is not None else dims
-        if len(dims) > 1 or dims != expected:
+        info = await self.describe(chroma_name)
+        if info.dim is not None and dims != {info.dim}:  # the name may hold a new collection: ask again
+            info = await self.describe(chroma_name, fresh=True)
+        if len(dims) > 1 or (info.dim is not None and dims != {info.dim}):
             raise VectorRejected(
                 f"vectors of dimension {sorted(dims)} for collection {chroma_name!r}, which holds "
                 f"{info.dim}-dimensional vectors of {info.model}"
