@@ -1,5 +1,6 @@
 """The compute client: happy paths against the real compute service, faults injected with respx."""
 
+import asyncio
 import math
 from collections.abc import AsyncIterator
 
@@ -240,3 +241,25 @@ def test_compute_urls_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> N
     assert client.urls == [A, B] and client.max_attempts == settings.compute_max_attempts
     with pytest.raises(ValueError):
         Settings(compute_urls=" , ")
+
+
+@respx.mock(assert_all_mocked=True, assert_all_called=False)  # a cancelled call is never recorded
+async def test_cancelling_a_call_cancels_it_without_a_retry(respx_mock: respx.MockRouter) -> None:
+    started = asyncio.Event()
+    sent: list[httpx.Request] = []
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        started.set()
+        await asyncio.sleep(60)
+        return httpx.Response(200, json=EMBED_OK)
+
+    respx_mock.post(f"{A}/embed").mock(side_effect=slow)
+    async with fault_client() as client:
+        task = asyncio.create_task(client.embed(["x"]))
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await asyncio.sleep(0.05)  # a retry, if there were one, would have started by now
+    assert len(sent) == 1
