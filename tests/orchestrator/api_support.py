@@ -20,7 +20,9 @@ FINAL_DOCUMENT = {"ready", "failed", "cancelled"}
 FINAL_JOB = {"succeeded", "failed", "cancelled", "dead"}
 
 
-def stack_settings(redis_url: str, chroma_url: str, compute_url: str, compute_token: str, **overrides: Any) -> Settings:
+def stack_settings(
+    redis_url: str, chroma_url: str, compute_url: str, compute_token: str, **overrides: Any
+) -> Settings:
     values: dict[str, Any] = {
         **FAST,
         "redis_url": redis_url,
@@ -39,12 +41,16 @@ def stack_settings(redis_url: str, chroma_url: str, compute_url: str, compute_to
 
 
 @asynccontextmanager
-async def running_app(settings: Settings, **client_args: Any) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+async def running_app(
+    settings: Settings, **client_args: Any
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
     """The app with its lifespan (Redis, Chroma, compute clients, in-process workers) and a client for it."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://api", timeout=60, **client_args) as client:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://api", timeout=60, **client_args
+        ) as client:
             yield app, client
 
 
@@ -99,7 +105,9 @@ async def wait_job(client: httpx.AsyncClient, job_id: str, timeout_s: float = 12
         await asyncio.sleep(0.05)
 
 
-async def ingest(client: httpx.AsyncClient, collection: str, filename: str, data: bytes, **fields: str) -> dict:
+async def ingest(
+    client: httpx.AsyncClient, collection: str, filename: str, data: bytes, **fields: str
+) -> dict:
     response = await upload(client, collection, filename, data, **fields)
     assert response.status_code == 202, response.text
     document = await wait_document(client, response.json()["document_id"])
@@ -136,7 +144,18 @@ def docx_bytes(title: str, paragraphs: list[str]) -> bytes:
 
 def long_markdown(sections: int, paragraphs_per_section: int = 3) -> bytes:
     """A long, varied document: many chunks."""
-    words = ["river", "engine", "harvest", "quartz", "lantern", "orbit", "meadow", "cipher", "glacier", "violin"]
+    words = [
+        "river",
+        "engine",
+        "harvest",
+        "quartz",
+        "lantern",
+        "orbit",
+        "meadow",
+        "cipher",
+        "glacier",
+        "violin",
+    ]
     lines = ["# A long report", ""]
     for s in range(sections):
         lines += [f"## Section {s}: {words[s % 10]} and {words[(s * 3) % 10]}", ""]

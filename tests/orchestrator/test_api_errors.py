@@ -20,7 +20,13 @@ async def test_4xx_paths_answer_with_the_envelope(api: httpx.AsyncClient) -> Non
     await create_collection(api, "errs")
     assert_envelope(await api.post(f"{API}/collections", json={"name": "errs"}), 409, "conflict")
     assert_envelope(await api.post(f"{API}/collections", json={"nom": "x"}), 422, "invalid_request")
-    assert_envelope(await api.post(f"{API}/collections", content=b"{not json", headers={"content-type": "application/json"}), 422, "invalid_request")
+    assert_envelope(
+        await api.post(
+            f"{API}/collections", content=b"{not json", headers={"content-type": "application/json"}
+        ),
+        422,
+        "invalid_request",
+    )
     assert_envelope(await api.get(f"{API}/collections/nope"), 404, "not_found")
     assert_envelope(await api.patch(f"{API}/collections/nope", json={"metadata": {}}), 404, "not_found")
     assert_envelope(await api.delete(f"{API}/collections/nope"), 404, "not_found")
@@ -29,7 +35,9 @@ async def test_4xx_paths_answer_with_the_envelope(api: httpx.AsyncClient) -> Non
     assert_envelope(await upload(api, "errs", "a.md", b"# a\n", metadata="[1, 2]"), 422, "invalid_request")
     assert_envelope(await upload(api, "errs", "a.md", b"# a\n", metadata="{bad"), 422, "invalid_request")
     assert_envelope(await upload(api, "errs", "a.md", b"# a\n", on_duplicate="maybe"), 422, "invalid_request")
-    assert_envelope(await upload(api, "errs", "a.md", b"# a\n", chunking='{"strategy": "nope"}'), 422, "invalid_request")
+    assert_envelope(
+        await upload(api, "errs", "a.md", b"# a\n", chunking='{"strategy": "nope"}'), 422, "invalid_request"
+    )
     no_file = await api.post(f"{API}/collections/errs/documents", files={"other": ("a", b"x")})
     assert_envelope(no_file, 422, "invalid_request")
     not_multipart = await api.post(f"{API}/collections/errs/documents", json={"file": "x"})
@@ -47,8 +55,14 @@ async def test_4xx_paths_answer_with_the_envelope(api: httpx.AsyncClient) -> Non
     assert_envelope(await api.post(f"{API}/dlq/nope/replay"), 404, "not_found")
     assert_envelope(await api.get(f"{API}/jobs", params={"limit": 0}), 422, "invalid_request")
     assert_envelope(await api.post(f"{API}/search", json={"collections": ["errs"]}), 422, "invalid_request")
-    assert_envelope(await api.post(f"{API}/search", json={"query": "q", "collections": []}), 422, "invalid_request")
-    assert_envelope(await api.post(f"{API}/search", json={"query": "q", "collections": ["errs"], "top_k": 0}), 422, "invalid_request")
+    assert_envelope(
+        await api.post(f"{API}/search", json={"query": "q", "collections": []}), 422, "invalid_request"
+    )
+    assert_envelope(
+        await api.post(f"{API}/search", json={"query": "q", "collections": ["errs"], "top_k": 0}),
+        422,
+        "invalid_request",
+    )
     assert_envelope(await api.get(f"{API}/no-such-route"), 404, "not_found")
     assert_envelope(await api.put(f"{API}/collections"), 405, "method_not_allowed")
 
@@ -69,7 +83,9 @@ async def test_search_on_an_unknown_collection_is_404_and_creates_nothing(
     store = VectorStore(chroma_url)
     try:
         before = sorted(await store.list_collection_names())
-        response = await api.post(f"{API}/search", json={"query": "anything", "collections": ["known", "unknown"]})
+        response = await api.post(
+            f"{API}/search", json={"query": "anything", "collections": ["known", "unknown"]}
+        )
         assert_envelope(response, 404, "not_found")
         assert "unknown" in response.json()["error"]["message"]
         assert_envelope(await api.get(f"{API}/collections/unknown"), 404, "not_found")
@@ -108,13 +124,23 @@ async def test_uploads_past_the_limit_are_413_while_streaming(api_settings: Sett
 
 
 async def test_api_keys(api_settings: Settings) -> None:
-    settings = api_settings.model_copy(update={"api_keys": "key-one, key-two", "env": "prod", "api_workers": 0})
+    settings = api_settings.model_copy(
+        update={"api_keys": "key-one, key-two", "env": "prod", "api_workers": 0}
+    )
     async with running_app(settings) as (_, client):
         missing = await client.get(f"{API}/collections")
         assert_envelope(missing, 401, "unauthorized")
         assert missing.headers["www-authenticate"] == "Bearer"
-        assert_envelope(await client.get(f"{API}/collections", headers={"Authorization": "Bearer nope"}), 401, "unauthorized")
-        assert_envelope(await client.get(f"{API}/collections", headers={"Authorization": "Basic key-one"}), 401, "unauthorized")
+        assert_envelope(
+            await client.get(f"{API}/collections", headers={"Authorization": "Bearer nope"}),
+            401,
+            "unauthorized",
+        )
+        assert_envelope(
+            await client.get(f"{API}/collections", headers={"Authorization": "Basic key-one"}),
+            401,
+            "unauthorized",
+        )
         for key in ("key-one", "key-two"):
             response = await client.get(f"{API}/collections", headers={"Authorization": f"Bearer {key}"})
             assert response.status_code == 200
@@ -123,7 +149,9 @@ async def test_api_keys(api_settings: Settings) -> None:
         assert "/api/v1/search" in (await client.get("/openapi.json")).json()["paths"]
 
 
-def test_no_keys_refuses_to_start_outside_dev_mode(api_settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+def test_no_keys_refuses_to_start_outside_dev_mode(
+    api_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
     with pytest.raises(InsecureConfiguration):
         create_app(api_settings.model_copy(update={"api_keys": "", "env": "prod"}))
     create_app(api_settings.model_copy(update={"api_keys": "", "env": "dev"}))
@@ -144,7 +172,11 @@ async def test_health_and_metrics(api: httpx.AsyncClient) -> None:
     assert (await api.get("/livez")).json() == {"status": "ok"}
     ready = await api.get("/readyz")
     assert ready.status_code == 200, ready.text
-    assert {name for name, check in ready.json()["checks"].items() if check["ok"]} == {"redis", "chroma", "compute"}
+    assert {name for name, check in ready.json()["checks"].items() if check["ok"]} == {
+        "redis",
+        "chroma",
+        "compute",
+    }
     metrics = await api.get("/metrics")
     assert metrics.status_code == 200
     assert "orchestrator_http_requests_total" in metrics.text
@@ -160,3 +192,44 @@ async def test_readyz_reports_what_is_down(api_settings: Settings) -> None:
         assert ready.status_code == 503
         checks = ready.json()["checks"]
         assert checks["redis"]["ok"] and not checks["chroma"]["ok"] and not checks["compute"]["ok"]
+
+
+async def test_top_k_is_bounded_by_the_settings(api: httpx.AsyncClient) -> None:
+    await create_collection(api, "bounded")
+    response = await api.post(f"{API}/search", json={"query": "q", "collections": ["bounded"], "top_k": 101})
+    assert_envelope(response, 422, "invalid_request")
+
+
+def test_the_api_command_serves_until_sigterm(api_settings: Settings, tmp_path) -> None:
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from conftest import REPO
+    from tests.support import free_port, wait_ready
+
+    port = free_port()
+    env = {
+        **os.environ,
+        "ORCH_ENV": "dev",
+        "ORCH_REDIS_URL": api_settings.redis_url,
+        "ORCH_CHROMA_URL": api_settings.chroma_url,
+        "ORCH_COMPUTE_URLS": ",".join(api_settings.compute_urls),
+        "ORCH_COMPUTE_TOKEN": api_settings.compute_token.get_secret_value() if api_settings.compute_token else "",
+        "ORCH_RECONCILE_INTERVAL_S": "0",
+    }
+    log = (tmp_path / "api.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "api", "--workers", "1", "--port", str(port)],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        wait_ready(f"http://127.0.0.1:{port}/readyz", process, timeout_s=60)
+        assert httpx.get(f"http://127.0.0.1:{port}/api/v1/collections").status_code == 200
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it is done
+        log.close()
+    output = (tmp_path / "api.log").read_text()
+    assert "WITHOUT AUTHENTICATION" in output and "Application shutdown complete" in output

@@ -10,7 +10,6 @@ import subprocess
 import sys
 
 import httpx
-import pytest
 import respx
 
 from api_support import (
@@ -59,7 +58,9 @@ async def test_compute_503_twice_then_200_succeeds_with_3_attempts_on_that_step(
         with respx.mock(assert_all_called=False) as mock:
             mock.post(f"{compute_url}/parse").mock(side_effect=flaky)
             pass_through_everything_else(mock)
-            response = await upload(client, "flaky", "f.md", b"# F\n\nPelicans scoop fish with their beaks.\n")
+            response = await upload(
+                client, "flaky", "f.md", b"# F\n\nPelicans scoop fish with their beaks.\n"
+            )
             job = await wait_job(client, response.json()["job_id"])
         assert job["status"] == "succeeded", job
         assert job["attempts"] == 1
@@ -148,7 +149,10 @@ def _worker(settings: Settings, worker_id: str, log_path) -> subprocess.Popen:
     env.pop("ORCH_HANDLERS", None)
     return subprocess.Popen(
         [sys.executable, "-m", "orchestrator", "worker", "--worker-id", worker_id, "--concurrency", "1"],
-        cwd=REPO, env=env, stdout=log_path.open("wb"), stderr=subprocess.STDOUT,
+        cwd=REPO,
+        env=env,
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -157,16 +161,22 @@ async def test_worker_killed_mid_embedding_is_reclaimed_without_duplicates(
 ) -> None:
     settings = api_settings.model_copy(update={"api_workers": 0})
     async with running_app(settings) as (_, client):
-        collection = await create_collection(client, "killed", chunking={"strategy": "markdown", "max_tokens": 64})
+        collection = await create_collection(
+            client, "killed", chunking={"strategy": "markdown", "max_tokens": 64}
+        )
         response = await upload(client, "killed", "long.md", long_markdown(12))
         job_id, document_id = response.json()["job_id"], response.json()["document_id"]
         first = _worker(settings, "doomed", tmp_path / "doomed.log")
         second = None
         try:
+
             async def embedding_half_done() -> bool:
                 job = (await client.get(f"{API}/jobs/{job_id}")).json()
                 progress = job.get("progress") or {}
-                return job.get("stage") == "embed" and 4 <= progress.get("done", 0) < (progress.get("total") or 0) - 4
+                return (
+                    job.get("stage") == "embed"
+                    and 4 <= progress.get("done", 0) < (progress.get("total") or 0) - 4
+                )
 
             await wait_until(embedding_half_done, timeout_s=120, what="the embedding to be under way")
             first.send_signal(signal.SIGKILL)
@@ -191,7 +201,9 @@ async def test_worker_killed_mid_embedding_is_reclaimed_without_duplicates(
 async def test_cancel_mid_ingest_rolls_back(api_settings: Settings, chroma_url: str) -> None:
     settings = api_settings.model_copy(update={"embed_batch_texts": 2})
     async with running_app(settings) as (_, client):
-        collection = await create_collection(client, "cancels", chunking={"strategy": "markdown", "max_tokens": 64})
+        collection = await create_collection(
+            client, "cancels", chunking={"strategy": "markdown", "max_tokens": 64}
+        )
         response = await upload(client, "cancels", "long.md", long_markdown(12))
         job_id, document_id = response.json()["job_id"], response.json()["document_id"]
 

@@ -54,7 +54,7 @@ async def test_each_format_is_ingested_and_found_at_rank_1(api: httpx.AsyncClien
         body = response.json()
         assert response.headers["location"] == f"/api/v1/documents/{body['document_id']}"
         uploads[filename] = body
-    for filename, body in uploads.items():
+    for body in uploads.values():
         document = await wait_document(api, body["document_id"])
         assert document["status"] == "ready", document
         assert document["generation"] == 1 and document["chunk_count"] >= 1
@@ -82,14 +82,18 @@ async def test_each_format_is_ingested_and_found_at_rank_1(api: httpx.AsyncClien
 async def test_delete_document_hides_it_at_once_and_removes_it(api: httpx.AsyncClient) -> None:
     await create_collection(api, "deletes")
     keep = await ingest(api, "deletes", "keep.md", b"# Keep\n\nOwls hunt mice at night in the barn.\n")
-    gone = await ingest(api, "deletes", "gone.md", b"# Gone\n\nOwls nest in hollow oak trees in the forest.\n")
+    gone = await ingest(
+        api, "deletes", "gone.md", b"# Gone\n\nOwls nest in hollow oak trees in the forest.\n"
+    )
     assert {r["document_id"] for r in await search(api, "owls", ["deletes"])} == {keep["id"], gone["id"]}
 
     response = await api.delete(f"{API}/documents/{gone['id']}")
     assert response.status_code == 202
     job_id = response.json()["job_id"]
     # Hidden at once, before its job ran.
-    assert gone["id"] not in {r["document_id"] for r in await search(api, "owls nest in oak trees", ["deletes"])}
+    assert gone["id"] not in {
+        r["document_id"] for r in await search(api, "owls nest in oak trees", ["deletes"])
+    }
     again = await api.delete(f"{API}/documents/{gone['id']}")
     assert again.status_code in (202, 404)
     if again.status_code == 202:
@@ -138,7 +142,10 @@ async def test_same_idempotency_key_makes_one_job(api: httpx.AsyncClient) -> Non
     assert one.json()["job_id"] == two.json()["job_id"]
     assert one.json()["document_id"] == two.json()["document_id"]
     concurrent = await asyncio.gather(
-        *(upload(api, "idem", "b.md", b"# B\n\nBeta text.\n", headers={"Idempotency-Key": "k-b"}) for _ in range(4))
+        *(
+            upload(api, "idem", "b.md", b"# B\n\nBeta text.\n", headers={"Idempotency-Key": "k-b"})
+            for _ in range(4)
+        )
     )
     assert len({r.json()["job_id"] for r in concurrent}) == 1
     jobs = (await api.get(f"{API}/jobs", params={"collection": "idem", "type": "ingest"})).json()["items"]
@@ -150,7 +157,9 @@ async def test_same_idempotency_key_makes_one_job(api: httpx.AsyncClient) -> Non
 async def test_reingest_keeps_the_old_generation_until_the_new_one_is_ready(api: httpx.AsyncClient) -> None:
     await create_collection(api, "regen", chunking={"strategy": "sentence", "max_tokens": 64})
     document = await ingest(api, "regen", "r.md", b"# R\n\nThe harbour crane lifts shipping containers.\n")
-    response = await api.post(f"{API}/documents/{document['id']}/reingest", json={"chunking": {"strategy": "markdown"}})
+    response = await api.post(
+        f"{API}/documents/{document['id']}/reingest", json={"chunking": {"strategy": "markdown"}}
+    )
     assert response.status_code == 202
     # While it waits and runs, generation 1 answers.
     results = await search(api, "crane lifting containers", ["regen"])
@@ -166,18 +175,31 @@ async def test_reingest_keeps_the_old_generation_until_the_new_one_is_ready(api:
 
 async def test_patch_document_metadata_reaches_search(api: httpx.AsyncClient) -> None:
     await create_collection(api, "meta")
-    document = await ingest(api, "meta", "m.md", b"# M\n\nBees make honey from flower nectar.\n",
-                            metadata=json.dumps({"team": "a"}))
-    response = await api.patch(f"{API}/documents/{document['id']}", json={"metadata": {"team": "b", "year": 2024}})
+    document = await ingest(
+        api,
+        "meta",
+        "m.md",
+        b"# M\n\nBees make honey from flower nectar.\n",
+        metadata=json.dumps({"team": "a"}),
+    )
+    response = await api.patch(
+        f"{API}/documents/{document['id']}", json={"metadata": {"team": "b", "year": 2024}}
+    )
     assert response.status_code == 200 and response.json()["metadata"] == {"team": "b", "year": 2024}
     results = await search(api, "honey bees", ["meta"], filters={"team": "b"})
     assert [r["document_id"] for r in results] == [document["id"]]
     assert await search(api, "honey bees", ["meta"], filters={"team": "a"}) == []
+    removed = await api.patch(f"{API}/documents/{document['id']}", json={"metadata": {"year": None}})
+    assert removed.json()["metadata"] == {"team": "b"}
+    assert await search(api, "honey bees", ["meta"], filters={"year": 2024}) == []
+    assert (await search(api, "honey bees", ["meta"]))[0]["metadata"] == {"team": "b"}
 
 
 async def test_job_events_stream_progress_until_the_end(api: httpx.AsyncClient) -> None:
     await create_collection(api, "events")
-    response = await upload(api, "events", "e.md", b"# E\n\nGlaciers carve valleys over thousands of years.\n")
+    response = await upload(
+        api, "events", "e.md", b"# E\n\nGlaciers carve valleys over thousands of years.\n"
+    )
     job_id = response.json()["job_id"]
     events = []
     async with api.stream("GET", f"{API}/jobs/{job_id}/events") as stream:
@@ -208,7 +230,9 @@ async def test_collection_lifecycle(api: httpx.AsyncClient) -> None:
     # Hidden at once: reads, uploads and searches see no such collection.
     assert_envelope(await api.get(f"{API}/collections/life"), 404, "not_found")
     assert_envelope(await upload(api, "life", "x.md", b"# X\n\nx\n"), 404, "not_found")
-    assert_envelope(await api.post(f"{API}/search", json={"query": "ferns", "collections": ["life"]}), 404, "not_found")
+    assert_envelope(
+        await api.post(f"{API}/search", json={"query": "ferns", "collections": ["life"]}), 404, "not_found"
+    )
     assert (await wait_job(api, response.json()["job_id"]))["status"] == "succeeded"
     assert_envelope(await api.get(f"{API}/documents/{document['id']}"), 404, "not_found")
     # The name can be used again, with a Chroma collection of its own.

@@ -72,6 +72,7 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per Chroma and compute request
     if args.command == "api":
         run_api(Settings(), workers=args.workers, host=args.host, port=args.port)
         return

@@ -11,8 +11,16 @@ from contracts import Chunk
 
 # Set by the orchestrator on every vector; user metadata cannot override them.
 RESERVED = frozenset(
-    {"document_id", "generation", "chunk_index", "filename", "collection", "heading_path", "pages",
-     "ingested_at_ms"}
+    {
+        "document_id",
+        "generation",
+        "chunk_index",
+        "filename",
+        "collection",
+        "heading_path",
+        "pages",
+        "ingested_at_ms",
+    }
 )
 _LIST_FIELDS = ("heading_path", "pages")
 

@@ -65,14 +65,26 @@ class Ingestion:
             except LeaseLost:
                 raise  # another worker runs the job now: its vectors are its own
             except JobCancelled:
-                await self._roll_back(document, chroma, generation, DocumentStatus.cancelled, job,
-                                      DocumentError(code="cancelled", message="the job was cancelled"))
+                await self._roll_back(
+                    document,
+                    chroma,
+                    generation,
+                    DocumentStatus.cancelled,
+                    job,
+                    DocumentError(code="cancelled", message="the job was cancelled"),
+                )
                 raise
             except Exception as exc:
                 error = classify(exc)
                 if error.poison or not error.retryable or ctx.attempt >= self.s.settings.max_deliveries:
-                    await self._roll_back(document, chroma, generation, DocumentStatus.failed, job,
-                                          DocumentError(code=str(error.code), message=error.message))
+                    await self._roll_back(
+                        document,
+                        chroma,
+                        generation,
+                        DocumentStatus.failed,
+                        job,
+                        DocumentError(code=str(error.code), message=error.message),
+                    )
                 raise error from exc
         await self._drop_old_generations(chroma, document_id, generation)
 
@@ -88,14 +100,19 @@ class Ingestion:
     ) -> None:
         if reused:
             # A retry of this generation: start from nothing, so no stale chunk of an earlier attempt stays.
-            await self.s.vectors.delete(chroma, where=chunk_meta.where_document(document.id, generation=generation))
+            await self.s.vectors.delete(
+                chroma, where=chunk_meta.where_document(document.id, generation=generation)
+            )
         await ctx.stage("load")
         data = await blobs.get(self.s.redis, document.id)
         await ctx.check_cancelled()
         strategy, max_tokens = chunk_options(self.s.settings, job, collection)
         await ctx.progress(0, None, "pages", stage="parse")
         parsed = await self.s.compute.parse(
-            data, document.filename, include_document=strategy is ChunkStrategy.docling_hybrid, request_id=job.id
+            data,
+            document.filename,
+            include_document=strategy is ChunkStrategy.docling_hybrid,
+            request_id=job.id,
         )
         await ctx.progress(parsed.pages, parsed.pages, "pages", stage="parse")
         await ctx.check_cancelled()
@@ -132,8 +149,13 @@ class Ingestion:
                 documents=[c.text for c in batch],
                 metadatas=[
                     chunk_meta.for_chunk(
-                        c, document_id=document.id, generation=generation, filename=document.filename,
-                        collection=collection.name, metadata=document.metadata, ingested_at_ms=ingested_at_ms,
+                        c,
+                        document_id=document.id,
+                        generation=generation,
+                        filename=document.filename,
+                        collection=collection.name,
+                        metadata=document.metadata,
+                        ingested_at_ms=ingested_at_ms,
                     )
                     for c in batch
                 ],
@@ -144,20 +166,39 @@ class Ingestion:
         await ctx.stage("commit")
         try:
             await doc_state.commit_ready(
-                self.s.redis, document.id, job.id, generation,
-                chunk_count=total, pages=parsed.pages, format=parsed.format,
+                self.s.redis,
+                document.id,
+                job.id,
+                generation,
+                chunk_count=total,
+                pages=parsed.pages,
+                format=parsed.format,
             )
         except (doc_state.Superseded, NotFound) as exc:
-            log.info("job %s: document %s moved on (%s); dropping generation %d", job.id, document.id, exc, generation)
+            log.info(
+                "job %s: document %s moved on (%s); dropping generation %d",
+                job.id,
+                document.id,
+                exc,
+                generation,
+            )
             raise JobCancelled(job.id) from exc
 
     async def _roll_back(
-        self, document: Document, chroma: str, generation: int, status: DocumentStatus, job: Job, error: DocumentError
+        self,
+        document: Document,
+        chroma: str,
+        generation: int,
+        status: DocumentStatus,
+        job: Job,
+        error: DocumentError,
     ) -> None:
         """Deletes this generation's vectors (best effort: the reconciler removes what is left) and marks the
         document failed or cancelled, unless it was deleted or taken over meanwhile."""
         try:
-            await self.s.vectors.delete(chroma, where=chunk_meta.where_document(document.id, generation=generation))
+            await self.s.vectors.delete(
+                chroma, where=chunk_meta.where_document(document.id, generation=generation)
+            )
         except Exception as exc:  # Chroma away: these vectors are not searchable anyway (generation check)
             log.warning("document %s: cannot delete generation %d yet (%s)", document.id, generation, exc)
         await doc_state.finish_unready(self.s.redis, document.id, job.id, status, error)

@@ -129,7 +129,11 @@ class Reconciler:
                 if job is not None and job.status is JobStatus.succeeded:
                     continue  # its commit decided; nothing stuck
                 error = job.error if job is not None else None
-                target = DocumentStatus.cancelled if job and job.status is JobStatus.cancelled else DocumentStatus.failed
+                target = (
+                    DocumentStatus.cancelled
+                    if job and job.status is JobStatus.cancelled
+                    else DocumentStatus.failed
+                )
                 fixed = await doc_state.finish_unready(
                     self.s.redis,
                     document.id,

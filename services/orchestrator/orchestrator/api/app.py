@@ -66,7 +66,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await pool.start()
         app.state.pool = pool
         if settings.reconcile_interval_s > 0:
-            reconcile_task = asyncio.create_task(run_periodically(services, settings.reconcile_interval_s, stop))
+            reconcile_task = asyncio.create_task(
+                run_periodically(services, settings.reconcile_interval_s, stop)
+            )
         yield
     finally:
         stop.set()
@@ -83,11 +85,16 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def _request_metrics(app: FastAPI, registry: CollectorRegistry) -> None:
     requests = Counter(
-        "orchestrator_http_requests", "HTTP requests by route and status", ["method", "route", "status"],
+        "orchestrator_http_requests",
+        "HTTP requests by route and status",
+        ["method", "route", "status"],
         registry=registry,
     )
     latency = Histogram(
-        "orchestrator_http_request_seconds", "HTTP request latency by route", ["method", "route"], registry=registry
+        "orchestrator_http_request_seconds",
+        "HTTP request latency by route",
+        ["method", "route"],
+        registry=registry,
     )
 
     @app.middleware("http")

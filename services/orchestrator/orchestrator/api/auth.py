@@ -21,6 +21,8 @@ async def require_api_key(request: Request) -> None:
     scheme, _, token = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token or not key_matches(token.strip(), keys):
         raise ApiError(
-            401, "unauthorized", "a valid API key is required (Authorization: Bearer <key>)",
+            401,
+            "unauthorized",
+            "a valid API key is required (Authorization: Bearer <key>)",
             headers={"WWW-Authenticate": "Bearer"},
         )

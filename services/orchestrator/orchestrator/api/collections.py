@@ -36,7 +36,9 @@ async def _counts(redis: Redis, collections: list[Collection]) -> list[Collectio
                 pipe.hmget(keys.document(document_id), ["generation", "chunk_count", "status"])
             rows = await pipe.execute()
         chunks = sum(
-            int(count or 0) for generation, count, state in rows if int(generation or 0) > 0 and state != "deleting"
+            int(count or 0)
+            for generation, count, state in rows
+            if int(generation or 0) > 0 and state != "deleting"
         )
         out.append(CollectionOut(**collection.model_dump(), document_count=len(ids), chunk_count=chunks))
     return out
@@ -44,7 +46,11 @@ async def _counts(redis: Redis, collections: list[Collection]) -> list[Collectio
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CollectionOut)
 async def create_collection(
-    body: CollectionCreate, registry: RegistryDep, vectors: VectorsDep, compute: ComputeDep, response: Response
+    body: CollectionCreate,
+    registry: RegistryDep,
+    vectors: VectorsDep,
+    compute: ComputeDep,
+    response: Response,
 ) -> CollectionOut:
     try:
         existing = await registry.get_collection(body.name)
@@ -92,7 +98,9 @@ async def get_collection(name: str, registry: RegistryDep, redis: RedisDep) -> C
 
 
 @router.patch("/{name}", response_model=CollectionOut)
-async def patch_collection(name: str, body: CollectionPatch, registry: RegistryDep, redis: RedisDep) -> CollectionOut:
+async def patch_collection(
+    name: str, body: CollectionPatch, registry: RegistryDep, redis: RedisDep
+) -> CollectionOut:
     current = await active_collection(registry, name)
     merged = {k: v for k, v in {**current.metadata, **body.metadata}.items() if v is not None}
     updated = await registry.update_collection(name, metadata=merged)

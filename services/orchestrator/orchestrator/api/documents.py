@@ -96,7 +96,9 @@ async def document_chunks(
     start = int(cursor) if cursor and cursor.isdigit() else 0
     page = chunks[start : start + limit]
     next_cursor = str(start + limit) if start + limit < len(chunks) else None
-    return ChunksPage(document_id=document_id, generation=document.generation, chunks=page, next_cursor=next_cursor)
+    return ChunksPage(
+        document_id=document_id, generation=document.generation, chunks=page, next_cursor=next_cursor
+    )
 
 
 @router.patch("/{document_id}", response_model=Document)
@@ -116,8 +118,12 @@ async def patch_document(document_id: str, body: DocumentPatch, s: ServicesDep) 
         if records:
             removed = {k: None for k in document.metadata if k not in merged and k not in chunk_meta.RESERVED}
             metadatas = [
-                {**(r.metadata or {}), **removed, **chunk_meta.user_metadata(merged),
-                 **{k: (r.metadata or {})[k] for k in chunk_meta.RESERVED if k in (r.metadata or {})}}
+                {
+                    **(r.metadata or {}),
+                    **removed,
+                    **chunk_meta.user_metadata(merged),
+                    **{k: (r.metadata or {})[k] for k in chunk_meta.RESERVED if k in (r.metadata or {})},
+                }
                 for r in records
             ]
             await s.vectors.update_metadata(chroma, [r.id for r in records], metadatas)
@@ -151,7 +157,9 @@ async def delete_document(document_id: str, s: ServicesDep) -> JobAccepted:
 
 
 @router.post("/{document_id}/reingest", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted)
-async def reingest_document(document_id: str, s: ServicesDep, body: ReingestRequest | None = None) -> JobAccepted:
+async def reingest_document(
+    document_id: str, s: ServicesDep, body: ReingestRequest | None = None
+) -> JobAccepted:
     """Parses, chunks and embeds the kept original again as a new generation; the current one stays
     searchable until the new one is ready."""
     document = await get_or_404(s.registry, document_id)

@@ -82,8 +82,9 @@ def _validation_message(exc: RequestValidationError) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return envelope(exc.status, exc.code, exc.message, retryable=exc.retryable, headers=exc.headers,
-                        extra=exc.extra)
+        return envelope(
+            exc.status, exc.code, exc.message, retryable=exc.retryable, headers=exc.headers, extra=exc.extra
+        )
 
     @app.exception_handler(OrchestratorError)
     async def orchestrator_error(_: Request, exc: OrchestratorError) -> JSONResponse:

@@ -32,7 +32,9 @@ async def _run_again(s: Services, job_id: str) -> Job:
     """Retry (failed) or replay (dead): an ingest job's document waits for it again."""
     job = await job_or_404(s.queue, job_id)
     if job.status not in (JobStatus.failed, JobStatus.dead):
-        raise ApiError(409, "illegal_transition", f"job {job_id} is {job.status}; only failed or dead jobs run again")
+        raise ApiError(
+            409, "illegal_transition", f"job {job_id} is {job.status}; only failed or dead jobs run again"
+        )
     if job.type in INGEST_TYPES and job.document_id:
         try:
             await doc_state.mark_queued(s.redis, job.document_id)
@@ -79,7 +81,9 @@ async def job_events(
             yield f"id: {event.id}\nevent: {event.type}\ndata: {json.dumps(event.data)}\n\n"
 
     return StreamingResponse(
-        stream(), media_type="text/event-stream", headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        stream(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
@@ -96,7 +100,10 @@ async def cancel_job(job_id: str, s: ServicesDep) -> Job:
     job = await s.queue.cancel(job_id)
     if job.status is JobStatus.cancelled and job.type in INGEST_TYPES and job.document_id:
         await doc_state.finish_unready(
-            s.redis, job.document_id, job.id, DocumentStatus.cancelled,
+            s.redis,
+            job.document_id,
+            job.id,
+            DocumentStatus.cancelled,
             DocumentError(code="cancelled", message="the job was cancelled before it ran"),
         )
     return job
@@ -109,7 +116,9 @@ async def queue_stats(queue: QueueDep) -> QueueStats:
 
 
 @router.get("/dlq", response_model=Page[DeadLetter])
-async def dead_letters(queue: QueueDep, cursor: str | None = None, limit: int = Query(50, ge=1, le=1000)) -> Page[DeadLetter]:
+async def dead_letters(
+    queue: QueueDep, cursor: str | None = None, limit: int = Query(50, ge=1, le=1000)
+) -> Page[DeadLetter]:
     """Dead letters, oldest first, with their reason."""
     return await queue.dead_letters(cursor=cursor, limit=limit)
 

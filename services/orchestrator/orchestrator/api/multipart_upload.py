@@ -46,7 +46,14 @@ async def read_upload(request: Request, *, max_file_bytes: int, file_field: str 
 
     upload = Upload()
     digest = hashlib.sha256()
-    state: dict = {"headers": {}, "name": "", "is_file": False, "value": bytearray(), "parts": 0, "field": b""}
+    state: dict = {
+        "headers": {},
+        "name": "",
+        "is_file": False,
+        "value": bytearray(),
+        "parts": 0,
+        "field": b"",
+    }
     errors: list[ApiError] = []
 
     def on_part_begin() -> None:
@@ -118,6 +125,8 @@ async def read_upload(request: Request, *, max_file_bytes: int, file_field: str 
     if errors:
         raise errors[0]
     if not upload.has_file:
-        raise ApiError(422, "invalid_request", f"the multipart field {file_field!r} (the document) is missing")
+        raise ApiError(
+            422, "invalid_request", f"the multipart field {file_field!r} (the document) is missing"
+        )
     upload.sha256 = digest.hexdigest()
     return upload

@@ -10,6 +10,7 @@ from fastapi import APIRouter
 from orchestrator import chunk_meta, keys
 from orchestrator.api.collections import active_collection
 from orchestrator.api.deps import ServicesDep
+from orchestrator.api.errors import ApiError
 from orchestrator.api.schemas import SearchHit, SearchRequest, SearchResponse
 from orchestrator.doc_state import searchable
 from orchestrator.records import Collection, Document
@@ -30,7 +31,9 @@ async def _documents(s: Services, ids: Sequence[str]) -> dict[str, Document | No
     return {i: Document.from_redis(raw) if raw else None for i, raw in zip(ids, rows, strict=True)}
 
 
-async def _embed_queries(s: Services, query: str, collections: list[Collection]) -> dict[str | None, list[float]]:
+async def _embed_queries(
+    s: Services, query: str, collections: list[Collection]
+) -> dict[str | None, list[float]]:
     models = sorted({c.embedding_model for c in collections}, key=lambda m: m or "")
     responses = await asyncio.gather(*(s.compute.embed([query], kind="query", model=m) for m in models))
     return {m: r.embeddings[0] for m, r in zip(models, responses, strict=True)}
@@ -38,6 +41,8 @@ async def _embed_queries(s: Services, query: str, collections: list[Collection])
 
 @router.post("/search", response_model=SearchResponse)
 async def search(body: SearchRequest, s: ServicesDep) -> SearchResponse:
+    if body.top_k > s.settings.search_max_top_k:
+        raise ApiError(422, "invalid_request", f"top_k is at most {s.settings.search_max_top_k}")
     names = list(dict.fromkeys(body.collections))
     collections = [await active_collection(s.registry, name) for name in names]
     vectors_by_model = await _embed_queries(s, body.query, collections)
@@ -51,7 +56,9 @@ async def search(body: SearchRequest, s: ServicesDep) -> SearchResponse:
         )
     )
     candidates = [(c, hit) for c, hits in zip(collections, answers, strict=True) for hit in hits]
-    documents = await _documents(s, sorted({str((h.metadata or {}).get("document_id", "")) for _, h in candidates}))
+    documents = await _documents(
+        s, sorted({str((h.metadata or {}).get("document_id", "")) for _, h in candidates})
+    )
     results: list[SearchHit] = []
     for collection, hit in candidates:
         meta = chunk_meta.decode(hit.metadata)

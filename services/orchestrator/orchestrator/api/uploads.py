@@ -72,14 +72,18 @@ def _json_field(fields: dict[str, str], name: str) -> dict[str, Any]:
 def _options(fields: dict[str, str]) -> tuple[dict[str, Any], dict[str, Any], OnDuplicate]:
     metadata = _json_field(fields, "metadata")
     try:
-        chunking = ChunkingOptions.model_validate(_json_field(fields, "chunking")).model_dump(exclude_none=True)
+        chunking = ChunkingOptions.model_validate(_json_field(fields, "chunking")).model_dump(
+            exclude_none=True
+        )
         policy = OnDuplicate(fields.get("on_duplicate") or OnDuplicate.reject)
     except ValueError as exc:
         raise ApiError(422, "invalid_request", f"invalid chunking or on_duplicate: {exc}") from None
     return metadata, chunking, policy
 
 
-def accepted(document_id: str, job_id: str | None, *, duplicate: bool = False, code: int = 202) -> JSONResponse:
+def accepted(
+    document_id: str, job_id: str | None, *, duplicate: bool = False, code: int = 202
+) -> JSONResponse:
     body = UploadAccepted(document_id=document_id, job_id=job_id, duplicate=duplicate)
     return JSONResponse(
         body.model_dump(), status_code=code, headers={"Location": f"/api/v1/documents/{document_id}"}
@@ -142,7 +146,9 @@ async def upload_document(
         if known := await _known_key(s, scoped_key):
             return known
         if time.monotonic() > deadline:
-            raise ApiError(409, "conflict", "a request with this Idempotency-Key is still running", retryable=True)
+            raise ApiError(
+                409, "conflict", "a request with this Idempotency-Key is still running", retryable=True
+            )
         await asyncio.sleep(0.05)
     try:
         if known := await _known_key(s, scoped_key):
@@ -163,7 +169,10 @@ async def _upload(s: Services, collection: Collection, request: Request, scoped_
     if existing is not None and existing.status != "deleting":
         if policy is OnDuplicate.reject:
             raise ApiError(
-                409, "duplicate", f"this file is already document {existing.id}", extra={"document_id": existing.id}
+                409,
+                "duplicate",
+                f"this file is already document {existing.id}",
+                extra={"document_id": existing.id},
             )
         if policy is OnDuplicate.skip:
             return accepted(existing.id, existing.job_id, duplicate=True, code=200)

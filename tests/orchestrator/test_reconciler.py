@@ -1,0 +1,119 @@
+"""The reconciler: stale vectors (no document, an old or failed generation) are never served by search,
+and are deleted once past the grace period, on demand and periodically; documents stuck behind a job that
+ended are failed; a dead ingest job can be replayed."""
+
+import httpx
+import respx
+
+from api_support import API, create_collection, ingest, running_app, search, upload, wait_document, wait_job
+from conftest import wait_until
+from orchestrator.records import DocumentStatus, now_ms
+from orchestrator.settings import Settings
+from orchestrator.vectors import VectorStore, vector_id
+
+
+async def _plant(
+    store: VectorStore, chroma_name: str, document_id: str, generation: int, text: str, age_ms: int = 0
+):
+    """A vector written behind the registry's back (as a crashed worker or a lost cleanup would leave)."""
+    embedding = [1.0] + [0.0] * 383
+    metadata = {
+        "document_id": document_id,
+        "generation": generation,
+        "chunk_index": 0,
+        "filename": "x",
+        "collection": "c",
+        "heading_path": "[]",
+        "pages": "[]",
+        "ingested_at_ms": now_ms() - age_ms,
+    }
+    await store.upsert(chroma_name, [vector_id(document_id, generation, 0)], [embedding], [text], [metadata])
+
+
+async def test_stale_vectors_are_never_served_and_are_deleted_after_the_grace_period(
+    api: httpx.AsyncClient, chroma_url: str
+) -> None:
+    collection = await create_collection(api, "recon")
+    document = await ingest(api, "recon", "r.md", b"# R\n\nMarmots whistle to warn each other of eagles.\n")
+    chroma = collection["chroma_name"]
+    store = VectorStore(chroma_url)
+    try:
+        await _plant(store, chroma, "ghost-document", 1, "Marmots whistle loudly at eagles.")
+        await _plant(store, chroma, document["id"], 7, "Marmots whistle to warn of eagles, old version.")
+        results = await search(api, "marmots whistling at eagles", ["recon"], top_k=10)
+        assert [r["chunk_id"] for r in results] == [vector_id(document["id"], 1, 0)]
+
+        young = (await api.post(f"{API}/admin/reconcile")).json()  # default grace: 10 minutes
+        assert young["vectors_deleted"] == 0 and young["vectors_in_grace"] == 2
+        report = (await api.post(f"{API}/admin/reconcile", params={"grace_s": 0})).json()
+        assert report["vectors_deleted"] == 2 and report["collections_checked"] == 1
+        assert report["vectors_checked"] == document["chunk_count"] + 2
+        remaining = await store.get(
+            chroma, where={"document_id": {"$in": ["ghost-document", document["id"]]}}
+        )
+        assert [r.id for r in remaining] == [vector_id(document["id"], 1, 0)]
+    finally:
+        await store.close()
+
+
+async def test_the_periodic_reconciler_runs_in_the_api_process(
+    api_settings: Settings, chroma_url: str
+) -> None:
+    settings = api_settings.model_copy(update={"reconcile_interval_s": 0.2, "reconcile_grace_s": 0})
+    async with running_app(settings) as (_, client):
+        collection = await create_collection(client, "periodic")
+        store = VectorStore(chroma_url)
+        try:
+            await _plant(store, collection["chroma_name"], "ghost", 1, "nobody owns this")
+
+            async def gone() -> bool:
+                return await store.count(collection["chroma_name"]) == 0
+
+            await wait_until(gone, timeout_s=20, what="the periodic reconciler to delete the orphan")
+        finally:
+            await store.close()
+
+
+async def test_a_document_stuck_behind_an_ended_job_is_settled(api_settings: Settings, queue) -> None:
+    settings = api_settings.model_copy(update={"api_workers": 0})
+    async with running_app(settings) as (_, client):
+        await create_collection(client, "stuck")
+        response = await upload(client, "stuck", "s.md", b"# S\n\nStuck.\n")
+        # Its job ends behind the API's back (as when its workers die on every attempt and it is
+        # dead-lettered without its handler running): the document is left `queued`.
+        await queue.cancel(response.json()["job_id"])
+        assert (await client.get(f"{API}/documents/{response.json()['document_id']}")).json()[
+            "status"
+        ] == "queued"
+        report = (await client.post(f"{API}/admin/reconcile")).json()
+        assert report["documents_failed"] == 1
+        document = (await client.get(f"{API}/documents/{response.json()['document_id']}")).json()
+        assert document["status"] == DocumentStatus.cancelled and document["generation"] == 0
+        assert (await client.post(f"{API}/admin/reconcile")).json()["documents_failed"] == 0
+
+
+async def test_a_dead_ingest_job_is_replayed_from_the_dlq(api_settings: Settings, compute_url: str) -> None:
+    async with running_app(api_settings) as (_, client):
+        await create_collection(client, "replay")
+        with respx.mock(assert_all_called=False) as mock:
+            mock.post(f"{compute_url}/embed").mock(return_value=httpx.Response(503))
+            mock.route().pass_through()
+            response = await upload(
+                client, "replay", "r.md", b"# R\n\nReindeer pull sleds across the tundra.\n"
+            )
+            job = await wait_job(client, response.json()["job_id"])
+        assert job["status"] == "dead" and job["dead_reason"] == "retries_exhausted"
+        document = await wait_document(client, response.json()["document_id"])
+        assert document["status"] == "failed" and document["error"]["code"] == "compute_unavailable"
+        letters = (await client.get(f"{API}/dlq")).json()["items"]
+        assert [letter["job_id"] for letter in letters] == [job["id"]]
+        queue_stats = (await client.get(f"{API}/queue")).json()
+        assert queue_stats["dead"] == 1 and queue_stats["workers"]
+
+        replayed = await client.post(f"{API}/dlq/{job['id']}/replay")
+        assert replayed.status_code == 200, replayed.text
+        assert (await wait_job(client, job["id"]))["status"] == "succeeded"
+        document = await wait_document(client, document["id"], {"ready"})
+        assert document["generation"] == 1 and document["error"] is None
+        assert (await search(client, "reindeer sleds", ["replay"]))[0]["document_id"] == document["id"]
+        assert (await client.get(f"{API}/dlq")).json()["items"] == []
