@@ -233,3 +233,37 @@ def test_the_api_command_serves_until_sigterm(api_settings: Settings, tmp_path) 
         log.close()
     output = (tmp_path / "api.log").read_text()
     assert "WITHOUT AUTHENTICATION" in output and "Application shutdown complete" in output
+
+
+async def test_uploads_and_searches_are_rate_limited_per_key(api_settings: Settings) -> None:
+    settings = api_settings.model_copy(
+        update={"api_keys": "k1,k2", "uploads_per_min": 2, "searches_per_min": 1, "api_workers": 0}
+    )
+    one, two = {"Authorization": "Bearer k1"}, {"Authorization": "Bearer k2"}
+    async with running_app(settings) as (_, client):
+        assert (await client.post(f"{API}/collections", json={"name": "rl"}, headers=one)).status_code == 201
+        for i in range(2):
+            response = await upload(client, "rl", f"{i}.md", f"# {i}\n\ntext {i}\n".encode(), headers=one)
+            assert response.status_code == 202
+        limited = await upload(client, "rl", "3.md", b"# 3\n\nthree\n", headers=one)
+        assert_envelope(limited, 429, "rate_limited")
+        assert limited.json()["error"]["retryable"] is True and int(limited.headers["retry-after"]) >= 1
+        assert (await upload(client, "rl", "3.md", b"# 3\n\nthree\n", headers=two)).status_code == 202
+        body = {"query": "text", "collections": ["rl"]}
+        assert (await client.post(f"{API}/search", json=body, headers=one)).status_code == 200
+        assert_envelope(await client.post(f"{API}/search", json=body, headers=one), 429, "rate_limited")
+
+
+async def test_original_download_and_request_ids(api: httpx.AsyncClient) -> None:
+    await create_collection(api, "orig")
+    response = await upload(api, "orig", "../../etc/ré sumé.md", b"# Original\n\nbytes\n")
+    assert response.headers["x-request-id"]
+    document_id = response.json()["document_id"]
+    document = (await api.get(f"{API}/documents/{document_id}")).json()
+    assert document["filename"] == "ré sumé.md"  # a name is metadata, never a path
+    original = await api.get(f"{API}/documents/{document_id}/original")
+    assert original.content == b"# Original\n\nbytes\n"
+    assert "filename*=UTF-8''r%C3%A9%20sum%C3%A9.md" in original.headers["content-disposition"]
+    echoed = await api.get(f"{API}/collections", headers={"X-Request-ID": "abc-123"})
+    assert echoed.headers["x-request-id"] == "abc-123"
+    assert_envelope(await api.get(f"{API}/documents/nope/original"), 404, "not_found")

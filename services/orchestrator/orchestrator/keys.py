@@ -92,6 +92,11 @@ def idempotency_lock(key: str) -> str:
     return _IDEMPOTENCY.format(key) + ":lock"
 
 
+def rate_window(kind: str, client: str, window: int) -> str:
+    """A counter of one client's requests of one kind in one fixed window."""
+    return f"{PREFIX}ratelimit:{kind}:{client}:{window}"
+
+
 def blob(document_id: str) -> str:
     return _BLOB.format(document_id)
 

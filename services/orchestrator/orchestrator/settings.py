@@ -56,6 +56,9 @@ class Settings(BaseSettings):
     search_max_top_k: int = Field(100, ge=1, le=1_000)
     reconcile_interval_s: float = Field(300.0, ge=0, le=86_400)  # 0: only on demand
     reconcile_grace_s: float = Field(600.0, ge=0, le=7 * 86_400)  # vectors younger than this are left alone
+    # Per API key (per client address in dev mode without keys), per minute; 0 turns a limit off.
+    uploads_per_min: int = Field(300, ge=0, le=1_000_000)
+    searches_per_min: int = Field(1_200, ge=0, le=1_000_000)
 
     @property
     def api_key_list(self) -> list[str]:

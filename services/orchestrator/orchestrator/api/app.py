@@ -5,12 +5,14 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
 from collections.abc import AsyncIterator
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry, Counter, Histogram
 
+from contracts import REQUEST_ID_HEADER
 from orchestrator import ingest
 from orchestrator.api import admin, collections, documents, errors, health, jobs, search, uploads
 from orchestrator.api.auth import require_api_key
@@ -108,6 +110,20 @@ def _request_metrics(app: FastAPI, registry: CollectorRegistry) -> None:
         return response
 
 
+def _request_ids(app: FastAPI) -> None:
+    """Every request has an id (the client's X-Request-ID if it is sane, else a new one): it is answered
+    back, and travels to compute with the calls made for the request."""
+
+    @app.middleware("http")
+    async def request_id(request: Request, call_next):  # type: ignore[no-untyped-def]
+        given = request.headers.get(REQUEST_ID_HEADER, "")
+        ok = 0 < len(given) <= 128 and all(c.isalnum() or c in "-_.:" for c in given)
+        request.state.request_id = given if ok else uuid.uuid4().hex
+        response = await call_next(request)
+        response.headers[REQUEST_ID_HEADER] = request.state.request_id
+        return response
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     api_keys = check_security(settings)
@@ -122,6 +138,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.metrics = CollectorRegistry()
     errors.install(app)
     _request_metrics(app, app.state.metrics)
+    _request_ids(app)
     if settings.cors_origin_list:
         app.add_middleware(
             CORSMiddleware,

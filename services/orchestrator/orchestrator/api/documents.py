@@ -3,10 +3,11 @@
 re-ingest."""
 
 from collections.abc import Sequence
+from urllib.parse import quote
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Query, Response, status
 
-from orchestrator import chunk_meta, keys
+from orchestrator import blobs, chunk_meta, keys
 from orchestrator.api.deps import RegistryDep, ServicesDep
 from orchestrator.api.errors import ApiError
 from orchestrator.api.schemas import ChunkOut, ChunksPage, DocumentPatch, JobAccepted, ReingestRequest
@@ -62,6 +63,24 @@ async def list_documents(
 @router.get("/{document_id}", response_model=Document)
 async def get_document(document_id: str, registry: RegistryDep) -> Document:
     return await get_or_404(registry, document_id)
+
+
+@router.get(
+    "/{document_id}/original",
+    response_class=Response,
+    responses={200: {"content": {"application/octet-stream": {}}}},
+)
+async def download_original(document_id: str, s: ServicesDep) -> Response:
+    """The uploaded bytes, while they are kept (ORCH_BLOB_TTL_S; they are what a re-ingest reads)."""
+    document = await get_or_404(s.registry, document_id)
+    try:
+        data = await blobs.get(s.redis, document_id)
+    except blobs.BlobMissing:
+        raise ApiError(
+            404, "not_found", f"the original of document {document_id!r} is no longer kept"
+        ) from None
+    disposition = f"attachment; filename*=UTF-8''{quote(document.filename)}"
+    return Response(data, media_type="application/octet-stream", headers={"Content-Disposition": disposition})
 
 
 @router.get("/{document_id}/chunks", response_model=ChunksPage)

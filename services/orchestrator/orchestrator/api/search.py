@@ -5,9 +5,10 @@ the vector's generation). An unknown collection is a 404, and nothing is ever cr
 import asyncio
 from collections.abc import Sequence
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends, Request
 
 from orchestrator import chunk_meta, keys
+from orchestrator.api import ratelimit
 from orchestrator.api.collections import active_collection
 from orchestrator.api.deps import ServicesDep
 from orchestrator.api.errors import ApiError
@@ -32,20 +33,23 @@ async def _documents(s: Services, ids: Sequence[str]) -> dict[str, Document | No
 
 
 async def _embed_queries(
-    s: Services, query: str, collections: list[Collection]
+    s: Services, query: str, collections: list[Collection], request_id: str
 ) -> dict[str | None, list[float]]:
+    """The query's embedding under each model the collections use (usually one)."""
     models = sorted({c.embedding_model for c in collections}, key=lambda m: m or "")
-    responses = await asyncio.gather(*(s.compute.embed([query], kind="query", model=m) for m in models))
+    responses = await asyncio.gather(
+        *(s.compute.embed([query], kind="query", model=m, request_id=request_id) for m in models)
+    )
     return {m: r.embeddings[0] for m, r in zip(models, responses, strict=True)}
 
 
-@router.post("/search", response_model=SearchResponse)
-async def search(body: SearchRequest, s: ServicesDep) -> SearchResponse:
+@router.post("/search", response_model=SearchResponse, dependencies=[Depends(ratelimit.searches)])
+async def search(body: SearchRequest, s: ServicesDep, request: Request) -> SearchResponse:
     if body.top_k > s.settings.search_max_top_k:
         raise ApiError(422, "invalid_request", f"top_k is at most {s.settings.search_max_top_k}")
     names = list(dict.fromkeys(body.collections))
     collections = [await active_collection(s.registry, name) for name in names]
-    vectors_by_model = await _embed_queries(s, body.query, collections)
+    vectors_by_model = await _embed_queries(s, body.query, collections, request.state.request_id)
     fetch = min(body.top_k * OVERFETCH + 10, MAX_FETCH)
     answers = await asyncio.gather(
         *(

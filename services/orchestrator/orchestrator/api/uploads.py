@@ -11,10 +11,11 @@ import posixpath
 import time
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from orchestrator import blobs, doc_state, keys
+from orchestrator.api import ratelimit
 from orchestrator.api.collections import active_collection
 from orchestrator.api.deps import ServicesDep
 from orchestrator.api.errors import ApiError
@@ -128,6 +129,7 @@ async def reingest(
     response_model=UploadAccepted,
     openapi_extra=_UPLOAD_SCHEMA,
     responses={200: {"model": UploadAccepted, "description": "on_duplicate=skip: the existing document"}},
+    dependencies=[Depends(ratelimit.uploads)],
 )
 async def upload_document(
     name: str,
