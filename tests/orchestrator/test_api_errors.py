@@ -216,13 +216,18 @@ def test_the_api_command_serves_until_sigterm(api_settings: Settings, tmp_path) 
         "ORCH_REDIS_URL": api_settings.redis_url,
         "ORCH_CHROMA_URL": api_settings.chroma_url,
         "ORCH_COMPUTE_URLS": ",".join(api_settings.compute_urls),
-        "ORCH_COMPUTE_TOKEN": api_settings.compute_token.get_secret_value() if api_settings.compute_token else "",
+        "ORCH_COMPUTE_TOKEN": api_settings.compute_token.get_secret_value()
+        if api_settings.compute_token
+        else "",
         "ORCH_RECONCILE_INTERVAL_S": "0",
     }
     log = (tmp_path / "api.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "orchestrator", "api", "--workers", "1", "--port", str(port)],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         wait_ready(f"http://127.0.0.1:{port}/readyz", process, timeout_s=60)

@@ -92,6 +92,14 @@ async def test_compute_422_fails_the_document_with_its_code_and_leaves_no_vector
         assert await vectors_of(chroma_url, collection["chroma_name"], document["id"]) == []
         assert await search(client, "really bad", ["rejects"]) == []
 
+        # Compute fixed: the failed job is retried and the document becomes ready.
+        retried = await client.post(f"{API}/jobs/{job['id']}/retry")
+        assert retried.status_code == 200 and retried.json()["status"] in ("queued", "running", "succeeded")
+        assert (await wait_job(client, job["id"]))["status"] == "succeeded"
+        document = await wait_document(client, document["id"], {"ready"})
+        assert document["generation"] == 1 and document["error"] is None
+        assert (await search(client, "really bad", ["rejects"]))[0]["document_id"] == document["id"]
+
 
 async def test_chroma_stopping_mid_upsert_leaves_the_previous_generation_searchable(
     api_settings: Settings, own_chroma_server

@@ -68,6 +68,21 @@ async def test_each_format_is_ingested_and_found_at_rank_1(api: httpx.AsyncClien
         assert results[0]["metadata"] == {"source": filename}
         assert {"chunk_id", "text", "score", "heading_path", "pages"} <= set(results[0])
 
+    seen, cursor = [], None
+    while True:
+        params = {"collection": "formats", "limit": 2, **({"cursor": cursor} if cursor else {})}
+        page = (await api.get(f"{API}/documents", params=params)).json()
+        seen += [d["id"] for d in page["items"]]
+        if not (cursor := page["next_cursor"]):
+            break
+    assert sorted(seen) == sorted(u["document_id"] for u in uploads.values()) and len(seen) == len(set(seen))
+    by_name = (await api.get(f"{API}/documents", params={"filename": "TABLE"})).json()["items"]
+    assert [d["filename"] for d in by_name] == ["table.csv"]
+    by_meta = (await api.get(f"{API}/documents", params={"metadata": "source=page.html"})).json()["items"]
+    assert [d["filename"] for d in by_meta] == ["page.html"]
+    ready = (await api.get(f"{API}/documents", params={"status": "ready", "limit": 100})).json()["items"]
+    assert len(ready) == len(DOCUMENTS)
+
     listing = (await api.get(f"{API}/collections/formats")).json()
     assert listing["document_count"] == len(DOCUMENTS)
     assert listing["chunk_count"] >= len(DOCUMENTS)

@@ -27,12 +27,21 @@ async def get_or_404(registry: Registry, document_id: str) -> Document:
         raise ApiError(404, "not_found", f"document {document_id!r} not found") from None
 
 
+def _as_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
 @router.get("", response_model=Page[Document])
 async def list_documents(
     s: ServicesDep,
     collection: str | None = None,
     status: DocumentStatus | None = None,
     filename: str | None = Query(None, description="case-insensitive substring of the filename"),
+    metadata: list[str] | None = Query(None, description="key=value, repeatable: user metadata equal to it"),
     cursor: str | None = None,
     limit: int = Query(50, ge=1, le=1000),
 ) -> Page[Document]:
@@ -44,6 +53,12 @@ async def list_documents(
     else:
         index = keys.DOCUMENTS
     needle = filename.lower() if filename else None
+    wanted: dict[str, str] = {}
+    for pair in metadata or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ApiError(422, "invalid_request", f"metadata filter {pair!r} is not key=value")
+        wanted[key] = value
 
     async def load(ids: Sequence[str]) -> list[Document | None]:
         async with s.redis.pipeline(transaction=False) as pipe:
@@ -53,8 +68,10 @@ async def list_documents(
         return [Document.from_redis(raw) if raw else None for raw in rows]
 
     def keep(document: Document) -> bool:
-        return (status is None or document.status == status) and (
-            needle is None or needle in document.filename.lower()
+        return (
+            (status is None or document.status == status)
+            and (needle is None or needle in document.filename.lower())
+            and all(_as_text(document.metadata.get(k)) == v for k, v in wanted.items())
         )
 
     return await paginate(s.redis, index, load, keep=keep, cursor=cursor, limit=limit)
