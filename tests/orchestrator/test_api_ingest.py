@@ -230,6 +230,22 @@ async def test_job_events_stream_progress_until_the_end(api: httpx.AsyncClient) 
     assert {"pages", "chunks", "chunks embedded"} <= units
 
 
+async def test_metadata_extraction_when_the_collection_asks_for_it(api: httpx.AsyncClient) -> None:
+    created = await create_collection(api, "extract", extract_metadata=True)
+    assert created["extract_metadata"] is True
+    text = (
+        b"# Solar Panels on Farm Buildings\n\nFarmers install solar panels on barn roofs to cut electricity "
+        b"costs. Solar panels on farm buildings also earn income from the grid.\n"
+    )
+    document = await ingest(api, "extract", "solar.md", text)
+    extracted = document["extracted"]
+    assert extracted["title"] == "Solar Panels on Farm Buildings"
+    assert extracted["language"] == "en" and extracted["keywords"] and extracted["summary"]
+    plain = await create_collection(api, "no-extract")
+    assert plain["extract_metadata"] is False
+    assert (await ingest(api, "no-extract", "solar.md", text))["extracted"] is None
+
+
 async def test_collection_lifecycle(api: httpx.AsyncClient) -> None:
     created = await create_collection(api, "life", metadata={"owner": "x"}, chunking={"strategy": "sentence"})
     assert created["dim"] == 384 and created["embedding_model"] and created["chroma_name"].startswith("life-")

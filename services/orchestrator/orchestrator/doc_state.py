@@ -148,6 +148,7 @@ async def commit_ready(
     chunk_count: int,
     pages: int | None,
     format: str | None,
+    extracted: dict[str, Any] | None = None,
 ) -> Document:
     """The one step that makes a generation searchable; refused (Superseded) if the document was deleted,
     its collection is being deleted, or another job took it over meanwhile."""
@@ -164,6 +165,7 @@ async def commit_ready(
             "chunk_count": chunk_count,
             "pages": pages,
             "format": format,
+            "extracted": extracted,
             "error": None,
         }
 

@@ -11,7 +11,7 @@ is `failed`/`cancelled` with the error; its previous generation, if any, stays s
 
 import logging
 
-from contracts import ChunkRequest, ChunkStrategy
+from contracts import ChunkRequest, ChunkStrategy, MetadataRequest
 from contracts.errors import ErrorCode
 from orchestrator import blobs, chunk_meta, doc_state
 from orchestrator.context import JobContext
@@ -25,6 +25,10 @@ from orchestrator.settings import Settings
 from orchestrator.vectors import vector_id
 
 log = logging.getLogger(__name__)
+
+
+# What a document keeps of compute's /extract-metadata answer.
+EXTRACTED_FIELDS = {"title", "language", "keywords", "summary", "word_count", "mode", "fallback_reason"}
 
 
 def classify(exc: Exception) -> JobError:
@@ -116,6 +120,12 @@ class Ingestion:
         )
         await ctx.progress(parsed.pages, parsed.pages, "pages", stage="parse")
         await ctx.check_cancelled()
+        extracted = None
+        if collection.extract_metadata:
+            await ctx.stage("metadata")
+            found = await self.s.compute.extract_metadata(MetadataRequest(document=parsed), request_id=job.id)
+            extracted = found.model_dump(include=EXTRACTED_FIELDS, exclude_none=True)
+            await ctx.check_cancelled()
         chunked = await self.s.compute.chunk(
             ChunkRequest(document=parsed, strategy=strategy, max_tokens=max_tokens), request_id=job.id
         )
@@ -173,6 +183,7 @@ class Ingestion:
                 chunk_count=total,
                 pages=parsed.pages,
                 format=parsed.format,
+                extracted=extracted,
             )
         except (doc_state.Superseded, NotFound) as exc:
             log.info(

@@ -172,6 +172,7 @@ class Collection(RedisRecord):
     status: CollectionStatus = CollectionStatus.active
     embedding_model: str | None = None
     dim: int | None = Field(None, ge=1)  # the embedding model's dimension
+    extract_metadata: bool = False  # ingestion asks compute for title, language, keywords, summary
     chroma_name: str | None = None  # its Chroma collection: unique per creation, so a re-made name never collides
     chunking: dict[str, Any] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -185,7 +186,7 @@ class DocumentError(BaseModel):
 
 
 class Document(RedisRecord):
-    JSON_FIELDS: ClassVar[frozenset[str]] = frozenset({"metadata", "error"})
+    JSON_FIELDS: ClassVar[frozenset[str]] = frozenset({"metadata", "error", "extracted"})
 
     id: str = Field(default_factory=new_id)
     collection: str
@@ -201,6 +202,7 @@ class Document(RedisRecord):
     pages: int | None = Field(None, ge=0)
     metadata: dict[str, Any] = Field(default_factory=dict)
     error: DocumentError | None = None
+    extracted: dict[str, Any] | None = None  # title, language, keywords, summary (compute /extract-metadata)
     job_id: str | None = None  # the latest job that works on it
     created_at_ms: int = Field(default_factory=now_ms)
     updated_at_ms: int = Field(default_factory=now_ms)

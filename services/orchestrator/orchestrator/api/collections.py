@@ -69,6 +69,7 @@ async def create_collection(
         dim=probe.dim,
         chroma_name=chroma_name,
         chunking=body.chunking.model_dump(exclude_none=True),
+        extract_metadata=body.extract_metadata,
         metadata=body.metadata,
     )
     try:

@@ -22,6 +22,7 @@ class CollectionCreate(BaseModel):
     metadata: dict[str, Any] = Field(default_factory=dict)
     embedding_model: str | None = None  # compute's default model when absent
     chunking: ChunkingOptions = Field(default_factory=ChunkingOptions)
+    extract_metadata: bool = False  # also extract title, language, keywords and a summary per document
 
 
 class CollectionPatch(BaseModel):
