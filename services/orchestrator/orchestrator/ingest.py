@@ -89,6 +89,8 @@ class Ingestion:
                         job,
                         DocumentError(code=str(error.code), message=error.message),
                     )
+                if error is exc:
+                    raise
                 raise error from exc
         await self._drop_old_generations(chroma, document_id, generation)
 

@@ -178,6 +178,13 @@ async def _upload(s: Services, collection: Collection, request: Request, scoped_
             )
         if policy is OnDuplicate.skip:
             return accepted(existing.id, existing.job_id, duplicate=True, code=200)
+        if existing.status in ("queued", "processing"):
+            raise ApiError(
+                409,
+                "conflict",
+                f"document {existing.id} is being ingested now",
+                extra={"document_id": existing.id},
+            )
         await blobs.put(s.redis, existing.id, bytes(upload.data), ttl_s=s.settings.blob_ttl_s)
         if metadata:
             await s.registry.update_document(existing.id, metadata={**existing.metadata, **metadata})
