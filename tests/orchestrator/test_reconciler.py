@@ -5,7 +5,17 @@ ended are failed; a dead ingest job can be replayed."""
 import httpx
 import respx
 
-from api_support import API, create_collection, ingest, running_app, search, upload, wait_document, wait_job
+from api_support import (
+    API,
+    assert_envelope,
+    create_collection,
+    ingest,
+    running_app,
+    search,
+    upload,
+    wait_document,
+    wait_job,
+)
 from conftest import wait_until
 from orchestrator.records import DocumentStatus, now_ms
 from orchestrator.settings import Settings
@@ -117,3 +127,19 @@ async def test_a_dead_ingest_job_is_replayed_from_the_dlq(api_settings: Settings
         assert document["generation"] == 1 and document["error"] is None
         assert (await search(client, "reindeer sleds", ["replay"]))[0]["document_id"] == document["id"]
         assert (await client.get(f"{API}/dlq")).json()["items"] == []
+        assert_envelope(await client.delete(f"{API}/dlq/{job['id']}"), 409, "illegal_transition")
+
+
+async def test_a_dead_letter_can_be_purged(api_settings: Settings, compute_url: str) -> None:
+    async with running_app(api_settings) as (_, client):
+        await create_collection(client, "purge")
+        with respx.mock(assert_all_called=False) as mock:
+            mock.post(f"{compute_url}/parse").mock(return_value=httpx.Response(503))
+            mock.route().pass_through()
+            response = await upload(client, "purge", "p.md", b"# P\n\nPurged.\n")
+            job = await wait_job(client, response.json()["job_id"])
+        assert job["status"] == "dead"
+        assert (await client.delete(f"{API}/dlq/{job['id']}")).status_code == 204
+        assert (await client.get(f"{API}/dlq")).json()["items"] == []
+        assert (await client.get(f"{API}/queue")).json()["dead"] == 0
+        assert (await client.get(f"{API}/jobs/{job['id']}")).json()["status"] == "dead"

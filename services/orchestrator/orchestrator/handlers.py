@@ -21,7 +21,8 @@ HandlerFactory = Callable[[Settings, Redis], Handlers]
 
 
 def default_handlers(settings: Settings, redis: Redis) -> Handlers:
-    """No job type has a handler yet (ingestion brings them); a job without one is dead-lettered."""
+    """No handler at all (a job without one is dead-lettered). The default ORCH_HANDLERS factory is
+    `orchestrator.ingest:handlers`: ingest, reingest, delete_document, delete_collection, reconcile."""
     return {}
 
 

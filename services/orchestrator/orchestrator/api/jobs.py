@@ -5,10 +5,10 @@ import json
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import StreamingResponse
 
-from orchestrator import doc_state, progress
+from orchestrator import doc_state, keys, progress
 from orchestrator.api.deps import QueueDep, ServicesDep
 from orchestrator.api.errors import ApiError
 from orchestrator.errors import Conflict, NotFound
@@ -129,3 +129,17 @@ async def replay_dead_letter(job_id: str, s: ServicesDep) -> Job:
     if job.status is not JobStatus.dead:
         raise ApiError(409, "illegal_transition", f"job {job_id} is {job.status}, not dead")
     return await _run_again(s, job_id)
+
+
+@router.delete("/dlq/{job_id}", status_code=204)
+async def purge_dead_letter(job_id: str, s: ServicesDep) -> Response:
+    """Drops the job's dead letter (the job record stays `dead`, and can still be replayed)."""
+    job = await job_or_404(s.queue, job_id)
+    if job.status is not JobStatus.dead:
+        raise ApiError(409, "illegal_transition", f"job {job_id} is {job.status}, not dead")
+    if job.dead_entry_id:
+        async with s.redis.pipeline(transaction=True) as pipe:
+            pipe.xdel(keys.DEAD, job.dead_entry_id)
+            pipe.hdel(keys.job(job_id), "dead_entry_id")
+            await pipe.execute()
+    return Response(status_code=204)
