@@ -46,40 +46,51 @@ def load_texts() -> tuple[list[str], str]:
     return [" ".join(rng.choice(words, 180)) for _ in range(N_TEXTS)], "synthetic text (../shared absent)"
 
 
-def median_rate(fn, count: int) -> tuple[float, list[float]]:
-    rates = []
-    for _ in range(REPEATS):
-        started = time.perf_counter()
-        fn()
-        rates.append(count / (time.perf_counter() - started))
-    return statistics.median(rates), rates
-
-
-def in_process(texts: list[str], dtype: torch.dtype) -> tuple[float, np.ndarray]:
+def load_model(dtype: torch.dtype) -> SentenceTransformer:
     model = SentenceTransformer(str(default_model_path()), device="cpu")
     model.max_seq_length = 256
     model.to(dtype)
-    model.encode(texts[:64])  # warm-up
-    rate, _ = median_rate(lambda: model.encode(texts, batch_size=32), len(texts))
-    vectors = model.encode(texts, batch_size=32, normalize_embeddings=True)
-    return rate, np.asarray(vectors, dtype=np.float32)
+    model.encode(["warm-up"] * 8)
+    return model
 
 
-def over_http(url: str, texts: list[str]) -> tuple[float, np.ndarray]:
+def http_embed_all(client: httpx.Client, texts: list[str]) -> np.ndarray:
+    """All texts in requests of REQUEST_TEXTS, CLIENT_CONCURRENCY at a time, as the orchestrator sends them."""
     batches = [texts[i : i + REQUEST_TEXTS] for i in range(0, len(texts), REQUEST_TEXTS)]
+
+    def post(batch: list[str]) -> list[list[float]]:
+        resp = client.post("/embed", json={"texts": batch})
+        resp.raise_for_status()
+        return resp.json()["embeddings"]
+
+    with ThreadPoolExecutor(CLIENT_CONCURRENCY) as pool:
+        return np.asarray([v for part in pool.map(post, batches) for v in part], dtype=np.float32)
+
+
+def side_by_side(model: SentenceTransformer, url: str, texts: list[str], fp32: SentenceTransformer | None) -> dict:
+    """In-process and HTTP runs interleaved, so both see the same load on this shared machine. With
+    `fp32` given, the fp32 default is timed in the same rounds too, for the speed-up figure."""
+    in_rates, http_rates, fp32_rates = [], [], []
     with httpx.Client(base_url=url, timeout=300) as client:
-        def post(batch: list[str]) -> list[list[float]]:
-            resp = client.post("/embed", json={"texts": batch})
-            resp.raise_for_status()
-            return resp.json()["embeddings"]
-
-        def run() -> list:
-            with ThreadPoolExecutor(CLIENT_CONCURRENCY) as pool:
-                return [v for part in pool.map(post, batches) for v in part]
-
-        post(texts[:64])  # warm-up
-        rate, _ = median_rate(run, len(texts))
-        return rate, np.asarray(run(), dtype=np.float32)
+        http_embed_all(client, texts[:64])  # warm-up
+        for _ in range(REPEATS):
+            if fp32 is not None:
+                started = time.perf_counter()
+                fp32.encode(texts, batch_size=32)
+                fp32_rates.append(len(texts) / (time.perf_counter() - started))
+            started = time.perf_counter()
+            model.encode(texts, batch_size=32)
+            in_rates.append(len(texts) / (time.perf_counter() - started))
+            started = time.perf_counter()
+            vectors = http_embed_all(client, texts)
+            http_rates.append(len(texts) / (time.perf_counter() - started))
+    return {
+        "in_process": statistics.median(in_rates),
+        "http": statistics.median(http_rates),
+        "ratio": statistics.median(h / i for h, i in zip(http_rates, in_rates, strict=True)),
+        "fp32_in_process": statistics.median(fp32_rates) if fp32_rates else statistics.median(in_rates),
+        "vectors": vectors,
+    }
 
 
 def rss_mb(pid: int, field: str = "VmRSS") -> float:
@@ -125,32 +136,31 @@ def main() -> None:
     print(f"inputs: {len(texts)} {source}; {REPEATS} runs each, medians; torch threads {torch.get_num_threads()}")
     results: dict = {"inputs": source, "texts": len(texts), "backends": {}}
 
-    fp32_rate, fp32_vecs = in_process(texts, torch.float32)
+    reference = load_model(torch.float32)
+    fp32_vecs = reference.encode(texts, batch_size=32, normalize_embeddings=True)
     backends = {"fp32": torch.float32}
     if has_fast_bf16():
         backends["bf16"] = torch.bfloat16
-    in_proc = {"fp32": fp32_rate}
-    for name, dtype in backends.items():
-        if name != "fp32":
-            in_proc[name], _ = in_process(texts, dtype)
+    default_backend = list(backends)[-1]  # what the service picks on this CPU
 
     log_dir = RESULTS / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
-    for name in backends:
+    for name, dtype in backends.items():
         server = ComputeServer(log_dir / f"compute-{name}.log", COMPUTE_EMBED_BACKEND=name).start()
         try:
             warm_rss = rss_mb(server.proc.pid)
-            http_rate, http_vecs = over_http(server.url, texts)
-            cos = np.sum(http_vecs * fp32_vecs, axis=1)
+            model = reference if dtype == torch.float32 else load_model(dtype)
+            run = side_by_side(model, server.url, texts, fp32=None if model is reference else reference)
+            cos = np.sum(run["vectors"] * fp32_vecs, axis=1)
             entry = {
-                "in_process_per_s": round(in_proc[name], 1),
-                "http_per_s": round(http_rate, 1),
-                "http_over_in_process": round(http_rate / in_proc[name], 3),
-                "speedup_vs_fp32_in_process": round(http_rate / fp32_rate, 2),
+                "in_process_per_s": round(run["in_process"], 1),
+                "http_per_s": round(run["http"], 1),
+                "http_over_in_process": round(run["ratio"], 3),
+                "speedup_vs_fp32_in_process": round(run["http"] / run["fp32_in_process"], 2),
                 "min_cosine_vs_fp32": round(float(cos.min()), 5),
                 "compute_rss_after_warmup_mb": round(warm_rss, 1),
             }
-            if name == next(iter(reversed(backends))):  # the default backend on this CPU: also parse
+            if name == default_backend:
                 entry["parse"] = parse_corpus(server.url)
                 entry["compute_rss_after_corpus_mb"] = round(rss_mb(server.proc.pid), 1)
                 entry["compute_peak_rss_mb"] = round(rss_mb(server.proc.pid, "VmHWM"), 1)
@@ -162,7 +172,7 @@ def main() -> None:
     for name, e in results["backends"].items():
         print(f"{name:8} {e['in_process_per_s']:>13} {e['http_per_s']:>8} {e['http_over_in_process']:>13} "
               f"{e['speedup_vs_fp32_in_process']:>7} {e['min_cosine_vs_fp32']:>8} {e['compute_rss_after_warmup_mb']:>12}")
-    default = results["backends"][next(iter(reversed(backends)))]
+    default = results["backends"][default_backend]
     parse = default.get("parse", {})
     if parse.get("pdf_files"):
         print(f"\nparse: {parse['pdf_pages']} pages in {parse['pdf_files']} corpus PDFs, {parse['pages_per_s']} pages/s (median)")
