@@ -18,8 +18,8 @@ from redis.asyncio.client import Pipeline
 
 from orchestrator import keys
 from orchestrator.errors import Conflict, NotFound
-from orchestrator.records import Collection, CollectionStatus, Document, DocumentError, DocumentStatus, now_ms
-from orchestrator.states import check_document
+from orchestrator.records import Collection, CollectionStatus, Document, DocumentError, DocumentStatus
+from orchestrator.registry import write_document
 
 
 class Superseded(Conflict):
@@ -50,20 +50,7 @@ async def _transact(redis: Redis, document_id: str, mutate: Mutation) -> Documen
         await pipe.watch(collection_key)
         raw_collection = await pipe.hgetall(collection_key)
         collection = Collection.from_redis(raw_collection) if raw_collection else None
-        changes = mutate(current, collection)
-        target = DocumentStatus(changes.get("status", current.status))
-        if target != current.status:
-            check_document(document_id, current.status, target)
-        updated = Document.model_validate({**current.model_dump(), **changes, "updated_at_ms": now_ms()})
-        cleared = [f for f in Document.model_fields if f in raw and getattr(updated, f) is None]
-        pipe.multi()
-        pipe.hset(doc_key, mapping=updated.to_redis())
-        if cleared:
-            pipe.hdel(doc_key, *cleared)
-        if target != current.status:
-            pipe.zrem(keys.documents_by_status(current.status), document_id)
-            pipe.zadd(keys.documents_by_status(target), {document_id: 0})
-        return updated
+        return write_document(pipe, raw, mutate(current, collection))
 
     return await redis.transaction(run, doc_key, value_from_callable=True)
 

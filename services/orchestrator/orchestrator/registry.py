@@ -139,8 +139,11 @@ class Registry:
         limit: int = 50,
         created_after_ms: int | None = None,
         created_before_ms: int | None = None,
+        filename_contains: str | None = None,
+        metadata_equals: dict[str, str] | None = None,
     ) -> Page[Document]:
-        """Documents newest first; pass the returned next_cursor back for the next page."""
+        """Documents newest first; pass the returned next_cursor back for the next page. `filename_contains`
+        is case-insensitive; `metadata_equals` compares user metadata values as text ("true", "3")."""
         if collection is not None:
             index = keys.documents_by_collection(collection)
         elif status is not None:
@@ -148,15 +151,25 @@ class Registry:
         else:
             index = keys.DOCUMENTS
 
+        needle = filename_contains.lower() if filename_contains else None
+        wanted = metadata_equals or {}
+
         async def load(ids: Sequence[str]) -> list[Document | None]:
             rows = await self._hgetall_many([keys.document(i) for i in ids])
             return [Document.from_redis(raw) if raw else None for raw in rows]
+
+        def keep(document: Document) -> bool:
+            return (
+                (status is None or document.status == status)
+                and (needle is None or needle in document.filename.lower())
+                and all(_as_text(document.metadata.get(k)) == v for k, v in wanted.items())
+            )
 
         return await paginate(
             self._redis,
             index,
             load,
-            keep=lambda d: status is None or d.status == status,
+            keep=keep,
             cursor=cursor,
             limit=limit,
             created_after_ms=created_after_ms,
@@ -174,20 +187,7 @@ class Registry:
             raw = await pipe.hgetall(key)
             if not raw:
                 raise NotFound(f"document {document_id} not found")
-            current = Document.from_redis(raw)
-            target = DocumentStatus(changes.get("status", current.status))
-            if target != current.status:
-                check_document(document_id, current.status, target)
-            updated = Document.model_validate({**current.model_dump(), **changes, "updated_at_ms": now_ms()})
-            cleared = [f for f in Document.model_fields if f in raw and getattr(updated, f) is None]
-            pipe.multi()
-            pipe.hset(key, mapping=updated.to_redis())
-            if cleared:
-                pipe.hdel(key, *cleared)
-            if target != current.status:
-                pipe.zrem(keys.documents_by_status(current.status), document_id)
-                pipe.zadd(keys.documents_by_status(target), {document_id: 0})
-            return updated
+            return write_document(pipe, raw, changes)
 
         return await self._redis.transaction(update, key, value_from_callable=True)
 
@@ -218,3 +218,31 @@ class Registry:
             for key in record_keys:
                 pipe.hgetall(key)
             return await pipe.execute()
+
+
+def _as_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def write_document(pipe: Pipeline, raw: dict, changes: dict[str, Any]) -> Document:
+    """Inside a WATCHed transaction: check the status change, then queue (after MULTI) the document's new
+    fields, the fields it clears and its move between status indexes. Returns the updated record."""
+    current = Document.from_redis(raw)
+    target = DocumentStatus(changes.get("status", current.status))
+    if target != current.status:
+        check_document(current.id, current.status, target)
+    updated = Document.model_validate({**current.model_dump(), **changes, "updated_at_ms": now_ms()})
+    cleared = [f for f in Document.model_fields if f in raw and getattr(updated, f) is None]
+    key = keys.document(current.id)
+    pipe.multi()
+    pipe.hset(key, mapping=updated.to_redis())
+    if cleared:
+        pipe.hdel(key, *cleared)
+    if target != current.status:
+        pipe.zrem(keys.documents_by_status(current.status), current.id)
+        pipe.zadd(keys.documents_by_status(target), {current.id: 0})
+    return updated

@@ -2,18 +2,16 @@
 (registry and Chroma), delete (hidden from search at once, then a job removes vectors and record),
 re-ingest."""
 
-from collections.abc import Sequence
 from urllib.parse import quote
 
 from fastapi import APIRouter, Query, Response, status
 
-from orchestrator import blobs, chunk_meta, keys
+from orchestrator import blobs, chunk_meta
 from orchestrator.api.deps import RegistryDep, ServicesDep
 from orchestrator.api.errors import ApiError
 from orchestrator.api.schemas import ChunkOut, ChunksPage, DocumentPatch, JobAccepted, ReingestRequest
 from orchestrator.api.uploads import reingest
 from orchestrator.errors import IllegalTransition, NotFound
-from orchestrator.pagination import paginate
 from orchestrator.records import Document, DocumentStatus, JobType, Page, Priority
 from orchestrator.registry import Registry
 
@@ -27,17 +25,9 @@ async def get_or_404(registry: Registry, document_id: str) -> Document:
         raise ApiError(404, "not_found", f"document {document_id!r} not found") from None
 
 
-def _as_text(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
 @router.get("", response_model=Page[Document])
 async def list_documents(
-    s: ServicesDep,
+    registry: RegistryDep,
     collection: str | None = None,
     status: DocumentStatus | None = None,
     filename: str | None = Query(None, description="case-insensitive substring of the filename"),
@@ -46,35 +36,16 @@ async def list_documents(
     limit: int = Query(50, ge=1, le=1000),
 ) -> Page[Document]:
     """Newest first; pass `next_cursor` back as `cursor` for the next page."""
-    if collection is not None:
-        index = keys.documents_by_collection(collection)
-    elif status is not None:
-        index = keys.documents_by_status(status)
-    else:
-        index = keys.DOCUMENTS
-    needle = filename.lower() if filename else None
     wanted: dict[str, str] = {}
     for pair in metadata or []:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise ApiError(422, "invalid_request", f"metadata filter {pair!r} is not key=value")
         wanted[key] = value
-
-    async def load(ids: Sequence[str]) -> list[Document | None]:
-        async with s.redis.pipeline(transaction=False) as pipe:
-            for document_id in ids:
-                pipe.hgetall(keys.document(document_id))
-            rows = await pipe.execute()
-        return [Document.from_redis(raw) if raw else None for raw in rows]
-
-    def keep(document: Document) -> bool:
-        return (
-            (status is None or document.status == status)
-            and (needle is None or needle in document.filename.lower())
-            and all(_as_text(document.metadata.get(k)) == v for k, v in wanted.items())
-        )
-
-    return await paginate(s.redis, index, load, keep=keep, cursor=cursor, limit=limit)
+    return await registry.list_documents(
+        collection=collection, status=status, filename_contains=filename, metadata_equals=wanted,
+        cursor=cursor, limit=limit,
+    )
 
 
 @router.get("/{document_id}", response_model=Document)
