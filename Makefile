@@ -11,11 +11,12 @@ export TRANSFORMERS_OFFLINE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help setup setup-compute setup-orchestrator setup-chroma test test-compute test-orchestrator \
-        compute bench-compute bench-queue lint clean
+        run compute bench-compute bench-queue lint clean
 
 help:
 	@echo "make setup          build every environment (.venv/compute, .venv/orchestrator, .venv/chroma)"
 	@echo "make test           run the whole test suite against real Redis, Chroma and models"
+	@echo "make run            the whole stack, supervised: Redis, Chroma, compute, orchestrator API (dev mode)"
 	@echo "make compute        run the compute service in the foreground (COMPUTE_PORT, default 8090)"
 	@echo "make bench-compute  embedding and parsing benchmark (prints medians)"
 	@echo "make bench-queue    job-queue throughput and latency benchmark"
@@ -57,6 +58,11 @@ test-compute: setup-compute
 # The orchestrator's tests start real Chroma and compute processes from their own environments.
 test-orchestrator: setup-orchestrator setup-chroma setup-compute
 	$(ORCH_PY) -m pytest tests/orchestrator -q -p no:cacheprovider
+
+# Redis (6380), Chroma (8000), compute (8090), the orchestrator API with workers (8080), data in ./data;
+# ports and paths from RUN_* / COMPUTE_* / ORCH_* variables (deploy/run_stack.py). Ctrl-C stops it all.
+run: setup
+	$(ORCH_PY) deploy/run_stack.py
 
 compute: setup-compute
 	$(COMPUTE_PY) -m compute
