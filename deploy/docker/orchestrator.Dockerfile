@@ -1,0 +1,27 @@
+# The orchestrator: the /api/v1 API (with in-process workers) and, with another command, worker pools.
+#   docker build -f deploy/docker/orchestrator.Dockerfile -t docsearch-orchestrator:0.1.0 .
+#   API:     python -m orchestrator api            (the default command)
+#   workers: python -m orchestrator worker --concurrency 4
+# No ML library: Redis, the Chroma HTTP client and httpx to compute. The `docsearch` CLI is installed too.
+FROM python:3.11.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    ORCH_HOST=0.0.0.0 \
+    ORCH_PORT=8080
+
+WORKDIR /app
+COPY services/orchestrator/requirements.txt services/orchestrator/requirements.txt
+RUN pip install -r services/orchestrator/requirements.txt
+COPY shared shared
+COPY services/orchestrator services/orchestrator
+RUN pip install --no-deps ./shared ./services/orchestrator
+
+RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin app
+USER 10001
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/readyz', timeout=3)"]
+CMD ["python", "-m", "orchestrator", "api"]
