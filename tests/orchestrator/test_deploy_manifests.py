@@ -73,6 +73,16 @@ def test_every_k8s_document_is_named_and_listed_in_the_kustomization() -> None:
             "PodDisruptionBudget", "StatefulSet"} <= kinds
 
 
+def test_k8s_documents_match_the_kubernetes_schemas() -> None:
+    """Strict: an unknown or misspelt field fails, as `kubectl apply --dry-run=client` would."""
+    import kubernetes_validate
+
+    version = kubernetes_validate.latest_version()
+    for doc in k8s_docs():
+        if doc["kind"] != "Kustomization":  # not an API object; kustomize reads it
+            kubernetes_validate.validate(doc, version, strict=True)
+
+
 def test_workloads_have_probes_resources_and_pinned_images() -> None:
     for doc in of_kind("Deployment") + of_kind("StatefulSet"):
         for container in containers(doc):
