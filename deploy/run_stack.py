@@ -191,6 +191,7 @@ def main() -> int:
                     raise SystemExit(f"{service.name} keeps dying; stopping the stack")
                 service.restarts += 1
                 print(f"{service.name} exited ({service.process.returncode}); restarting", flush=True)
+                service.stop()  # whatever is left of its process group
                 service.start()
     except Stop as stop:
         print(f"\n{stop}: stopping", flush=True)
@@ -199,6 +200,7 @@ def main() -> int:
         code = 1
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the shutdown short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for service in reversed(started):
             service.stop()
             print(f"{service.name} stopped", flush=True)
