@@ -42,9 +42,9 @@ def containers(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def check_env_name(name: str) -> None:
-    for prefix in SETTINGS:
+    for prefix, source in SETTINGS.items():
         if name.startswith(prefix):
-            assert name in setting_names(prefix), f"{name} is not a field of {SETTINGS[prefix].name}"
+            assert name in setting_names(prefix), f"{name} is not a field of {source.name}"
 
 
 def check_image(image: str) -> None:
