@@ -142,6 +142,45 @@ def docx_bytes(title: str, paragraphs: list[str]) -> bytes:
     return out.getvalue()
 
 
+def pdf_bytes(title: str, lines: list[str]) -> bytes:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    c = canvas.Canvas(out, pagesize=A4)
+    c.setFont("Helvetica-Bold", 18)
+    c.drawString(72, 770, title)
+    c.setFont("Helvetica", 11)
+    for i, line in enumerate(lines):
+        c.drawString(72, 740 - 15 * i, line)
+    c.showPage()
+    c.save()
+    return out.getvalue()
+
+
+def pptx_bytes(title: str, body: str) -> bytes:
+    from pptx import Presentation
+
+    deck = Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[1])
+    slide.shapes.title.text = title
+    slide.placeholders[1].text = body
+    out = io.BytesIO()
+    deck.save(out)
+    return out.getvalue()
+
+
+def xlsx_bytes(rows: list[list[object]]) -> bytes:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
 def long_markdown(sections: int, paragraphs_per_section: int = 3) -> bytes:
     """A long, varied document: many chunks."""
     words = [

@@ -12,10 +12,13 @@ from api_support import (
     create_collection,
     docx_bytes,
     ingest,
+    pdf_bytes,
+    pptx_bytes,
     search,
     upload,
     wait_document,
     wait_job,
+    xlsx_bytes,
 )
 
 FILLER = "Other notes cover the weather, the office plants and the quarterly budget."
@@ -41,6 +44,22 @@ DOCUMENTS = {
     "report.docx": (
         docx_bytes("Volcanoes", ["Lava from the volcano destroyed the coastal village in 1902.", FILLER]),
         "volcanic lava destroyed a village",
+    ),
+    "scan.pdf": (
+        pdf_bytes("Glaciers", ["The glacier in the northern valley retreated forty metres last summer.", FILLER]),
+        "how far did the glacier retreat",
+    ),
+    "deck.pptx": (
+        pptx_bytes("Solar power", "Dust storms cut the output of the solar panels by a fifth."),
+        "dust reducing solar panel output",
+    ),
+    "stock.xlsx": (
+        xlsx_bytes([["item", "tonnes"], ["copper cathodes in the harbour warehouse", 1250], ["zinc ingots", 310]]),
+        "copper cathodes stored in the harbour warehouse",
+    ),
+    "guide.adoc": (
+        f"= Beekeeping\n\n== Harvest\n\nThe beekeepers collected a record honey harvest in the valley.\n\n{FILLER}\n".encode(),
+        "record honey harvest collected by beekeepers",
     ),
 }
 
