@@ -11,13 +11,14 @@ export TRANSFORMERS_OFFLINE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help setup setup-compute setup-orchestrator setup-chroma test test-compute test-orchestrator \
-        run compute bench-compute bench-queue lint clean
+        run compute bench bench-compute bench-queue lint clean
 
 help:
 	@echo "make setup          build every environment (.venv/compute, .venv/orchestrator, .venv/chroma)"
 	@echo "make test           run the whole test suite against real Redis, Chroma and models"
 	@echo "make run            the whole stack, supervised: Redis, Chroma, compute, orchestrator API (dev mode)"
 	@echo "make compute        run the compute service in the foreground (COMPUTE_PORT, default 8090)"
+	@echo "make bench          whole-stack benchmark: ingest, search latency, SciFact quality, memory (--quick: BENCH_ARGS=--quick)"
 	@echo "make bench-compute  embedding and parsing benchmark (prints medians)"
 	@echo "make bench-queue    job-queue throughput and latency benchmark"
 
@@ -66,6 +67,10 @@ run: setup
 
 compute: setup-compute
 	$(COMPUTE_PY) -m compute
+
+# The whole stack on free ports in a temporary data dir; BENCH_ARGS=--quick for small sizes.
+bench: setup
+	$(ORCH_PY) bench/bench_stack.py $(BENCH_ARGS)
 
 bench-compute: setup-compute
 	$(COMPUTE_PY) bench/bench_compute.py
