@@ -10,12 +10,13 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup setup-compute setup-orchestrator setup-chroma test test-compute test-orchestrator \
+.PHONY: help setup setup-compute setup-orchestrator setup-chroma test test-compute test-orchestrator test-e2e \
         run compute bench bench-compute bench-queue lint clean
 
 help:
 	@echo "make setup          build every environment (.venv/compute, .venv/orchestrator, .venv/chroma)"
 	@echo "make test           run the whole test suite against real Redis, Chroma and models"
+	@echo "make test-e2e       end-to-end tests: the whole stack, two compute replicas, ../shared/corpus"
 	@echo "make run            the whole stack, supervised: Redis, Chroma, compute, orchestrator API (dev mode)"
 	@echo "make compute        run the compute service in the foreground (COMPUTE_PORT, default 8090)"
 	@echo "make bench          whole-stack benchmark: ingest, search latency, SciFact quality, memory (--quick: BENCH_ARGS=--quick)"
@@ -51,7 +52,7 @@ $(VENV)/chroma/.stamp: deploy/chroma-requirements.txt
 	$(VENV)/chroma/bin/pip install -q -r deploy/chroma-requirements.txt
 	touch $@
 
-test: test-compute test-orchestrator
+test: test-compute test-orchestrator test-e2e
 
 test-compute: setup-compute
 	$(COMPUTE_PY) -m pytest tests/compute -q -p no:cacheprovider
@@ -59,6 +60,11 @@ test-compute: setup-compute
 # The orchestrator's tests start real Chroma and compute processes from their own environments.
 test-orchestrator: setup-orchestrator setup-chroma setup-compute
 	$(ORCH_PY) -m pytest tests/orchestrator -q -p no:cacheprovider
+
+# The whole stack as `make run` starts it (two compute replicas), on free ports: ingest, search, delete,
+# invariants, a replica killed mid-ingest. E2E_CORPUS_PER_FORMAT=N ingests only N corpus files per format.
+test-e2e: setup-orchestrator setup-chroma setup-compute
+	$(ORCH_PY) -m pytest tests/e2e -q -p no:cacheprovider -s
 
 # Redis (6380), Chroma (8000), compute (8090), the orchestrator API with workers (8080), data in ./data;
 # ports and paths from RUN_* / COMPUTE_* / ORCH_* variables (deploy/run_stack.py). Ctrl-C stops it all.
