@@ -112,3 +112,18 @@ async def test_full_queue_answers_503_with_retry_after(tmp_path):
             assert (await ac.post("/embed", json={"texts": texts})).status_code == 200
     finally:
         server.stop()
+
+
+async def test_chunking_and_embedding_at_once_never_break_each_other(compute_url):
+    """Stress for a race seen in the stack benchmark: /chunk shared the embedding thread's tokenizer and
+    could reset its padding mid-batch, so /embed failed with 'Unable to create tensor'. The window is
+    narrow, so this catches a regression only sometimes; the fix (a tokenizer per thread) is structural."""
+    text = " ".join(f"Sentence {i} explains one more step of the procedure in some detail." for i in range(400))
+    batch = [("short " * (i % 7 + 1)) + "text of varying length " * (i % 13) for i in range(64)]
+    async with httpx.AsyncClient(base_url=compute_url, timeout=300) as ac:
+        calls = []
+        for _ in range(6):
+            calls.append(ac.post("/chunk", json={"text": text, "strategy": "sentence", "max_tokens": 24}))
+            calls.append(ac.post("/embed", json={"texts": batch}))
+        responses = await asyncio.gather(*calls)
+    assert [r.status_code for r in responses] == [200] * len(responses), [r.text[:200] for r in responses if r.status_code != 200]

@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Models load in a thread while the parse workers start in their own processes.
         models, _ = await asyncio.gather(asyncio.to_thread(_load_models, settings), state.parse_pool.start())
         state.models = models
+        state.token_counter()  # built before serving: copying a tokenizer takes a moment
         state.embed_queue = EmbedQueue(settings.embed_queue_max_texts, settings.embed_batch_tokens, settings.retry_after_s)
         state.embed_queue.start()
         state.http = httpx.AsyncClient()

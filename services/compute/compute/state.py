@@ -22,6 +22,7 @@ class AppState:
     parse_pool: ParsePool | None = None
     embed_queue: EmbedQueue | None = None
     http: httpx.AsyncClient | None = None  # for the LLM endpoint
+    chunk_tokens: TokenCounter | None = None  # its own tokenizer copies, never the embedding thread's
     ready: bool = False
 
     def model(self, name: str | None) -> EmbeddingModel:
@@ -33,5 +34,7 @@ class AppState:
         return model
 
     def token_counter(self) -> TokenCounter:
-        model = self.model(None)
-        return TokenCounter(model.tokenizer, model.name)
+        if self.chunk_tokens is None:
+            model = self.model(None)
+            self.chunk_tokens = TokenCounter(model.tokenizer, model.name)
+        return self.chunk_tokens

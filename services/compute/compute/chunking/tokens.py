@@ -1,13 +1,27 @@
-"""Token counting with the embedding model's own tokenizer, so chunk sizes mean what the model reads."""
+"""Token counting with the embedding model's own tokenizer, so chunk sizes mean what the model reads.
 
-from dataclasses import dataclass
+A Hugging Face fast tokenizer is not safe to share between threads: each call may reset the Rust
+tokenizer's padding and truncation state, so a chunking thread could strip the padding an embedding
+batch relies on ("Unable to create tensor"). Each thread therefore gets its own copy.
+"""
+
+import copy
+import threading
 from typing import Any
 
 
-@dataclass
 class TokenCounter:
-    tokenizer: Any  # a Hugging Face fast tokenizer
-    name: str
+    def __init__(self, tokenizer: Any, name: str):
+        self._template = copy.deepcopy(tokenizer)  # never the embedding thread's instance
+        self._local = threading.local()
+        self.name = name
+
+    @property
+    def tokenizer(self) -> Any:
+        tok = getattr(self._local, "tokenizer", None)
+        if tok is None:
+            tok = self._local.tokenizer = copy.deepcopy(self._template)
+        return tok
 
     def encode(self, text: str) -> list[int]:
         return self.tokenizer.encode(text, add_special_tokens=False)
