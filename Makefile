@@ -79,7 +79,7 @@ bench: setup
 	$(ORCH_PY) bench/bench_stack.py $(BENCH_ARGS)
 
 bench-compute: setup-compute
-	$(COMPUTE_PY) bench/bench_compute.py
+	$(COMPUTE_PY) bench/bench_compute.py $(BENCH_ARGS)
 
 bench-queue: setup-orchestrator
 	$(ORCH_PY) bench/bench_queue.py

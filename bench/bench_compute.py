@@ -142,6 +142,10 @@ def main() -> None:
     if has_fast_bf16():
         backends["bf16"] = torch.bfloat16
     default_backend = list(backends)[-1]  # what the service picks on this CPU
+    only = [a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--backend=")]
+    if only:  # e.g. --backend=fp32: one backend, and the corpus parse with it
+        backends = {name: dtype for name, dtype in backends.items() if name in only}
+        default_backend = list(backends)[-1]
 
     log_dir = RESULTS / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
