@@ -18,17 +18,14 @@ orchestrator environment: httpx only, no ML import. Writes bench/results/stack.j
 with --quick)."""
 
 import argparse
-import gzip
 import json
 import math
 import os
 import random
 import signal
-import socket
 import statistics
 import sys
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -36,14 +33,21 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "deploy"))
-import run_stack  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from stack_support import (  # noqa: E402
+    API_WORKERS,
+    EMBED_BATCH_TEXTS,
+    SCIFACT,
+    Stack,
+    load_scifact,
+    doc_text,
+    create_collection,
+    chunk_texts,
+    ingest,
+)
 
 RESULTS = Path(__file__).resolve().parent / "results"
-SCIFACT = ROOT.parent / "shared" / "retrieval" / "scifact"
 PUBLISHED_NDCG10 = 0.64508  # BEIR, all-MiniLM-L6-v2 on SciFact
-EMBED_BATCH_TEXTS = 128  # the orchestrator's default ORCH_EMBED_BATCH_TEXTS
-API_WORKERS = 2
 SEARCH_TOP_K = 10
 OVERFETCH_FETCH = SEARCH_TOP_K * 3 + 10  # what /api/v1/search asks Chroma for at top_k=10 (api/search.py)
 CONCURRENCY = (1, 8, 32)
@@ -55,204 +59,9 @@ SEARCH_CHUNKING = {"strategy": "sentence", "max_tokens": 24}
 SEARCH_GROUP = 25  # SciFact abstracts per uploaded file in the search collection
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def pct(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
-
-
-# ---------------------------------------------------------------- the stack and its memory
-
-
-class Stack:
-    def __init__(self, data: Path, log: Path) -> None:
-        self.ports = {"redis": free_port(), "chroma": free_port(), "compute": free_port(), "orch": free_port()}
-        os.environ.update({
-            "RUN_DATA_DIR": str(data),
-            "RUN_REDIS_PORT": str(self.ports["redis"]),
-            "RUN_CHROMA_PORT": str(self.ports["chroma"]),
-            "COMPUTE_PORT": str(self.ports["compute"]),
-            "ORCH_PORT": str(self.ports["orch"]),
-            "ORCH_API_WORKERS": str(API_WORKERS),
-            "ORCH_ENV": "dev",
-            "ORCH_UPLOADS_PER_MIN": "0",  # the benchmark is one client uploading thousands of files
-            "ORCH_SEARCHES_PER_MIN": "0",
-            "ORCH_EMBED_BATCH_TEXTS": str(EMBED_BATCH_TEXTS),
-            "ORCH_RECONCILE_INTERVAL_S": "3600",
-        })
-        self.log = log.open("a")
-        log_lock = threading.Lock()
-        logfile = self.log
-
-        def relay(service: run_stack.Service, process) -> None:  # the services' output goes to a log file
-            for line in process.stdout:
-                with log_lock:
-                    logfile.write(f"{service.name:>12} | {line.decode(errors='replace')}")
-                    logfile.flush()
-
-        run_stack.Service._relay = relay
-        self.services = run_stack.services()
-        self.peak_kb: dict[str, int] = {}
-        self._stop = threading.Event()
-        self.api = f"http://127.0.0.1:{self.ports['orch']}"
-        self.compute = f"http://127.0.0.1:{self.ports['compute']}"
-        self.chroma = f"http://127.0.0.1:{self.ports['chroma']}"
-
-    def start(self) -> None:
-        for service in self.services:
-            service.start()
-            deadline = time.monotonic() + 300
-            while not service.is_ready():
-                if not service.alive or time.monotonic() > deadline:
-                    raise SystemExit(f"{service.name} did not become ready; see the log")
-                time.sleep(0.25)
-            print(f"  {service.name} ready (pid {service.process.pid})", flush=True)
-        threading.Thread(target=self._sample, daemon=True).start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self.sample_once()
-        for service in reversed(self.services):
-            service.stop()
-        self.log.close()
-
-    def _sample(self) -> None:
-        while not self._stop.wait(1.0):
-            self.sample_once()
-
-    def sample_once(self) -> None:
-        """VmHWM of each service's process and of its descendants (compute's parse worker), by label."""
-        children: dict[int, list[int]] = {}
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit():
-                try:
-                    ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-                except (OSError, IndexError, ValueError):
-                    continue
-                children.setdefault(ppid, []).append(int(entry.name))
-        for service in self.services:
-            if service.process is None:
-                continue
-            todo, seen = [(service.process.pid, service.name)], []
-            while todo:
-                pid, label = todo.pop()
-                seen.append((pid, label))
-                todo += [(c, f"{service.name} child") for c in children.get(pid, [])]
-            for pid, label in seen:
-                kb = hwm_kb(pid)
-                if kb is not None:
-                    self.peak_kb[label] = max(self.peak_kb.get(label, 0), kb)
-
-
-def hwm_kb(pid: int) -> int | None:
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-# ---------------------------------------------------------------- SciFact
-
-
-def load_scifact() -> tuple[list[dict], dict[str, str], dict[str, dict[str, int]]]:
-    with gzip.open(SCIFACT / "corpus.jsonl.gz", "rt", encoding="utf-8") as fh:
-        corpus = [json.loads(line) for line in fh]
-    queries = {}
-    for line in (SCIFACT / "queries.jsonl").read_text().splitlines():
-        q = json.loads(line)
-        queries[q["_id"]] = q["text"]
-    qrels: dict[str, dict[str, int]] = {}
-    for line in (SCIFACT / "qrels" / "test.tsv").read_text().splitlines()[1:]:
-        qid, did, score = line.split("\t")
-        qrels.setdefault(qid, {})[did] = int(score)
-    return corpus, queries, qrels
-
-
-def doc_text(doc: dict, copy: int = 0) -> str:
-    marker = f"[copy {copy}] " if copy else ""
-    return f"{marker}{doc.get('title', '')}\n\n{doc.get('text', '')}\n"
-
-
-# ---------------------------------------------------------------- API helpers
-
-
-def create_collection(api: httpx.Client, name: str, chunking: dict | None = None) -> None:
-    body = {"name": name, "chunking": chunking or {}}
-    api.post("/api/v1/collections", json=body).raise_for_status()
-
-
-def upload_all(api: httpx.Client, collection: str, docs: list[dict], copy: int = 0, threads: int = 4) -> list[dict]:
-    def one(doc: dict) -> dict:
-        files = {"file": (f"{doc['_id']}.txt", doc_text(doc, copy).encode(), "text/plain")}
-        data = {"metadata": json.dumps({"doc_id": doc["_id"], "copy": copy}), "on_duplicate": "reject"}
-        for attempt in range(5):
-            resp = api.post(f"/api/v1/collections/{collection}/documents", files=files, data=data)
-            if resp.status_code != 429 and resp.status_code < 500:
-                break
-            time.sleep(0.5 * (attempt + 1))
-        resp.raise_for_status()
-        return resp.json()
-
-    with ThreadPoolExecutor(threads) as pool:
-        return list(pool.map(one, docs))
-
-
-def wait_jobs(api: httpx.Client, job_ids: list[str], timeout_s: float = 3 * 3600) -> list[dict]:
-    """Every job's final record (jobs run roughly in order, so one poll per job mostly suffices)."""
-    deadline = time.monotonic() + timeout_s
-    finals = []
-    for job_id in job_ids:
-        while True:
-            job = api.get(f"/api/v1/jobs/{job_id}").raise_for_status().json()
-            if job["status"] in ("succeeded", "failed", "cancelled", "dead"):
-                finals.append(job)
-                break
-            if time.monotonic() > deadline:
-                raise SystemExit(f"job {job_id} did not end in time")
-            time.sleep(0.2)
-    return finals
-
-
-def document(api: httpx.Client, document_id: str) -> dict:
-    return api.get(f"/api/v1/documents/{document_id}").raise_for_status().json()
-
-
-def chunk_texts(api: httpx.Client, document_id: str) -> list[str]:
-    texts, cursor = [], None
-    while True:
-        params = {"limit": 1000, **({"cursor": cursor} if cursor else {})}
-        page = api.get(f"/api/v1/documents/{document_id}/chunks", params=params).raise_for_status().json()
-        texts += [c["text"] for c in page["chunks"]]
-        cursor = page.get("next_cursor")
-        if not cursor:
-            return texts
-
-
-def ingest(api: httpx.Client, collection: str, docs: list[dict], copy: int = 0) -> dict:
-    """Uploads, waits, and returns chunks, seconds (first upload to last job end) and the document ids."""
-    started_ms = time.time() * 1000
-    accepted = upload_all(api, collection, docs, copy)
-    jobs = wait_jobs(api, [a["job_id"] for a in accepted])
-    failed = [j for j in jobs if j["status"] != "succeeded"]
-    if failed:
-        print(f"  warning: {len(failed)} ingest jobs did not succeed (first: {failed[0].get('error')})")
-    ended_ms = max(j["finished_at_ms"] or 0 for j in jobs)
-    ids = [a["document_id"] for a in accepted]
-    with ThreadPoolExecutor(4) as pool:
-        counts = list(pool.map(lambda d: document(api, d).get("chunk_count") or 0, ids))
-    return {"documents": len(ids), "failed": len(failed), "chunks": sum(counts),
-            "seconds": (ended_ms - started_ms) / 1000, "document_ids": ids}
-
-
-# ---------------------------------------------------------------- 1. ingest throughput
 
 
 def bench_ingest(api: httpx.Client, compute: httpx.Client, docs: list[dict], collection: str) -> dict:
