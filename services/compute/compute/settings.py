@@ -52,8 +52,9 @@ class Settings(BaseSettings):
     # auto: bf16 where the CPU has AMX / AVX-512-BF16, else fp32.
     embed_backend: str = Field(default="auto", pattern="^(auto|fp32|bf16)$")
     embed_threads: int = Field(default_factory=available_cores, ge=1)
-    # Word pieces per forward pass; batches are cut by this budget, not by a text count.
-    embed_batch_tokens: int = Field(default=8192, ge=256)
+    # Padded word pieces per forward pass; batches are cut by this budget, not by a text count. 2048 embeds
+    # as fast as 8192 here (bf16, 2 cores) and keeps resident memory 150-300 MB lower (`make bench`).
+    embed_batch_tokens: int = Field(default=2048, ge=256)
     # Texts waiting for the model; past it /embed answers 503 with Retry-After.
     embed_queue_max_texts: int = Field(default=4096, ge=1)
     embed_max_texts_per_request: int = Field(default=2048, ge=1)
