@@ -92,7 +92,8 @@ class Ingestion:
                 if error is exc:
                     raise
                 raise error from exc
-        await self._drop_old_generations(chroma, document_id, generation)
+        if generation > 1:  # generation 1 is the document's first: there is nothing older to drop
+            await self._drop_old_generations(chroma, document_id, generation)
 
     async def _build(
         self,
