@@ -10,11 +10,11 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup setup-compute setup-orchestrator setup-chroma test test-compute test-orchestrator test-e2e \
-        run compute bench bench-compute bench-queue lint clean
+.PHONY: help setup setup-redis setup-compute setup-orchestrator setup-chroma test test-compute test-orchestrator test-e2e \
+        run compute bench bench-compute bench-queue clean
 
 help:
-	@echo "make setup          build every environment (.venv/compute, .venv/orchestrator, .venv/chroma)"
+	@echo "make setup          redis-server if missing, then every environment (.venv/compute, .venv/orchestrator, .venv/chroma)"
 	@echo "make test           run the whole test suite against real Redis, Chroma and models"
 	@echo "make test-e2e       end-to-end tests: the whole stack, two compute replicas, ../shared/corpus"
 	@echo "make run            the whole stack, supervised: Redis, Chroma, compute, orchestrator API (dev mode)"
@@ -23,7 +23,11 @@ help:
 	@echo "make bench-compute  embedding and parsing benchmark (prints medians)"
 	@echo "make bench-queue    job-queue throughput and latency benchmark"
 
-setup: setup-compute setup-orchestrator setup-chroma
+setup: setup-redis setup-compute setup-orchestrator setup-chroma
+
+# Debian's redis-server when none is on PATH (apt-get; sudo when not root).
+setup-redis:
+	@bash deploy/ensure-redis.sh
 
 setup-compute: $(VENV)/compute/.stamp
 setup-orchestrator: $(VENV)/orchestrator/.stamp
@@ -58,12 +62,12 @@ test-compute: setup-compute
 	$(COMPUTE_PY) -m pytest tests/compute -q -p no:cacheprovider
 
 # The orchestrator's tests start real Chroma and compute processes from their own environments.
-test-orchestrator: setup-orchestrator setup-chroma setup-compute
+test-orchestrator: setup-redis setup-orchestrator setup-chroma setup-compute
 	$(ORCH_PY) -m pytest tests/orchestrator -q -p no:cacheprovider
 
 # The whole stack as `make run` starts it (two compute replicas), on free ports: ingest, search, delete,
 # invariants, a replica killed mid-ingest. E2E_CORPUS_PER_FORMAT=N ingests only N corpus files per format.
-test-e2e: setup-orchestrator setup-chroma setup-compute
+test-e2e: setup-redis setup-orchestrator setup-chroma setup-compute
 	$(ORCH_PY) -m pytest tests/e2e -q -p no:cacheprovider -s
 
 # Redis (6380), Chroma (8000), compute (8090), the orchestrator API with workers (8080), data in ./data;

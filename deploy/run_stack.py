@@ -8,7 +8,7 @@ before starting the next, which is what this script is about. Standard library a
 
 Environment (all optional): RUN_DATA_DIR (./data), RUN_REDIS_PORT (6380), RUN_REDIS_SERVER (redis-server),
 RUN_CHROMA_PORT (8000), RUN_VENV_DIR (.venv), RUN_READY_TIMEOUT_S (300), COMPUTE_HOST/COMPUTE_PORT
-(127.0.0.1, 8090), ORCH_HOST/ORCH_PORT (127.0.0.1, 8080), ORCH_API_WORKERS (2), ORCH_ENV (dev); any other
+(127.0.0.1, 8090), ORCH_HOST/ORCH_PORT (127.0.0.1, 8080), ORCH_API_WORKERS (4), ORCH_ENV (dev); any other
 COMPUTE_* / ORCH_* variable passes through to its service.
 """
 
@@ -135,7 +135,7 @@ def services() -> list[Service]:
                 "ORCH_ENV": env("ORCH_ENV", "dev"),
                 "ORCH_HOST": orch_host,
                 "ORCH_PORT": orch_port,
-                "ORCH_API_WORKERS": env("ORCH_API_WORKERS", "2"),
+                "ORCH_API_WORKERS": env("ORCH_API_WORKERS", "4"),
                 "ORCH_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
                 "ORCH_CHROMA_URL": f"http://127.0.0.1:{chroma_port}",
                 "ORCH_COMPUTE_URLS": f"http://{compute_host}:{compute_port}",
