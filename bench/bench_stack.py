@@ -35,7 +35,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from stack_support import (  # noqa: E402
-    API_WORKERS,
+    EMBED_CONCURRENCY,
     EMBED_BATCH_TEXTS,
     SCIFACT,
     Stack,
@@ -52,8 +52,9 @@ SEARCH_TOP_K = 10
 OVERFETCH_FETCH = SEARCH_TOP_K * 3 + 10  # what /api/v1/search asks Chroma for at top_k=10 (api/search.py)
 CONCURRENCY = (1, 8, 32)
 SIZES = {
-    "quick": {"ingest_docs": 300, "search_chunks": 5_000, "queries": 50, "search_requests": 64},
-    "full": {"ingest_docs": None, "search_chunks": 50_000, "queries": None, "search_requests": 320},
+    "quick": {"ingest_docs": 300, "grouped_abstracts": 250, "search_chunks": 5_000, "queries": 50, "search_requests": 64},
+    "full": {"ingest_docs": None, "grouped_abstracts": 1_000, "search_chunks": 50_000, "queries": None,
+             "search_requests": 320},
 }
 SEARCH_CHUNKING = {"strategy": "sentence", "max_tokens": 24}
 SEARCH_GROUP = 25  # SciFact abstracts per uploaded file in the search collection
@@ -64,8 +65,38 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, math.ceil(q * len(ordered)) - 1))]
 
 
-def bench_ingest(api: httpx.Client, compute: httpx.Client, docs: list[dict], collection: str) -> dict:
-    result = ingest(api, collection, docs)
+def compute_route_seconds(compute: httpx.Client) -> dict[str, tuple[float, float]]:
+    """(requests, seconds) per compute route so far, from its Prometheus histogram."""
+    out: dict[str, list[float]] = {}
+    for line in compute.get("/metrics").raise_for_status().text.splitlines():
+        for suffix, slot in (("_count", 0), ("_sum", 1)):
+            head = f"compute_request_seconds{suffix}{{route=\""
+            if line.startswith(head):
+                route, value = line[len(head):].split('"}')
+                out.setdefault(route, [0.0, 0.0])[slot] = float(value)
+    return {route: (v[0], v[1]) for route, v in out.items()}
+
+
+def grouped(corpus: list[dict], per_file: int, copy: int = 0) -> list[dict]:
+    """SciFact abstracts `per_file` to an uploaded file: a document of a few pages instead of one abstract."""
+    return [
+        {"_id": f"group-{copy}-{i}", "title": f"SciFact abstracts {i}-{i + len(part) - 1}",
+         "text": "\n\n".join(doc_text(d, copy) for d in part)}
+        for i, part in ((i, corpus[i : i + per_file]) for i in range(0, len(corpus), per_file))
+    ]
+
+
+def bench_ingest(stack: Stack, api: httpx.Client, compute: httpx.Client, docs: list[dict], collection: str,
+                 label: str, phase: str) -> dict:
+    before = compute_route_seconds(compute)
+    with stack.phase(phase):
+        result = ingest(api, collection, docs)
+    after = compute_route_seconds(compute)
+    spent = {}
+    for route in ("/parse", "/chunk", "/embed"):
+        n0, s0 = before.get(route, (0.0, 0.0))
+        n1, s1 = after.get(route, (0.0, 0.0))
+        spent[route] = {"requests": int(n1 - n0), "mean_ms": round(1000 * (s1 - s0) / max(1.0, n1 - n0), 1)}
     rate = result["chunks"] / result["seconds"]
     with ThreadPoolExecutor(4) as pool:
         texts = [t for part in pool.map(lambda d: chunk_texts(api, d), result["document_ids"]) for t in part]
@@ -76,22 +107,25 @@ def bench_ingest(api: httpx.Client, compute: httpx.Client, docs: list[dict], col
         return len(batch)
 
     post(texts[:16])  # warm
-    started = time.perf_counter()
-    with ThreadPoolExecutor(API_WORKERS) as pool:  # as many requests at once as the API has workers
-        embedded = sum(pool.map(post, batches))
-    embed_s = time.perf_counter() - started
+    with stack.phase(f"embed {phase.split()[-1]}"):
+        started = time.perf_counter()
+        with ThreadPoolExecutor(EMBED_CONCURRENCY) as pool:
+            embedded = sum(pool.map(post, batches))
+        embed_s = time.perf_counter() - started
     embed_rate = embedded / embed_s
     out = {
         "documents": result["documents"], "failed": result["failed"], "chunks": result["chunks"],
         "ingest_seconds": round(result["seconds"], 2), "ingest_chunks_per_s": round(rate, 1),
         "embed_texts": embedded, "embed_seconds": round(embed_s, 2), "embed_chunks_per_s": round(embed_rate, 1),
-        "ratio": round(rate / embed_rate, 3), "target_ratio": 0.75,
+        "ratio": round(rate / embed_rate, 3), "target_ratio": 0.75, "compute_during_ingest": spent,
     }
-    print("\nIngest throughput (whole stack vs /embed alone on the same chunks)")
+    print(f"\nIngest throughput, {label} (whole stack vs /embed alone on the same chunks)")
     print(f"  {'':28}{'chunks':>8}{'seconds':>10}{'chunks/s':>10}")
     print(f"  {'API: upload -> jobs done':28}{out['chunks']:>8}{out['ingest_seconds']:>10.1f}{rate:>10.1f}")
     print(f"  {'/embed alone (batches 128)':28}{embedded:>8}{embed_s:>10.1f}{embed_rate:>10.1f}")
     print(f"  ratio {out['ratio']:.3f} (target >= 0.75); {out['documents']} documents, {out['failed']} failed")
+    print("  compute during the ingest: " + ", ".join(
+        f"{route} {v['requests']} x {v['mean_ms']} ms" for route, v in sorted(spent.items())))
     return out
 
 
@@ -107,12 +141,7 @@ def build_search_collection(api: httpx.Client, corpus: list[dict], name: str, ta
     while chunks < target:
         # about 20 chunks per abstract at 24 tokens (22 measured): what should reach the target, one copy at most
         take = corpus[: min(len(corpus), max(SEARCH_GROUP, int((target - chunks) / 20)))]
-        groups = [
-            {"_id": f"group-{copy}-{i}", "title": f"SciFact abstracts {i}-{i + len(part) - 1}",
-             "text": "\n\n".join(doc_text(d) for d in part)}
-            for i, part in ((i, take[i : i + SEARCH_GROUP]) for i in range(0, len(take), SEARCH_GROUP))
-        ]
-        result = ingest(api, name, groups, copy)
+        result = ingest(api, name, grouped(take, SEARCH_GROUP), copy)
         chunks += result["chunks"]
         documents += result["documents"]
         abstracts += len(take)
@@ -256,23 +285,46 @@ def main() -> int:
                     # 1 and 3 share one collection: the SciFact documents, default chunking
                     create_collection(api, "scifact")
                     print(f"\ningesting {len(docs)} SciFact documents (default chunking)...", flush=True)
-                    results["ingest"] = bench_ingest(api, compute, docs, "scifact")
-                    results["quality"] = bench_quality(api, "scifact", queries, qrels, qids, len(docs))
+                    results["ingest"] = bench_ingest(stack, api, compute, docs, "scifact", "one abstract per file",
+                                                     "ingest 1")
+                    with stack.phase("quality"):
+                        results["quality"] = bench_quality(api, "scifact", queries, qrels, qids, len(docs))
+                    # the same measure on documents of a few pages: the per-document costs spread over more chunks
+                    create_collection(api, "scifact-grouped")
+                    files = grouped(corpus[: size["grouped_abstracts"]], SEARCH_GROUP)
+                    print(f"\ningesting {size['grouped_abstracts']} SciFact abstracts, {SEARCH_GROUP} per file...", flush=True)
+                    results["ingest_grouped"] = bench_ingest(
+                        stack, api, compute, files, "scifact-grouped", f"{SEARCH_GROUP} abstracts per file",
+                        f"ingest {SEARCH_GROUP}")
                     print(f"\nbuilding the search collection (>= {size['search_chunks']} chunks)...", flush=True)
-                    built = build_search_collection(api, corpus, "search", size["search_chunks"])
+                    with stack.phase("search build"):
+                        built = build_search_collection(api, corpus, "search", size["search_chunks"])
                     qtexts = [queries[q] for q in sorted(queries, key=int)]
-                    results["search"] = bench_search(api, compute, chroma, "search", qtexts,
-                                                     size["search_requests"], built)
+                    with stack.phase("search"):
+                        results["search"] = bench_search(api, compute, chroma, "search", qtexts,
+                                                         size["search_requests"], built)
         finally:
             stack.stop()
 
+    results["cpu_seconds_by_phase"] = stack.phase_cpu_s
+    print("\nCPU seconds used in each phase (user + system; the machine has "
+          f"{os.cpu_count()} cores; 'ingest N' = N abstracts per file, 'embed N' = /embed alone on its chunks)")
+    labels = sorted({k for v in stack.phase_cpu_s.values() for k in v})
+    print(f"  {'process':20}" + "".join(f"{p:>14}" for p in stack.phase_cpu_s))
+    for label in labels:
+        # max(0, ...): a parse worker replaced during a phase starts its count anew
+        print(f"  {label:20}" + "".join(f"{max(0.0, v.get(label, 0)):>14.1f}" for v in stack.phase_cpu_s.values()))
     mb = {k: round(v / 1024, 1) for k, v in sorted(stack.peak_kb.items())}
+    phases = {p: {k: round(v / 1024, 1) for k, v in peaks.items()} for p, peaks in stack.phase_peak_kb.items()}
     results["peak_rss_mb"] = mb
-    print("\nPeak resident memory (VmHWM) during the run")
+    results["peak_rss_mb_by_phase"] = phases
+    print("\nPeak resident memory (VmHWM, MB): the whole run, then each phase alone")
     targets = {"orchestrator": 300, "compute": 1200}
+    print(f"  {'process':20}{'run':>9}" + "".join(f"{p:>14}" for p in phases) + "  target")
     for label, value in mb.items():
-        target = f"  (target <= {targets[label]} MB)" if label in targets else ""
-        print(f"  {label:20}{value:>9.1f} MB{target}")
+        cells = "".join(f"{phases[p].get(label, 0):>14.1f}" for p in phases)
+        target = f"  <= {targets[label]}" if label in targets else ""
+        print(f"  {label:20}{value:>9.1f}{cells}{target}")
     out = RESULTS / ("stack-quick.json" if args.quick else "stack.json")
     out.write_text(json.dumps(results, indent=2) + "\n")
     print(f"\nwrote {out}")

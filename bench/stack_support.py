@@ -2,6 +2,7 @@
 does, on free ports), peak memory of its processes, SciFact loading, and the API calls that upload and
 follow documents."""
 
+import contextlib
 import gzip
 import json
 import os
@@ -20,7 +21,8 @@ import run_stack  # noqa: E402
 from tests.support import free_port  # noqa: E402
 
 SCIFACT = ROOT.parent / "shared" / "retrieval" / "scifact"
-API_WORKERS = 2
+API_WORKERS = int(os.environ.get("ORCH_API_WORKERS", "4"))  # jobs at once in the API process, as make run
+EMBED_CONCURRENCY = 2  # /embed alone: one request encoding, one waiting, so the model never idles
 EMBED_BATCH_TEXTS = 128  # the orchestrator's default ORCH_EMBED_BATCH_TEXTS
 
 
@@ -56,6 +58,8 @@ class Stack:
         run_stack.Service._relay = relay
         self.services = run_stack.services()
         self.peak_kb: dict[str, int] = {}
+        self.phase_peak_kb: dict[str, dict[str, int]] = {}  # phase -> label -> peak during that phase
+        self.phase_cpu_s: dict[str, dict[str, float]] = {}  # phase -> label -> CPU seconds used in it
         self._stop = threading.Event()
         self.api = f"http://127.0.0.1:{self.ports['orch']}"
         self.compute = f"http://127.0.0.1:{self.ports['compute']}"
@@ -79,12 +83,56 @@ class Stack:
             service.stop()
         self.log.close()
 
+    @contextlib.contextmanager
+    def phase(self, name: str):
+        """Peaks of this phase alone: every process's VmHWM is reset (clear_refs) at its start."""
+        self.sample_once()
+        cpu_before = self.cpu_seconds()
+        for pid, _label in self._processes():
+            try:
+                Path(f"/proc/{pid}/clear_refs").write_text("5")
+            except OSError:
+                pass
+        try:
+            yield
+        finally:
+            cpu_after = self.cpu_seconds()
+            self.phase_cpu_s[name] = {k: round(v - cpu_before.get(k, 0.0), 1) for k, v in cpu_after.items()}
+            self.phase_peak_kb[name] = self._peaks()
+            self.sample_once()
+
+    def cpu_seconds(self) -> dict[str, float]:
+        """CPU time (user + system) used so far by each label's processes, this benchmark's own included."""
+        tick = os.sysconf("SC_CLK_TCK")
+        out: dict[str, float] = {"benchmark client": sum(os.times()[:2])}
+        for pid, label in self._processes():
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            out[label] = out.get(label, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+        return out
+
     def _sample(self) -> None:
         while not self._stop.wait(1.0):
             self.sample_once()
 
     def sample_once(self) -> None:
         """VmHWM of each service's process and of its descendants (compute's parse worker), by label."""
+        for label, kb in self._peaks().items():
+            self.peak_kb[label] = max(self.peak_kb.get(label, 0), kb)
+
+    def _peaks(self) -> dict[str, int]:
+        """The largest current VmHWM (kB) among each label's processes."""
+        peaks: dict[str, int] = {}
+        for pid, label in self._processes():
+            kb = hwm_kb(pid)
+            if kb is not None:
+                peaks[label] = max(peaks.get(label, 0), kb)
+        return peaks
+
+    def _processes(self) -> list[tuple[int, str]]:
+        """(pid, label) of each service's process and its descendants."""
         children: dict[int, list[int]] = {}
         for entry in Path("/proc").iterdir():
             if entry.name.isdigit():
@@ -93,18 +141,16 @@ class Stack:
                 except (OSError, IndexError, ValueError):
                     continue
                 children.setdefault(ppid, []).append(int(entry.name))
+        seen: list[tuple[int, str]] = []
         for service in self.services:
             if service.process is None:
                 continue
-            todo, seen = [(service.process.pid, service.name)], []
+            todo = [(service.process.pid, service.name)]
             while todo:
                 pid, label = todo.pop()
                 seen.append((pid, label))
                 todo += [(c, f"{service.name} child") for c in children.get(pid, [])]
-            for pid, label in seen:
-                kb = hwm_kb(pid)
-                if kb is not None:
-                    self.peak_kb[label] = max(self.peak_kb.get(label, 0), kb)
+        return seen
 
 
 def hwm_kb(pid: int) -> int | None:
