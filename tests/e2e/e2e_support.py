@@ -91,6 +91,19 @@ def corpus_files(corpus: Path, per_format: int = 0) -> list[Path]:
     return files
 
 
+def shared_text_ratio(query: str, text: str, shingle_words: int = 8) -> float:
+    """How much of the shorter of two texts the other holds, as the share of its 8-word runs found in
+    both (0..1). Template text (the same lorem ipsum in two files) is the same text even when the chunk
+    boundaries differ, so a hit on the other file is a fair answer to a query made of it."""
+
+    def shingles(s: str) -> set[tuple[str, ...]]:
+        words = s.lower().split()
+        return {tuple(words[i:i + shingle_words]) for i in range(max(1, len(words) - shingle_words + 1))}
+
+    a, b = shingles(query), shingles(text)
+    return len(a & b) / min(len(a), len(b)) if a and b else 0.0
+
+
 def assert_invariants(stack: Any, client: httpx.Client) -> dict[str, int]:
     """DESIGN.md's invariants, read straight from Redis and Chroma after an on-demand reconcile (grace 0):
     every vector belongs to a document that is ready in that generation, every Chroma collection belongs

@@ -4,6 +4,7 @@ job to its end, and find each document again by a sentence of its own."""
 import os
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from e2e_support import (
@@ -12,6 +13,7 @@ from e2e_support import (
     create_collection,
     generated_documents,
     search,
+    shared_text_ratio,
     upload,
     wait_jobs,
 )
@@ -20,6 +22,8 @@ from tests.support import CORPUS
 
 # 0: the whole corpus; N: the first N files of each format (deterministic, sorted by path).
 PER_FORMAT = int(os.environ.get("E2E_CORPUS_PER_FORMAT", "0"))
+# A hit from another document counts when this share of the shorter text's 8-word runs is in both.
+SAME_TEXT = 0.8
 
 
 def test_generated_documents_are_found_at_rank_1(stack) -> None:
@@ -55,7 +59,7 @@ def test_corpus_ingests_and_each_document_is_found_by_its_own_text(stack) -> Non
               f"per format: {dict(sorted(per_format.items()))}")
 
         document_ids = {a["document_id"]: path for path, a in accepted.items()}
-        searched, missed = 0, []
+        searched, fair, missed = 0, 0, []
         for document_id, path in sorted(document_ids.items(), key=lambda kv: str(kv[1])):
             texts = [c["text"] for c in chunks(client, document_id) if len(c["text"].split()) >= 8]
             if not texts:
@@ -63,10 +67,15 @@ def test_corpus_ingests_and_each_document_is_found_by_its_own_text(stack) -> Non
             query = max(texts, key=len)[:1000]
             hits = search(client, query, ["e2e-corpus"], top_k=3)
             searched += 1
-            found = document_id in {h["document_id"] for h in hits}
-            # The same text in another document (a duplicate file) is a fair hit.
-            if not found and not any(query in h["text"] for h in hits):
-                missed.append(str(path.relative_to(CORPUS)))
+            if document_id in {h["document_id"] for h in hits}:
+                continue
+            # The same text in another document (a duplicate file, a shared template) is a fair hit.
+            shared = [shared_text_ratio(query, h["text"]) for h in hits]
+            if max(shared, default=0.0) >= SAME_TEXT:
+                fair += 1
+                continue
+            names = [str(document_ids.get(h["document_id"], Path(CORPUS, "?")).relative_to(CORPUS)) for h in hits]
+            missed.append((str(path.relative_to(CORPUS)), list(zip(names, shared, strict=True))))
         print(f"[e2e] corpus search: {searched} documents searched by their own chunk text, "
-              f"{searched - len(missed)} in the top 3")
+              f"{searched - len(missed)} in the top 3 ({fair} through the same text in another file)")
         assert not missed, missed
