@@ -17,6 +17,7 @@ from api_support import (
     wait_job,
 )
 from conftest import wait_until
+from orchestrator import reconciler
 from orchestrator.records import DocumentStatus, now_ms
 from orchestrator.settings import Settings
 from orchestrator.vectors import VectorStore, vector_id
@@ -143,3 +144,23 @@ async def test_a_dead_letter_can_be_purged(api_settings: Settings, compute_url: 
         assert (await client.get(f"{API}/dlq")).json()["items"] == []
         assert (await client.get(f"{API}/queue")).json()["dead"] == 0
         assert (await client.get(f"{API}/jobs/{job['id']}")).json()["status"] == "dead"
+
+
+async def test_a_collection_is_reconciled_a_page_at_a_time(
+    api: httpx.AsyncClient, chroma_url: str, monkeypatch
+) -> None:
+    # Pages of two records: the stale ones are found on every page and deleted only after the scan, so
+    # no record shifts past a page still to be read.
+    monkeypatch.setattr(reconciler, "PAGE", 2)
+    collection = await create_collection(api, "paged")
+    document = await ingest(api, "paged", "p.md", b"# P\n\nPuffins nest in burrows on cliff tops.\n")
+    store = VectorStore(chroma_url)
+    try:
+        for i in range(5):
+            await _plant(store, collection["chroma_name"], f"ghost-{i}", 1, f"ghost text {i}")
+        report = (await api.post(f"{API}/admin/reconcile", params={"grace_s": 0})).json()
+        assert (report["vectors_checked"], report["vectors_deleted"]) == (document["chunk_count"] + 5, 5)
+        remaining = await store.get(collection["chroma_name"])
+        assert {(r.metadata or {})["document_id"] for r in remaining} == {document["id"]}
+    finally:
+        await store.close()

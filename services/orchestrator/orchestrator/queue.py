@@ -24,6 +24,7 @@ from orchestrator.records import (
     Priority,
     WorkerInfo,
     encode_fields,
+    id_floor,
     new_id,
     pairs,
 )
@@ -174,6 +175,25 @@ class JobQueue:
         """Queues a `failed` job again, or replays a `dead` one (leaving the dead-letter stream)."""
         raise_for(await self._scripts.run("requeue", job_id), job_id, JobStatus.queued)
         return await self.get(job_id)
+
+    async def forget_finished(self, finished_before_ms: int, batch: int = 500) -> int:
+        """Forgets succeeded, failed and cancelled jobs that ended at or before `finished_before_ms` (record,
+        events, index entries); returns how many. Only jobs created before the cutoff can have ended by it,
+        and ids sort by creation time, so each status index is read only up to there."""
+        forgotten = 0
+        high = f"({id_floor(finished_before_ms + 1)}"
+        for status in (JobStatus.succeeded, JobStatus.failed, JobStatus.cancelled):
+            low = "-"
+            while True:
+                ids = await self._redis.zrange(
+                    keys.jobs_by_status(status), low, high, bylex=True, offset=0, num=batch
+                )
+                if ids:
+                    forgotten += await self._scripts.run("forget", finished_before_ms, *ids)
+                if len(ids) < batch:
+                    break
+                low = f"({ids[-1]}"  # those kept (ended after the cutoff) are not read again
+        return forgotten
 
     async def dead_letters(self, *, cursor: str | None = None, limit: int = 50) -> Page[DeadLetter]:
         """Dead letters oldest first; the cursor is the last entry id seen."""

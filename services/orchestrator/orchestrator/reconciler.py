@@ -5,6 +5,8 @@
   ingest's own generation is kept: it is not searchable before its commit anyway).
 - Marks documents failed whose ingest job ended without saying so (dead-lettered after its workers died).
 - Lapsed leases: workers re-queue them on every claim (XAUTOCLAIM); the report counts those waiting.
+- Forgets finished jobs older than `job_retention_s` (dead ones stay for the dead-letter queue).
+A collection is read a page at a time, so its size does not set the orchestrator's memory.
 Runs periodically in the API process (`reconcile_interval_s`) and on demand (`POST /api/v1/admin/reconcile`).
 """
 
@@ -40,6 +42,7 @@ class ReconcileReport(BaseModel):
     vectors_in_grace: int = 0  # would be deleted, but younger than the grace period
     documents_failed: int = 0  # stuck queued/processing behind a job that had ended
     lapsed_leases: int = 0  # waiting for a worker's next claim to re-queue them
+    jobs_forgotten: int = 0  # finished longer ago than the job retention
     orphan_chroma_collections: list[str] = []  # in Chroma, unknown to the registry (reported, not deleted)
 
 
@@ -86,65 +89,72 @@ class Reconciler:
         names = await self.s.vectors.list_collection_names()
         report.orphan_chroma_collections = sorted(set(names) - known)
         report.lapsed_leases = await self._lapsed_leases()
+        retention_s = self.s.settings.job_retention_s
+        if retention_s:
+            report.jobs_forgotten = await self.s.queue.forget_finished(now_ms() - retention_s * 1000)
         log.info("reconciled: %s", report.model_dump())
         return report
 
     async def _collection(self, chroma: str, report: ReconcileReport) -> None:
-        records = []
+        # Doomed ids are collected first and deleted after the scan: deleting while paging by offset
+        # would shift later records past the pages still to read.
+        doomed: list[str] = []
+        cutoff_ms = now_ms() - round(self.grace_s * 1000)
         offset = 0
         while True:
-            batch = await self.s.vectors.get(chroma, limit=PAGE, offset=offset)
-            records.extend(batch)
-            if len(batch) < PAGE:
+            records = await self.s.vectors.get(chroma, limit=PAGE, offset=offset)
+            report.vectors_checked += len(records)
+            documents = await _documents(
+                self.s.redis, sorted({str((r.metadata or {}).get("document_id", "")) for r in records})
+            )
+            for record in records:
+                metadata = record.metadata or {}
+                document = documents.get(str(metadata.get("document_id", "")))
+                if _keep(document, int(metadata.get("generation", -1))):
+                    continue
+                if int(metadata.get("ingested_at_ms", 0)) > cutoff_ms:
+                    report.vectors_in_grace += 1
+                    continue
+                doomed.append(record.id)
+            if len(records) < PAGE:
                 break
             offset += PAGE
-        report.vectors_checked += len(records)
-        documents = await _documents(
-            self.s.redis, sorted({str((r.metadata or {}).get("document_id", "")) for r in records})
-        )
-        cutoff_ms = now_ms() - round(self.grace_s * 1000)
-        doomed: list[str] = []
-        for record in records:
-            metadata = record.metadata or {}
-            document = documents.get(str(metadata.get("document_id", "")))
-            if _keep(document, int(metadata.get("generation", -1))):
-                continue
-            if int(metadata.get("ingested_at_ms", 0)) > cutoff_ms:
-                report.vectors_in_grace += 1
-                continue
-            doomed.append(record.id)
         for start in range(0, len(doomed), PAGE):
             await self.s.vectors.delete(chroma, ids=doomed[start : start + PAGE])
         report.vectors_deleted += len(doomed)
 
     async def _fix_stuck_documents(self, report: ReconcileReport) -> None:
         for status in (DocumentStatus.queued, DocumentStatus.processing):
-            page = await self.s.registry.list_documents(status=status, limit=1000)
-            for document in page.items:
-                if document.job_id is None:
-                    continue
-                job = (await self.s.queue.get_many([document.job_id]))[0]
-                if job is not None and job.status not in FINAL_JOB_STATUSES:
-                    continue
-                if job is not None and job.status is JobStatus.succeeded:
-                    continue  # its commit decided; nothing stuck
-                error = job.error if job is not None else None
-                target = (
-                    DocumentStatus.cancelled
-                    if job and job.status is JobStatus.cancelled
-                    else DocumentStatus.failed
-                )
-                fixed = await doc_state.finish_unready(
-                    self.s.redis,
-                    document.id,
-                    document.job_id,
-                    target,
-                    DocumentError(
-                        code=error.code if error else "job_lost",
-                        message=error.message if error else "its ingest job ended without finishing it",
-                    ),
-                )
-                report.documents_failed += fixed is not None
+            cursor = None  # keyset pages stay stable while fixed documents leave this status
+            while True:
+                page = await self.s.registry.list_documents(status=status, cursor=cursor, limit=PAGE)
+                for document in page.items:
+                    report.documents_failed += await self._fix_if_stuck(document)
+                if page.next_cursor is None:
+                    break
+                cursor = page.next_cursor
+
+    async def _fix_if_stuck(self, document: Document) -> bool:
+        """Fails (or cancels) a queued or processing document whose job has ended, or is gone, without
+        finishing it; True if it did."""
+        if document.job_id is None:
+            return False
+        job = (await self.s.queue.get_many([document.job_id]))[0]
+        if job is not None and (job.status not in FINAL_JOB_STATUSES or job.status is JobStatus.succeeded):
+            return False  # still running, or its commit decided: nothing stuck
+        error = job.error if job is not None else None
+        target = DocumentStatus.cancelled if job and job.status is JobStatus.cancelled else DocumentStatus.failed
+        fixed = await doc_state.finish_unready(
+            self.s.redis,
+            document.id,
+            document.job_id,
+            target,
+            DocumentError(
+                code=error.code if error else "job_lost",
+                message=error.message if error else "its ingest job ended without finishing it",
+            ),
+        )
+        return fixed is not None
 
     async def _lapsed_leases(self) -> int:
         lease_ms = round(self.s.settings.lease_s * 1000)

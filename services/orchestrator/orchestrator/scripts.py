@@ -15,7 +15,7 @@ from orchestrator.settings import Settings
 from orchestrator.states import lua_job_table
 
 _LUA_DIR = Path(__file__).with_name("lua")
-_NAMES = ("enqueue", "claim", "finish", "renew", "progress", "cancel", "requeue")
+_NAMES = ("enqueue", "claim", "finish", "renew", "progress", "cancel", "requeue", "forget")
 
 
 def _header() -> str:

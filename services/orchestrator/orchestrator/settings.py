@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     events_ttl_s: int = Field(86_400, ge=1, le=30 * 86_400)
     events_maxlen: int = Field(1_000, ge=10, le=100_000)
     dead_letters_maxlen: int = Field(100_000, ge=100, le=10_000_000)
+    # Finished jobs (dead ones excepted) are forgotten this long after they end, by the reconciler; 0 keeps them.
+    job_retention_s: int = Field(7 * 86_400, ge=0, le=365 * 86_400)
 
     metrics_port: int | None = Field(None, ge=1, le=65_535)
 
