@@ -24,10 +24,16 @@ from orchestrator.vectors import VectorStore, vector_id
 
 
 async def _plant(
-    store: VectorStore, chroma_name: str, document_id: str, generation: int, text: str, age_ms: int = 0
+    store: VectorStore,
+    chroma_name: str,
+    document_id: str,
+    generation: int,
+    text: str,
+    age_ms: int = 0,
+    embedding: list[float] | None = None,
 ):
     """A vector written behind the registry's back (as a crashed worker or a lost cleanup would leave)."""
-    embedding = [1.0] + [0.0] * 383
+    embedding = embedding or [1.0] + [0.0] * 383
     metadata = {
         "document_id": document_id,
         "generation": generation,
@@ -162,5 +168,27 @@ async def test_a_collection_is_reconciled_a_page_at_a_time(
         assert (report["vectors_checked"], report["vectors_deleted"]) == (document["chunk_count"] + 5, 5)
         remaining = await store.get(collection["chroma_name"])
         assert {(r.metadata or {})["document_id"] for r in remaining} == {document["id"]}
+    finally:
+        await store.close()
+
+
+async def test_search_looks_past_many_stale_vectors(
+    api: httpx.AsyncClient, chroma_url: str, compute_url: str, compute_token: str
+) -> None:
+    # 60 vectors no document vouches for, each exactly the query's own embedding: they fill the first
+    # fetch (3 x top_k + 10 = 25) and the next, so only a widening search reaches the real chunk.
+    collection = await create_collection(api, "crowded")
+    document = await ingest(api, "crowded", "c.md", b"# C\n\nCormorants dry their wings in the sun.\n")
+    query = "cormorants drying wings"
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {compute_token}"}) as compute:
+        answer = await compute.post(f"{compute_url}/embed", json={"texts": [query], "kind": "query"})
+    vector = answer.raise_for_status().json()["embeddings"][0]
+    store = VectorStore(chroma_url)
+    try:
+        for i in range(60):
+            await _plant(store, collection["chroma_name"], f"ghost-{i}", 1, f"stale {i}", embedding=vector)
+        results = await search(api, query, ["crowded"], top_k=5)
+        assert [r["document_id"] for r in results] == [document["id"]] * document["chunk_count"]
+        assert await search(api, query, ["crowded"], top_k=5, min_score=0.99) == []
     finally:
         await store.close()

@@ -16,11 +16,14 @@ from orchestrator.api.schemas import SearchHit, SearchRequest, SearchResponse
 from orchestrator.doc_state import searchable
 from orchestrator.records import Collection, Document
 from orchestrator.services import Services
+from orchestrator.vector_records import Hit
 
 router = APIRouter(tags=["search"])
 
-# Chroma returns stale vectors too (old generations until their cleanup): ask for some extra.
+# Chroma also holds vectors search must not return (old generations until their cleanup, a re-ingest not
+# yet committed, a deleted document until its job ends): ask for extra, and for more while too few pass.
 OVERFETCH = 3
+WIDEN = 4
 MAX_FETCH = 1_000
 
 
@@ -43,6 +46,54 @@ async def _embed_queries(
     return {m: r.embeddings[0] for m, r in zip(models, responses, strict=True)}
 
 
+def _vouched(collection: Collection, hit: Hit, documents: dict[str, Document | None]) -> SearchHit | None:
+    """The hit as a result, if the registry vouches for it: its document is in this collection and
+    searchable at exactly the hit's generation."""
+    meta = chunk_meta.decode(hit.metadata)
+    document = documents.get(str(meta.get("document_id", "")))
+    if document is None or document.collection != collection.name:
+        return None
+    if not searchable(document, int(meta.get("generation", -1))):
+        return None
+    return SearchHit(
+        chunk_id=hit.id,
+        document_id=document.id,
+        collection=collection.name,
+        filename=document.filename,
+        text=hit.text or "",
+        score=hit.score,
+        heading_path=meta["heading_path"],
+        pages=meta["pages"],
+        metadata=document.metadata,
+    )
+
+
+async def _collection_results(
+    s: Services, collection: Collection, vector: list[float], body: SearchRequest
+) -> list[SearchHit]:
+    """Up to top_k results from one collection, best first. While too few nearest vectors pass the
+    registry's check, asks Chroma for more (x4 each time, at most MAX_FETCH), unless it has no more to
+    give or the nearest ones left already score under min_score."""
+    fetch = min(body.top_k * OVERFETCH + 10, MAX_FETCH)
+    while True:
+        hits = await s.vectors.query(
+            collection.chroma_name or collection.name, vector, top_k=fetch, where=body.filters
+        )
+        documents = await _documents(
+            s, sorted({str((h.metadata or {}).get("document_id", "")) for h in hits})
+        )
+        results = [
+            r
+            for r in (_vouched(collection, h, documents) for h in hits)
+            if r is not None and (body.min_score is None or r.score >= body.min_score)
+        ]
+        exhausted = len(hits) < fetch or fetch >= MAX_FETCH
+        below_floor = body.min_score is not None and bool(hits) and hits[-1].score < body.min_score
+        if len(results) >= body.top_k or exhausted or below_floor:
+            return results[: body.top_k]
+        fetch = min(fetch * WIDEN, MAX_FETCH)
+
+
 @router.post("/search", response_model=SearchResponse, dependencies=[Depends(ratelimit.searches)])
 async def search(body: SearchRequest, s: ServicesDep, request: Request) -> SearchResponse:
     if body.top_k > s.settings.search_max_top_k:
@@ -50,41 +101,8 @@ async def search(body: SearchRequest, s: ServicesDep, request: Request) -> Searc
     names = list(dict.fromkeys(body.collections))
     collections = [await active_collection(s.registry, name) for name in names]
     vectors_by_model = await _embed_queries(s, body.query, collections, request.state.request_id)
-    fetch = min(body.top_k * OVERFETCH + 10, MAX_FETCH)
-    answers = await asyncio.gather(
-        *(
-            s.vectors.query(
-                c.chroma_name or c.name, vectors_by_model[c.embedding_model], top_k=fetch, where=body.filters
-            )
-            for c in collections
-        )
+    per_collection = await asyncio.gather(
+        *(_collection_results(s, c, vectors_by_model[c.embedding_model], body) for c in collections)
     )
-    candidates = [(c, hit) for c, hits in zip(collections, answers, strict=True) for hit in hits]
-    documents = await _documents(
-        s, sorted({str((h.metadata or {}).get("document_id", "")) for _, h in candidates})
-    )
-    results: list[SearchHit] = []
-    for collection, hit in candidates:
-        meta = chunk_meta.decode(hit.metadata)
-        document = documents.get(str(meta.get("document_id", "")))
-        if document is None or document.collection != collection.name:
-            continue
-        if not searchable(document, int(meta.get("generation", -1))):
-            continue
-        if body.min_score is not None and hit.score < body.min_score:
-            continue
-        results.append(
-            SearchHit(
-                chunk_id=hit.id,
-                document_id=document.id,
-                collection=collection.name,
-                filename=document.filename,
-                text=hit.text or "",
-                score=hit.score,
-                heading_path=meta["heading_path"],
-                pages=meta["pages"],
-                metadata=document.metadata,
-            )
-        )
-    results.sort(key=lambda r: r.score, reverse=True)
+    results = sorted((r for found in per_collection for r in found), key=lambda r: r.score, reverse=True)
     return SearchResponse(query=body.query, results=results[: body.top_k])
