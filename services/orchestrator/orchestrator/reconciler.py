@@ -12,10 +12,8 @@ Runs periodically in the API process (`reconcile_interval_s`) and on demand (`PO
 
 import asyncio
 import logging
-from collections.abc import Sequence
 
 from pydantic import BaseModel
-from redis.asyncio import Redis
 
 from orchestrator import doc_state, keys
 from orchestrator.records import (
@@ -44,14 +42,6 @@ class ReconcileReport(BaseModel):
     lapsed_leases: int = 0  # waiting for a worker's next claim to re-queue them
     jobs_forgotten: int = 0  # finished longer ago than the job retention
     orphan_chroma_collections: list[str] = []  # in Chroma, unknown to the registry (reported, not deleted)
-
-
-async def _documents(redis: Redis, ids: Sequence[str]) -> dict[str, Document | None]:
-    async with redis.pipeline(transaction=False) as pipe:
-        for document_id in ids:
-            pipe.hgetall(keys.document(document_id))
-        rows = await pipe.execute()
-    return {i: Document.from_redis(raw) if raw else None for i, raw in zip(ids, rows, strict=True)}
 
 
 def _keep(document: Document | None, generation: int) -> bool:
@@ -104,8 +94,8 @@ class Reconciler:
         while True:
             records = await self.s.vectors.get(chroma, limit=PAGE, offset=offset)
             report.vectors_checked += len(records)
-            documents = await _documents(
-                self.s.redis, sorted({str((r.metadata or {}).get("document_id", "")) for r in records})
+            documents = await self.s.registry.get_documents(
+                sorted({str((r.metadata or {}).get("document_id", "")) for r in records})
             )
             for record in records:
                 metadata = record.metadata or {}

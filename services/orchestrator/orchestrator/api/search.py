@@ -3,11 +3,10 @@ return only chunks the registry vouches for (document present, not being deleted
 the vector's generation). An unknown collection is a 404, and nothing is ever created by a search."""
 
 import asyncio
-from collections.abc import Sequence
 
 from fastapi import APIRouter, Depends, Request
 
-from orchestrator import chunk_meta, keys
+from orchestrator import chunk_meta
 from orchestrator.api import ratelimit
 from orchestrator.api.collections import active_collection
 from orchestrator.api.deps import ServicesDep
@@ -25,14 +24,6 @@ router = APIRouter(tags=["search"])
 OVERFETCH = 3
 WIDEN = 4
 MAX_FETCH = 1_000
-
-
-async def _documents(s: Services, ids: Sequence[str]) -> dict[str, Document | None]:
-    async with s.redis.pipeline(transaction=False) as pipe:
-        for document_id in ids:
-            pipe.hgetall(keys.document(document_id))
-        rows = await pipe.execute()
-    return {i: Document.from_redis(raw) if raw else None for i, raw in zip(ids, rows, strict=True)}
 
 
 async def _embed_queries(
@@ -79,8 +70,8 @@ async def _collection_results(
         hits = await s.vectors.query(
             collection.chroma_name or collection.name, vector, top_k=fetch, where=body.filters
         )
-        documents = await _documents(
-            s, sorted({str((h.metadata or {}).get("document_id", "")) for h in hits})
+        documents = await s.registry.get_documents(
+            sorted({str((h.metadata or {}).get("document_id", "")) for h in hits})
         )
         results = [
             r
