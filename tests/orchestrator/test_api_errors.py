@@ -179,7 +179,7 @@ async def test_health_and_metrics(api: httpx.AsyncClient) -> None:
     }
     metrics = await api.get("/metrics")
     assert metrics.status_code == 200
-    assert "orchestrator_http_requests_total" in metrics.text
+    assert 'orchestrator_http_requests_total{method="GET",route="/readyz",status="200"}' in metrics.text
     assert "orchestrator_jobs_in_flight" in metrics.text
 
 

@@ -4,18 +4,16 @@ error envelope, API keys, CORS, request metrics, and the /api/v1 routers."""
 import asyncio
 import contextlib
 import logging
-import time
-import uuid
 from collections.abc import AsyncIterator
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry
 
-from contracts import REQUEST_ID_HEADER
 from orchestrator import ingest
 from orchestrator.api import admin, collections, documents, errors, health, jobs, search, uploads
 from orchestrator.api.auth import require_api_key
+from orchestrator.api.request_context import RequestContext
 from orchestrator.handlers import load_factory
 from orchestrator.metrics import PoolCollector
 from orchestrator.reconciler import run_periodically
@@ -85,45 +83,6 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await redis.aclose()
 
 
-def _request_metrics(app: FastAPI, registry: CollectorRegistry) -> None:
-    requests = Counter(
-        "orchestrator_http_requests",
-        "HTTP requests by route and status",
-        ["method", "route", "status"],
-        registry=registry,
-    )
-    latency = Histogram(
-        "orchestrator_http_request_seconds",
-        "HTTP request latency by route",
-        ["method", "route"],
-        registry=registry,
-    )
-
-    @app.middleware("http")
-    async def count(request: Request, call_next):  # type: ignore[no-untyped-def]
-        start = time.perf_counter()
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        requests.labels(request.method, path, str(response.status_code)).inc()
-        latency.labels(request.method, path).observe(time.perf_counter() - start)
-        return response
-
-
-def _request_ids(app: FastAPI) -> None:
-    """Every request has an id (the client's X-Request-ID if it is sane, else a new one): it is answered
-    back, and travels to compute with the calls made for the request."""
-
-    @app.middleware("http")
-    async def request_id(request: Request, call_next):  # type: ignore[no-untyped-def]
-        given = request.headers.get(REQUEST_ID_HEADER, "")
-        ok = 0 < len(given) <= 128 and all(c.isalnum() or c in "-_.:" for c in given)
-        request.state.request_id = given if ok else uuid.uuid4().hex
-        response = await call_next(request)
-        response.headers[REQUEST_ID_HEADER] = request.state.request_id
-        return response
-
-
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     api_keys = check_security(settings)
@@ -137,8 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.api_keys = api_keys
     app.state.metrics = CollectorRegistry()
     errors.install(app)
-    _request_metrics(app, app.state.metrics)
-    _request_ids(app)
+    app.add_middleware(RequestContext, registry=app.state.metrics)
     if settings.cors_origin_list:
         app.add_middleware(
             CORSMiddleware,

@@ -1,0 +1,64 @@
+"""Request ids and request metrics, as one pure ASGI middleware.
+
+Not Starlette's BaseHTTPMiddleware (`@app.middleware("http")`): that one runs every request through a
+task group and memory streams, which cost CPU on each call and sit between a streamed response (job
+events over SSE) and the client.
+"""
+
+import time
+import uuid
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from starlette.datastructures import Headers, MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from contracts import REQUEST_ID_HEADER
+
+
+def request_id(given: str) -> str:
+    """The client's X-Request-ID if it is sane (short, no odd characters), else a new one."""
+    ok = 0 < len(given) <= 128 and all(c.isalnum() or c in "-_.:" for c in given)
+    return given if ok else uuid.uuid4().hex
+
+
+class RequestContext:
+    """Every request gets an id (`request.state.request_id`), answered back in X-Request-ID and sent to
+    compute with the calls made for it; every request is counted and timed by route and status."""
+
+    def __init__(self, app: ASGIApp, registry: CollectorRegistry):
+        self.app = app
+        self.requests = Counter(
+            "orchestrator_http_requests",
+            "HTTP requests by route and status",
+            ["method", "route", "status"],
+            registry=registry,
+        )
+        self.latency = Histogram(
+            "orchestrator_http_request_seconds",
+            "HTTP request latency by route",
+            ["method", "route"],
+            registry=registry,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        rid = request_id(Headers(scope=scope).get(REQUEST_ID_HEADER, ""))
+        scope.setdefault("state", {})["request_id"] = rid  # what request.state reads
+        status = 500  # unless a response starts: an exception escaped to the server's error handler
+        start = time.perf_counter()
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                MutableHeaders(scope=message)[REQUEST_ID_HEADER] = rid
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            path = getattr(scope.get("route"), "path", "unmatched")
+            self.requests.labels(scope["method"], path, str(status)).inc()
+            self.latency.labels(scope["method"], path).observe(time.perf_counter() - start)
