@@ -6,16 +6,19 @@ VENV := .venv
 COMPUTE_PY := $(VENV)/compute/bin/python
 ORCH_PY := $(VENV)/orchestrator/bin/python
 CHROMA_PY := $(VENV)/chroma/bin/python
+LINT := $(VENV)/lint/bin
 export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup setup-redis setup-compute setup-orchestrator setup-chroma test test-compute test-orchestrator test-e2e \
-        run compute bench bench-compute bench-queue clean
+.PHONY: help setup setup-redis setup-compute setup-orchestrator setup-chroma setup-lint lint format test test-compute \
+        test-orchestrator test-e2e run compute bench bench-compute bench-queue clean
 
 help:
 	@echo "make setup          redis-server if missing, then every environment (.venv/compute, .venv/orchestrator, .venv/chroma)"
 	@echo "make test           run the whole test suite against real Redis, Chroma and models"
+	@echo "make lint           ruff (lint, format check) and import-linter (package boundaries)"
+	@echo "make format         ruff format and the safe ruff fixes, in place"
 	@echo "make test-e2e       end-to-end tests: the whole stack, two compute replicas, ../shared/corpus"
 	@echo "make run            the whole stack, supervised: Redis, Chroma, compute, orchestrator API (dev mode)"
 	@echo "make compute        run the compute service in the foreground (COMPUTE_PORT, default 8090)"
@@ -32,6 +35,7 @@ setup-redis:
 setup-compute: $(VENV)/compute/.stamp
 setup-orchestrator: $(VENV)/orchestrator/.stamp
 setup-chroma: $(VENV)/chroma/.stamp
+setup-lint: $(VENV)/lint/.stamp
 
 # torch first and alone: pinned to the CPU build, so nothing later pulls a CUDA build in.
 $(VENV)/compute/.stamp: services/compute/requirements.txt services/compute/pyproject.toml shared/pyproject.toml
@@ -56,6 +60,23 @@ $(VENV)/chroma/.stamp: deploy/chroma-requirements.txt
 	$(VENV)/chroma/bin/pip install -q -r deploy/chroma-requirements.txt
 	touch $@
 
+$(VENV)/lint/.stamp: requirements-lint.txt
+	$(PYTHON) -m venv $(VENV)/lint
+	$(VENV)/lint/bin/pip install -q -r requirements-lint.txt
+	touch $@
+
+# Where import-linter finds the packages whose imports it reads (their source; no venv needed).
+LINT_PATH := services/orchestrator:services/compute:shared
+
+lint: setup-lint
+	$(LINT)/ruff check .
+	$(LINT)/ruff format --check .
+	PYTHONPATH=$(LINT_PATH) $(LINT)/lint-imports
+
+format: setup-lint
+	$(LINT)/ruff check --fix .
+	$(LINT)/ruff format .
+
 test: test-compute test-orchestrator test-e2e
 
 test-compute: setup-compute
@@ -73,20 +94,20 @@ test-e2e: setup-redis setup-orchestrator setup-chroma setup-compute
 # Redis (6380), Chroma (8000), compute (8090), the orchestrator API with workers (8080), data in ./data;
 # ports and paths from RUN_* / COMPUTE_* / ORCH_* variables (deploy/run_stack.py). Ctrl-C stops it all.
 run: setup
-	$(ORCH_PY) deploy/run_stack.py
+	$(ORCH_PY) -m deploy.run_stack
 
 compute: setup-compute
 	$(COMPUTE_PY) -m compute
 
 # The whole stack on free ports in a temporary data dir; BENCH_ARGS=--quick for small sizes.
 bench: setup
-	$(ORCH_PY) bench/bench_stack.py $(BENCH_ARGS)
+	$(ORCH_PY) -m bench.bench_stack $(BENCH_ARGS)
 
 bench-compute: setup-compute
-	$(COMPUTE_PY) bench/bench_compute.py $(BENCH_ARGS)
+	$(COMPUTE_PY) -m bench.bench_compute $(BENCH_ARGS)
 
 bench-queue: setup-orchestrator
-	$(ORCH_PY) bench/bench_queue.py
+	$(ORCH_PY) -m bench.bench_queue
 
 clean:
 	rm -rf $(VENV)

@@ -16,10 +16,9 @@ import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from compute.embedding.cpu import has_fast_bf16  # noqa: E402
-from compute.embedding.model import default_model_path  # noqa: E402
-from tests.support import CORPUS, SHARED, ComputeServer  # noqa: E402
+from compute.embedding.cpu import has_fast_bf16
+from compute.embedding.model import default_model_path
+from tests.support import CORPUS, SHARED, ComputeServer
 
 N_TEXTS = 1000
 REPEATS = 3
@@ -41,7 +40,7 @@ def load_texts() -> tuple[list[str], str]:
                 if len(texts) == N_TEXTS:
                     break
         return texts, "SciFact abstracts"
-    words = "the of vector search model document chunk embedding query passage result index".split()
+    words = ["the", "of", "vector", "search", "model", "document", "chunk", "embedding", "query", "passage", "result", "index"]
     rng = np.random.default_rng(0)
     return [" ".join(rng.choice(words, 180)) for _ in range(N_TEXTS)], "synthetic text (../shared absent)"
 

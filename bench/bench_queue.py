@@ -13,22 +13,24 @@ import json
 import os
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from redis.asyncio import Redis
 
-from orchestrator import keys, presence
-from orchestrator.context import JobContext
-from orchestrator.handlers import Handlers
-from orchestrator.queue import JobQueue
-from orchestrator.records import Job, JobStatus, JobType
+from orchestrator.core import keys
+from orchestrator.jobs import presence
+from orchestrator.jobs.context import JobContext
+from orchestrator.jobs.handlers import Handlers
+from orchestrator.jobs.model import Job, JobStatus, JobType
+from orchestrator.jobs.queue import JobQueue
 from orchestrator.settings import Settings
+from tests.support import REPO, free_port
 
 BACKLOG_JOBS = 2_000
 LATENCY_JOBS = 300
@@ -42,8 +44,9 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 
 
-def handlers(settings: Settings, redis: Redis) -> Handlers:
+def handlers(clients: Any) -> Handlers:
     """The worker processes' handler factory: a no-op that reports its start latency when asked."""
+    redis = clients.redis
 
     async def noop(ctx: JobContext, job: Job) -> None:
         enqueued_ns = job.payload.get("t0_ns")
@@ -51,12 +54,6 @@ def handlers(settings: Settings, redis: Redis) -> Handlers:
             await redis.rpush(LATENCY_KEY, time.time_ns() - enqueued_ns)
 
     return {JobType.reconcile: noop}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def start_redis(directory: str, port: int) -> subprocess.Popen[bytes]:
@@ -111,9 +108,9 @@ async def raw_round_trip(redis: Redis) -> tuple[float, float, float]:
 def start_workers(count: int, redis_url: str) -> list[subprocess.Popen[bytes]]:
     env = {
         **os.environ,
-        "PYTHONPATH": str(HERE),
+        "PYTHONPATH": str(REPO),
         "ORCH_REDIS_URL": redis_url,
-        "ORCH_HANDLERS": "bench_queue:handlers",
+        "ORCH_HANDLERS": "bench.bench_queue:handlers",
         "ORCH_CONCURRENCY": str(CONCURRENCY),
     }
     return [

@@ -32,18 +32,16 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from stack_support import (  # noqa: E402
-    EMBED_CONCURRENCY,
+from bench.stack_support import (
     EMBED_BATCH_TEXTS,
+    EMBED_CONCURRENCY,
     SCIFACT,
     Stack,
-    load_scifact,
-    doc_text,
-    create_collection,
     chunk_texts,
+    create_collection,
+    doc_text,
     ingest,
+    load_scifact,
 )
 
 RESULTS = Path(__file__).resolve().parent / "results"

@@ -6,7 +6,6 @@ import contextlib
 import gzip
 import json
 import os
-import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,13 +13,10 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "deploy"))
-import run_stack  # noqa: E402
-from tests.support import free_port  # noqa: E402
+from deploy import run_stack
+from tests.support import SHARED, free_port
 
-SCIFACT = ROOT.parent / "shared" / "retrieval" / "scifact"
+SCIFACT = SHARED / "retrieval" / "scifact"
 API_WORKERS = int(os.environ.get("ORCH_API_WORKERS", "4"))  # jobs at once in the API process, as make run
 EMBED_CONCURRENCY = 2  # /embed alone: one request encoding, one waiting, so the model never idles
 EMBED_BATCH_TEXTS = 128  # the orchestrator's default ORCH_EMBED_BATCH_TEXTS

@@ -4,7 +4,6 @@ Only pydantic models and constants live here: no logic, no I/O. Both services im
 change to the wire format is one edit, seen by both sides and their tests.
 """
 
-from contracts.errors import ErrorBody, ErrorCode, ErrorEnvelope
 from contracts.compute import (
     Chunk,
     ChunkRequest,
@@ -25,6 +24,7 @@ from contracts.compute import (
     Section,
     Table,
 )
+from contracts.errors import ErrorBody, ErrorCode, ErrorEnvelope
 
 REQUEST_ID_HEADER = "X-Request-ID"
 

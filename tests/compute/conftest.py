@@ -3,8 +3,7 @@ import os
 import httpx
 import pytest
 
-from tests.compute import documents
-from tests.support import ComputeServer
+from tests.support import ComputeServer, documents
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -27,13 +26,3 @@ def client(compute_url):
 def docs(tmp_path_factory):
     """One generated document of every format, each carrying a known sentence."""
     return documents.generate_all(tmp_path_factory.mktemp("docs"))
-
-
-def assert_error(resp: httpx.Response, status: int, code: str) -> dict:
-    assert resp.status_code == status, resp.text[:500]
-    body = resp.json()
-    assert set(body) == {"error"}, body
-    assert body["error"]["code"] == code, body
-    assert isinstance(body["error"]["message"], str) and body["error"]["message"]
-    assert isinstance(body["error"]["retryable"], bool)
-    return body["error"]

@@ -3,7 +3,7 @@
 import pytest
 from transformers import AutoTokenizer
 
-from tests.compute.conftest import assert_error
+from tests.support import assert_error
 
 STRATEGIES = ["sentence", "token", "markdown", "hierarchical"]
 LONG_MD = "# Guide\n\n## Setup\n\n" + " ".join(

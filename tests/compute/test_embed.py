@@ -1,14 +1,14 @@
 """/embed and /v1/embeddings against the real model: agreement with fp32, batching, concurrency, overload."""
 
 import asyncio
+from pathlib import Path
 
 import httpx
 import numpy as np
 import pytest
 from sentence_transformers import SentenceTransformer
 
-from tests.compute.conftest import assert_error
-from tests.support import ComputeServer
+from tests.support import ComputeServer, assert_error
 
 TEXTS = [
     "Docling converts PDF documents into structured text.",
@@ -46,7 +46,7 @@ def test_models_report_backend_and_dtype(client):
     info = client.get("/models").json()
     model = info["models"][0]
     assert model["default"] and model["dim"] == 384 and model["max_seq_length"] == 256
-    flags = open("/proc/cpuinfo").read()
+    flags = Path("/proc/cpuinfo").read_text()
     has_bf16 = "avx512_bf16" in flags or "amx_bf16" in flags
     assert info["cpu_bf16"] is has_bf16
     assert model["dtype"] == ("bfloat16" if has_bf16 else "float32")

@@ -1,12 +1,9 @@
 """Hard limits: bytes, pages, wall-clock and memory. A killed parse never takes the service down."""
 
+import httpx
 import pytest
 
-from tests.compute import documents
-from tests.compute.conftest import assert_error
-from tests.support import ComputeServer
-
-import httpx
+from tests.support import ComputeServer, assert_error, documents
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,8 @@ import zipfile
 
 import pytest
 
-from tests.compute import documents
-from tests.compute.conftest import assert_error
-from tests.compute.documents import HEADING, SENTENCES
+from tests.support import assert_error, documents
+from tests.support.documents import HEADING, SENTENCES
 
 FORMATS = ["pdf", "docx", "pptx", "xlsx", "html", "md", "csv", "asciidoc", "text"]
 

@@ -5,7 +5,7 @@ from fastapi.testclient import TestClient
 
 from compute.app import create_app
 from compute.settings import Settings
-from tests.compute.conftest import assert_error
+from tests.support import assert_error
 
 
 def test_health_endpoints(client):

@@ -2,8 +2,6 @@
 data dir, plus a second compute replica; the orchestrator lists both in ORCH_COMPUTE_URLS."""
 
 import os
-import signal
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
@@ -14,11 +12,7 @@ from unittest import mock
 import httpx
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path[:0] = [str(REPO), str(REPO / "deploy")]
-
-import run_stack
-
+from deploy import run_stack
 from tests.support import free_port
 
 READY_TIMEOUT_S = 300
@@ -153,10 +147,3 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             if service.log:
                 service.log.close()
         assert not leftovers, f"still running after the stack stopped: {leftovers}"
-
-
-def kill_replica(service: LoggedService) -> None:
-    """SIGKILL a compute replica and its parse worker (its own process group)."""
-    assert service.process is not None
-    os.killpg(service.process.pid, signal.SIGKILL)
-    service.process.wait(10)

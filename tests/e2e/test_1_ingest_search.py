@@ -7,7 +7,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from e2e_support import (
+
+from tests.support import CORPUS
+from tests.support.e2e import (
     chunks,
     corpus_files,
     create_collection,
@@ -17,8 +19,6 @@ from e2e_support import (
     upload,
     wait_jobs,
 )
-
-from tests.support import CORPUS
 
 # 0: the whole corpus; N: the first N files of each format (deterministic, sorted by path).
 PER_FORMAT = int(os.environ.get("E2E_CORPUS_PER_FORMAT", "0"))

@@ -1,6 +1,7 @@
-"""Delete documents and a whole collection, then check DESIGN.md's invariants against Redis and Chroma."""
+"""Delete documents and a whole collection, then check the invariants of docs/architecture.md
+against Redis and Chroma."""
 
-from e2e_support import (
+from tests.support.e2e import (
     assert_invariants,
     create_collection,
     generated_documents,

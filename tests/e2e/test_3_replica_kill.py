@@ -3,8 +3,7 @@ the compute client moving on to the other replica. Runs last: the replica stays 
 
 import time
 
-from conftest import kill_replica
-from e2e_support import assert_invariants, create_collection, search, upload, wait_jobs
+from tests.support.e2e import assert_invariants, create_collection, kill_replica, search, upload, wait_jobs
 
 WORDS = ["river", "engine", "harvest", "quartz", "lantern", "orbit", "meadow", "cipher", "glacier", "violin"]
 

@@ -1,37 +1,23 @@
 """Fixtures: a real redis-server per session (a fresh one for tests that crash it), fast queue settings."""
 
-import asyncio
-import os
-import subprocess
-import sys
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from redis.asyncio import Redis
 
-from orchestrator.queue import JobQueue
-from orchestrator.redis_client import TRANSIENT_ERRORS, connect
+from orchestrator.core.redis_client import connect
+from orchestrator.jobs.queue import JobQueue
 from orchestrator.settings import Settings
-from redis_server import RedisServer
+from tests.support import ComputeServer
+from tests.support.api import running_app, stack_settings
+from tests.support.chroma_server import ChromaServer
+from tests.support.queue import FAST
+from tests.support.redis_server import RedisServer
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
-
-# Short leases and backoffs so that lapses and retries happen within a test; the ratios stay realistic.
-FAST = {
-    "lease_s": 1.0,
-    "heartbeat_s": 0.2,
-    "idle_block_s": 0.2,
-    "retry_base_s": 0.01,
-    "retry_max_s": 0.05,
-    "shutdown_deadline_s": 2.0,
-    "reconnect_base_s": 0.02,
-    "reconnect_max_s": 0.5,
-    "max_deliveries": 4,
-}
-
 
 # A hung test fails on its own instead of stalling the suite (a guard, not a speed assertion).
 TEST_TIMEOUT_S = 240
@@ -83,43 +69,8 @@ async def queue(redis: Redis, settings: Settings) -> JobQueue:
     return job_queue
 
 
-async def wait_until(
-    predicate: Callable[[], Awaitable[bool]], *, timeout_s: float = 30.0, what: str = "condition"
-) -> None:
-    """Polls until predicate() holds; the timeout only guards against a hang, it measures nothing.
-    A Redis error counts as "not yet" (after a restart, the test's own pooled connections are stale)."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        try:
-            if await predicate():
-                return
-        except TRANSIENT_ERRORS:
-            pass
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
-
-
-def start_worker_process(settings: Settings, worker_id: str, *extra: str) -> subprocess.Popen[bytes]:
-    """`python -m orchestrator worker` with the test handlers, configured through ORCH_* variables."""
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(HERE),
-        **{f"ORCH_{name.upper()}": str(value) for name, value in FAST.items()},
-        "ORCH_REDIS_URL": settings.redis_url,
-        "ORCH_HANDLERS": "fake_handlers:build",
-    }
-    return subprocess.Popen(
-        [sys.executable, "-m", "orchestrator", "worker", "--worker-id", worker_id, *extra],
-        cwd=REPO,
-        env=env,
-    )
-
-
 # --- Chroma and compute servers (vectors, compute client and the API on top of them) ---
 
-from chroma_server import ChromaServer  # noqa: E402
-from tests.support import ComputeServer  # noqa: E402
 
 # The compute fixture runs with a service token, as production does: send it (Settings.compute_token).
 COMPUTE_TOKEN = "test-compute-token"
@@ -168,22 +119,18 @@ def compute_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         server.stop()
 
 
-# --- the API on a real stack (Redis, Chroma, compute), run in-process (tests/orchestrator/api_support.py) ---
+# --- the API on a real stack (Redis, Chroma, compute), run in-process (tests/support/api.py) ---
 
 
 @pytest.fixture
 def api_settings(redis: Redis, settings: Settings, chroma_url: str, compute_url: str, compute_token: str) -> Settings:
     """Settings of an API on the session's servers: dev mode (no keys), 2 in-process workers, fast retries.
     Depends on `redis` so that Redis starts each test empty."""
-    from api_support import stack_settings
-
     return stack_settings(settings.redis_url, chroma_url, compute_url, compute_token)
 
 
 @pytest.fixture
-async def api(api_settings: Settings) -> AsyncIterator["httpx.AsyncClient"]:
+async def api(api_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the running app (lifespan included)."""
-    from api_support import running_app
-
     async with running_app(api_settings) as (_, client):
         yield client

@@ -33,7 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     state = AppState(settings=settings, metrics=Metrics())
 
     @asynccontextmanager
-    async def lifespan(app: FastAPI):  # noqa: ANN202
+    async def lifespan(app: FastAPI):
         if settings.service_token is None:
             log.warning("COMPUTE_SERVICE_TOKEN is not set: the compute service accepts requests from anyone")
         state.parse_pool = ParsePool(settings)

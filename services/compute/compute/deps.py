@@ -2,11 +2,11 @@
 
 from typing import Annotated
 
-from contracts import ErrorCode
 from fastapi import Depends, Request
 
 from compute.errors import ComputeError
 from compute.state import AppState
+from contracts import ErrorCode
 
 
 def get_state(request: Request) -> AppState:

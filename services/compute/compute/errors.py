@@ -1,11 +1,13 @@
 """Every error the compute service answers with: one exception type, codes from the contracts."""
 
-from contracts import ErrorBody, ErrorCode, ErrorEnvelope
+import logging
+
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
-import logging
+
+from contracts import ErrorBody, ErrorCode, ErrorEnvelope
 
 log = logging.getLogger("compute.errors")
 

@@ -5,22 +5,21 @@ import secrets
 import time
 import uuid
 
-from contracts import REQUEST_ID_HEADER, ErrorCode
-
 from compute.errors import ComputeError, error_response
 from compute.metrics import Metrics
+from contracts import REQUEST_ID_HEADER, ErrorCode
 
 log = logging.getLogger("compute.access")
 OPEN_PATHS = {"/livez", "/readyz", "/metrics", "/docs", "/openapi.json", "/docs/oauth2-redirect"}
 
 
 class ServiceMiddleware:
-    def __init__(self, app, token: str | None, metrics: Metrics):  # noqa: ANN001 - ASGI app
+    def __init__(self, app, token: str | None, metrics: Metrics):
         self.app = app
         self.token = token.encode() if token else None
         self.metrics = metrics
 
-    async def __call__(self, scope, receive, send):  # noqa: ANN001
+    async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             return await self.app(scope, receive, send)
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
@@ -30,7 +29,7 @@ class ServiceMiddleware:
         started = time.perf_counter()
         status_holder = {"status": 500}
 
-        async def send_with_id(message):  # noqa: ANN001
+        async def send_with_id(message):
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 message.setdefault("headers", [])

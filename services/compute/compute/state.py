@@ -3,7 +3,6 @@
 from dataclasses import dataclass, field
 
 import httpx
-from contracts import ErrorCode
 
 from compute.chunking.tokens import TokenCounter
 from compute.embedding.model import EmbeddingModel
@@ -12,6 +11,7 @@ from compute.errors import ComputeError
 from compute.metrics import Metrics
 from compute.parsing.pool import ParsePool
 from compute.settings import Settings
+from contracts import ErrorCode
 
 
 @dataclass

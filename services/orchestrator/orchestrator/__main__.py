@@ -10,11 +10,9 @@ import logging
 
 from prometheus_client import REGISTRY, start_http_server
 
-from orchestrator.handlers import load_factory
-from orchestrator.metrics import PoolCollector
-from orchestrator.redis_client import connect
+from orchestrator.clients import Clients
+from orchestrator.jobs import PoolCollector, WorkerPool, load_factory
 from orchestrator.settings import Settings
-from orchestrator.worker import WorkerPool
 
 
 def _positive(text: str) -> int:
@@ -27,18 +25,16 @@ def _positive(text: str) -> int:
 async def run_worker(
     settings: Settings, *, concurrency: int | None, handlers: str | None, worker_id: str | None
 ) -> None:
-    redis = connect(settings)
+    clients = Clients.build(settings)
     try:
         factory = load_factory(handlers or settings.handlers)
-        pool = WorkerPool(
-            redis, settings, factory(settings, redis), concurrency=concurrency, worker_id=worker_id
-        )
+        pool = WorkerPool(clients.queue, factory(clients), concurrency=concurrency, worker_id=worker_id)
         if settings.metrics_port is not None:
             REGISTRY.register(PoolCollector(pool))
             start_http_server(settings.metrics_port)
         await pool.run()
     finally:
-        await redis.aclose()
+        await clients.close()
 
 
 def run_api(settings: Settings, *, workers: int | None, host: str | None, port: int | None) -> None:

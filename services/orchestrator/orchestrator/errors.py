@@ -4,11 +4,13 @@ Codes come from `contracts.errors.ErrorCode` where one fits; `OrchErrorCode` add
 """
 
 from enum import StrEnum
+from typing import Any
 
 from contracts.errors import ErrorCode
 
 
 class OrchErrorCode(StrEnum):
+    duplicate = "duplicate"  # an upload whose bytes are already a document of the collection
     illegal_transition = "illegal_transition"
     no_handler = "no_handler"
     worker_lost = (
@@ -27,9 +29,17 @@ class OrchestratorError(Exception):
     code: Code = ErrorCode.internal
     retryable: bool = False
 
-    def __init__(self, message: str, *, code: Code | None = None, retryable: bool | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: Code | None = None,
+        retryable: bool | None = None,
+        details: dict[str, Any] | None = None,
+    ):
         super().__init__(message)
         self.message = message
+        self.details = details or {}  # more for the client, such as the id of the document it collided with
         if code is not None:
             self.code = code
         if retryable is not None:

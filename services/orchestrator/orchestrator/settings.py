@@ -17,8 +17,8 @@ class Settings(BaseSettings):
     # Worker pool.
     concurrency: int = Field(4, ge=1, le=256)
     handlers: str = Field(
-        "orchestrator.ingest:handlers",
-        description="module:attribute of the factory (settings, redis) -> {job type: handler}",
+        "orchestrator.ingest:build_handlers",
+        description="module:attribute of the factory (clients) -> {job type: handler}",
     )
     # A job's lease lapses when its worker has not renewed it for lease_s; another worker may then take it.
     lease_s: float = Field(30.0, gt=0, le=3600)
@@ -44,7 +44,7 @@ class Settings(BaseSettings):
 
     metrics_port: int | None = Field(None, ge=1, le=65_535)
 
-    # --- api (issue 4: HTTP API, ingestion saga, reconciler) ---
+    # The HTTP API and what it runs beside it.
     env: Literal["prod", "dev"] = "prod"  # dev: may run without API keys (and says so loudly)
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=1, le=65_535)
@@ -69,9 +69,8 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
-    # --- end api ---
 
-    # --- vectors and compute (orchestrator.vectors, orchestrator.compute_client) ---
+    # The vector store and the compute service.
     # The Chroma server (never exposed publicly); every call to it is bounded by chroma_timeout_s.
     chroma_url: str = "http://127.0.0.1:8000"
     chroma_timeout_s: float = Field(30.0, gt=0, le=600)
@@ -100,7 +99,6 @@ class Settings(BaseSettings):
                 raise ValueError("compute_urls needs at least one URL")
             return urls
         return value
-    # --- end vectors and compute ---
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -1,11 +1,10 @@
 """One entry point for /chunk: picks the strategy, sizes it, and shapes pieces into the contract."""
 
-from contracts import Chunk, ChunkRequest, ChunkResponse, ChunkStrategy, ErrorCode
-
 from compute.chunking import splitters
 from compute.chunking.splitters import Piece
 from compute.chunking.tokens import TokenCounter, locate
 from compute.errors import ComputeError
+from contracts import Chunk, ChunkRequest, ChunkResponse, ChunkStrategy, ErrorCode
 
 
 def _document_sections(req: ChunkRequest) -> list[tuple[list[str], int, str, list[int]]]:

@@ -12,11 +12,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
-from contracts import ErrorCode
 
 from compute import memory
 from compute.embedding.model import EmbeddingModel, Encoded
 from compute.errors import ComputeError
+from contracts import ErrorCode
 
 log = logging.getLogger("compute.embed.queue")
 MAX_TEXTS_PER_PASS = 1024  # texts gathered into one encode call

@@ -8,9 +8,9 @@ import json
 import re
 
 import httpx
-from contracts import MetadataMode, MetadataResponse
 
 from compute.settings import Settings
+from contracts import MetadataMode, MetadataResponse
 
 PROMPT = (
     "Extract metadata from the document below. Answer with one JSON object and nothing else, with keys: "

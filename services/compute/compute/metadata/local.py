@@ -8,9 +8,9 @@ from collections.abc import Awaitable, Callable
 
 import numpy as np
 import py3langid
-from contracts import MetadataMode, MetadataResponse, ParseResult
 
 from compute.metadata import patterns
+from contracts import MetadataMode, MetadataResponse, ParseResult
 
 EmbedFn = Callable[[list[str]], Awaitable[np.ndarray]]  # returns unit vectors
 MAX_CHARS_FOR_MODEL = 200_000  # keyword/summary ranking reads at most this much text

@@ -12,12 +12,12 @@ import zipfile
 from dataclasses import dataclass
 
 import pypdfium2 as pdfium
-from pydantic import SecretStr
 from docling.datamodel.backend_options import ThreadedDoclingParseBackendOptions
 from docling.datamodel.base_models import ConversionStatus, DocumentStream, InputFormat
 from docling.datamodel.pipeline_options import NativePdfPipelineOptions, PdfPipelineOptions
 from docling.document_converter import DocumentConverter, FormatOption, NativePdfFormatOption, PdfFormatOption
 from docling_core.types.doc import DocItemLabel, DoclingDocument
+from pydantic import SecretStr
 
 from compute import formats
 from compute.parsing import ocr, office, pdf_structure, result

@@ -24,15 +24,15 @@ _BOLD = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
 class FontRecordingPdfPipeline(NativePdfPipeline):
     """The native pipeline, also remembering each line's font name (bold is a heading signal)."""
 
-    def __init__(self, pipeline_options) -> None:  # noqa: ANN001 - docling's options type
+    def __init__(self, pipeline_options) -> None:
         super().__init__(pipeline_options)
         self.line_fonts: list[tuple[int, str, str]] = []  # (page_no, text, font_name)
 
-    def _build_document(self, conv_res):  # noqa: ANN001, ANN202
+    def _build_document(self, conv_res):
         self.line_fonts = []
         return super()._build_document(conv_res)
 
-    def _add_text_items(self, timings, doc, page_no: int, parsed_page: SegmentedPdfPage, size: Size):  # noqa: ANN001
+    def _add_text_items(self, timings, doc, page_no: int, parsed_page: SegmentedPdfPage, size: Size):
         for cell in parsed_page.iterate_cells(self.pipeline_options.text_cell_unit):
             if cell.text:
                 self.line_fonts.append((page_no, cell.text, getattr(cell, "font_name", "") or ""))
@@ -122,9 +122,7 @@ def _starts_new_paragraph(prev: Line, line: Line) -> bool:
     if line.page != prev.page or abs(line.height - prev.height) > 0.25 * prev.height:
         return True
     gap = prev.bbox.b - line.bbox.t  # bottom-left origin: next line sits lower
-    if gap < -0.5 * prev.height or gap > 0.9 * prev.height:
-        return True  # a column jump or a blank line between them
-    return False
+    return gap < -0.5 * prev.height or gap > 0.9 * prev.height  # a column jump, or a blank line between
 
 
 def build_blocks(lines: list[Line], toc: dict[tuple[int, str], int]) -> list[Block]:

@@ -12,12 +12,11 @@ import multiprocessing as mp
 import time
 from dataclasses import dataclass
 
-from contracts import ErrorCode
-
 from compute.errors import ComputeError
 from compute.parsing import worker
 from compute.parsing.limits import Limits
 from compute.settings import Settings
+from contracts import ErrorCode
 
 log = logging.getLogger("compute.parse.pool")
 _CTX = mp.get_context("spawn")

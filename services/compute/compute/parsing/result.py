@@ -17,7 +17,7 @@ _SKIP = {DocItemLabel.PAGE_HEADER, DocItemLabel.PAGE_FOOTER}
 LAYERS = {ContentLayer.BODY, ContentLayer.NOTES}
 
 
-def _page(item) -> int | None:  # noqa: ANN001 - any DocItem
+def _page(item) -> int | None:
     prov = getattr(item, "prov", None)
     return prov[0].page_no if prov else None
 

@@ -2,11 +2,11 @@
 
 import asyncio
 
-from contracts import ChunkRequest, ChunkResponse, ErrorEnvelope
 from fastapi import APIRouter
 
 from compute.chunking.service import chunk as run_chunk
 from compute.deps import State
+from contracts import ChunkRequest, ChunkResponse, ErrorEnvelope
 
 router = APIRouter()
 

@@ -1,6 +1,14 @@
 """POST /embed and the OpenAI-compatible POST /v1/embeddings."""
 
 import numpy as np
+from fastapi import APIRouter
+from fastapi.responses import Response
+
+from compute.deps import State
+from compute.embedding.model import Encoded
+from compute.embedding.queue import normalize_rows
+from compute.errors import ComputeError
+from compute.state import AppState
 from contracts import (
     EmbedKind,
     EmbedRequest,
@@ -12,14 +20,6 @@ from contracts import (
     OpenAIEmbeddingResponse,
 )
 from contracts.compute import OpenAIUsage
-from fastapi import APIRouter
-from fastapi.responses import Response
-
-from compute.deps import State
-from compute.embedding.model import Encoded
-from compute.embedding.queue import normalize_rows
-from compute.errors import ComputeError
-from compute.state import AppState
 
 router = APIRouter()
 ERRORS = {s: {"model": ErrorEnvelope} for s in (404, 413, 422, 503)}

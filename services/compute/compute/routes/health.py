@@ -1,6 +1,5 @@
 """Liveness, readiness, models and Prometheus metrics."""
 
-from contracts import ModelInfo, ModelsResponse
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -8,6 +7,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from compute.deps import State
 from compute.embedding.cpu import has_fast_bf16
 from compute.state import AppState
+from contracts import ModelInfo, ModelsResponse
 
 router = APIRouter()
 

@@ -1,12 +1,12 @@
 """POST /extract-metadata: local and deterministic, or an LLM with a local fallback."""
 
-from contracts import EmbedKind, ErrorEnvelope, MetadataMode, MetadataRequest, MetadataResponse
 from fastapi import APIRouter
 
 from compute.deps import State
 from compute.embedding.queue import normalize_rows
 from compute.metadata import llm, local
 from compute.routes.embed import embed_texts
+from contracts import EmbedKind, ErrorEnvelope, MetadataMode, MetadataRequest, MetadataResponse
 
 router = APIRouter()
 
@@ -15,7 +15,7 @@ router = APIRouter()
 async def extract_metadata(body: MetadataRequest, state: State) -> MetadataResponse:
     text = body.text if body.text is not None else body.document.text  # type: ignore[union-attr]
 
-    async def embed(texts: list[str]):  # noqa: ANN202
+    async def embed(texts: list[str]):
         _, encoded = await embed_texts(state, texts, None, EmbedKind.passage.value)
         return normalize_rows(encoded.vectors)
 

@@ -1,11 +1,11 @@
 """POST /parse: a document's bytes (multipart `file`, or the raw body) to a ParseResult."""
 
-from contracts import ErrorCode, ErrorEnvelope, ParseResult
 from fastapi import APIRouter, Query, Request, Response
 from starlette.datastructures import UploadFile
 
 from compute.deps import State
 from compute.errors import ComputeError
+from contracts import ErrorCode, ErrorEnvelope, ParseResult
 
 router = APIRouter()
 MULTIPART_OVERHEAD_BYTES = 64 * 1024

@@ -10,22 +10,16 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 
-from orchestrator import ingest
-from orchestrator.api import admin, collections, documents, errors, health, jobs, search, uploads
+from orchestrator.api import errors
 from orchestrator.api.auth import require_api_key
 from orchestrator.api.request_context import RequestContext
-from orchestrator.handlers import load_factory
-from orchestrator.metrics import PoolCollector
-from orchestrator.reconciler import run_periodically
-from orchestrator.redis_client import connect
-from orchestrator.services import Services
+from orchestrator.api.routes import admin, collections, documents, health, jobs, search, uploads
+from orchestrator.clients import Clients
+from orchestrator.ingest import run_periodically
+from orchestrator.jobs import PoolCollector, WorkerPool, load_factory
 from orchestrator.settings import Settings
-from orchestrator.worker import WorkerPool
 
 log = logging.getLogger(__name__)
-
-DEFAULT_HANDLERS = "orchestrator.ingest:handlers"
-
 
 class InsecureConfiguration(RuntimeError):
     pass
@@ -48,27 +42,21 @@ def check_security(settings: Settings) -> list[str]:
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
-    redis = connect(settings)
-    services = Services.build(settings, redis)
-    await services.queue.setup()
-    app.state.services = services
+    clients = Clients.build(settings)
+    await clients.queue.setup()
+    app.state.clients = clients
     pool: WorkerPool | None = None
     stop = asyncio.Event()
     reconcile_task: asyncio.Task[None] | None = None
     try:
         if settings.api_workers > 0:
-            if settings.handlers == DEFAULT_HANDLERS:
-                handlers = ingest.build(services)  # the API's own clients, shared
-            else:
-                handlers = load_factory(settings.handlers)(settings, redis)
-            pool = WorkerPool(redis, settings, handlers, concurrency=settings.api_workers)
+            handlers = load_factory(settings.handlers)(clients)  # the API's own clients, shared
+            pool = WorkerPool(clients.queue, handlers, concurrency=settings.api_workers)
             app.state.metrics.register(PoolCollector(pool))
             await pool.start()
         app.state.pool = pool
         if settings.reconcile_interval_s > 0:
-            reconcile_task = asyncio.create_task(
-                run_periodically(services, settings.reconcile_interval_s, stop)
-            )
+            reconcile_task = asyncio.create_task(run_periodically(clients, settings.reconcile_interval_s, stop))
         yield
     finally:
         stop.set()
@@ -76,11 +64,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await reconcile_task
         if pool is not None:
             await pool.stop()
-        await services.compute.close()
-        close = getattr(services.vectors, "close", None)
-        if close is not None:
-            await close()
-        await redis.aclose()
+        await clients.close()
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

@@ -1,6 +1,7 @@
 """Every error the API answers is `{"error": {"code", "message", "retryable"}}` with a stable code:
-its own ApiError, the registry's and queue's errors, validation (422), unknown routes (404) and methods
-(405), and anything unexpected (500, logged)."""
+the domain's errors (each mapped here to its status: domain code raises NotFound, Conflict, ... and never
+thinks in HTTP), the API's own ApiError (a bad request), validation (422), unknown routes (404) and
+methods (405), and anything unexpected (500, logged)."""
 
 import logging
 from typing import Any
@@ -10,7 +11,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from orchestrator.errors import OrchErrorCode, OrchestratorError, VectorStoreError
+from contracts.errors import ErrorCode
+from orchestrator.errors import Conflict, NotFound, OrchErrorCode, OrchestratorError, VectorStoreError
 
 log = logging.getLogger(__name__)
 
@@ -29,33 +31,42 @@ STATUS_CODES = {
     503: "unavailable",
 }
 
-# Orchestrator error codes to HTTP statuses (anything else: 409 if it is a conflict, 500).
+# Orchestrator error codes to HTTP statuses (anything else: see status_of).
 CODE_STATUS = {
-    "not_found": 404,
-    "conflict": 409,
+    ErrorCode.not_found: 404,
+    ErrorCode.conflict: 409,
     OrchErrorCode.illegal_transition: 409,
-    "invalid_request": 422,
-    "unknown_model": 422,
-    "compute_unavailable": 503,
-    "vector_store_unavailable": 503,
-    "collection_missing": 409,
+    ErrorCode.invalid_request: 422,
+    ErrorCode.unknown_model: 422,
+    ErrorCode.empty_document: 422,
+    OrchErrorCode.compute_unavailable: 503,
+    OrchErrorCode.vector_store_unavailable: 503,
+    OrchErrorCode.collection_missing: 409,
 }
 
 
+def status_of(exc: OrchestratorError) -> int:
+    if isinstance(exc, NotFound | Conflict):
+        return 404 if isinstance(exc, NotFound) else 409
+    status = CODE_STATUS.get(exc.code)
+    if status is not None:
+        return status
+    if exc.retryable:
+        return 503
+    if isinstance(exc, VectorStoreError):
+        return 422  # Chroma refused the data or the filter
+    return 500
+
+
 class ApiError(Exception):
+    """A request the API refuses before any domain operation runs (malformed, too large, rate limited)."""
+
     def __init__(
-        self,
-        status: int,
-        code: str,
-        message: str,
-        *,
-        retryable: bool = False,
-        headers: dict[str, str] | None = None,
-        extra: dict[str, Any] | None = None,
+        self, status: int, code: str, message: str, *, retryable: bool = False, headers: dict[str, str] | None = None
     ):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
-        self.retryable, self.headers, self.extra = retryable, headers, extra or {}
+        self.retryable, self.headers = retryable, headers
 
 
 def envelope(
@@ -65,7 +76,7 @@ def envelope(
     *,
     retryable: bool = False,
     headers: dict[str, str] | None = None,
-    extra: dict[str, Any] | None = None,
+    extra: dict[str, Any] | None = None,  # more fields for the client (a domain error's details)
 ) -> JSONResponse:
     body = {"error": {"code": str(code), "message": message, "retryable": retryable, **(extra or {})}}
     return JSONResponse(body, status_code=status, headers=headers)
@@ -82,18 +93,11 @@ def _validation_message(exc: RequestValidationError) -> str:
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
-        return envelope(
-            exc.status, exc.code, exc.message, retryable=exc.retryable, headers=exc.headers, extra=exc.extra
-        )
+        return envelope(exc.status, exc.code, exc.message, retryable=exc.retryable, headers=exc.headers)
 
     @app.exception_handler(OrchestratorError)
     async def orchestrator_error(_: Request, exc: OrchestratorError) -> JSONResponse:
-        status = CODE_STATUS.get(str(exc.code))
-        if status is None:
-            status = 503 if exc.retryable else (409 if "conflict" in type(exc).__name__.lower() else 500)
-        if isinstance(exc, VectorStoreError) and status == 500:
-            status = 422  # Chroma refused the data or the filter
-        return envelope(status, str(exc.code), exc.message, retryable=exc.retryable)
+        return envelope(status_of(exc), str(exc.code), exc.message, retryable=exc.retryable, extra=exc.details)
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

@@ -36,97 +36,109 @@ def _disposition(headers: dict[bytes, bytes]) -> tuple[str, str | None]:
     return name, filename.decode("utf-8", "replace") if filename is not None else None
 
 
-async def read_upload(request: Request, *, max_file_bytes: int, file_field: str = "file") -> Upload:
+class _Parts:
+    """The parser's callbacks: collects the one file (size-checked, hashed) and the small text fields.
+    A callback cannot raise through the parser, so errors are kept and raised after each write."""
+
+    def __init__(self, upload: Upload, max_file_bytes: int, file_field: str):
+        self.upload, self.max_file_bytes, self.file_field = upload, max_file_bytes, file_field
+        self.digest = hashlib.sha256()
+        self.errors: list[ApiError] = []
+        self.parts = 0
+        self.header_field = b""
+        self._begin()
+
+    def _begin(self) -> None:
+        self.headers: dict[bytes, bytes] = {}
+        self.name = ""
+        self.is_file = False
+        self.value = bytearray()
+
+    def callbacks(self) -> dict:
+        return {
+            "on_part_begin": self.on_part_begin,
+            "on_header_field": self.on_header_field,
+            "on_header_value": self.on_header_value,
+            "on_header_end": self.on_header_end,
+            "on_headers_finished": self.on_headers_finished,
+            "on_part_data": self.on_part_data,
+            "on_part_end": self.on_part_end,
+        }
+
+    def on_part_begin(self) -> None:
+        self._begin()
+        self.parts += 1
+        if self.parts > MAX_PARTS:
+            self.errors.append(ApiError(422, "invalid_request", f"at most {MAX_PARTS} form parts"))
+
+    def on_header_field(self, data: bytes, start: int, end: int) -> None:
+        self.header_field += data[start:end]
+
+    def on_header_value(self, data: bytes, start: int, end: int) -> None:
+        key = self.header_field.lower()
+        self.headers[key] = self.headers.get(key, b"") + data[start:end]
+
+    def on_header_end(self) -> None:
+        self.header_field = b""
+
+    def on_headers_finished(self) -> None:
+        self.name, filename = _disposition(self.headers)
+        self.is_file = self.name == self.file_field
+        if self.is_file:
+            if self.upload.has_file:
+                self.errors.append(ApiError(422, "invalid_request", "send exactly one file"))
+            self.upload.has_file = True
+            self.upload.filename = filename
+
+    def on_part_data(self, data: bytes, start: int, end: int) -> None:
+        chunk = data[start:end]
+        if self.is_file:
+            if len(self.upload.data) + len(chunk) > self.max_file_bytes:
+                self.errors.append(too_large(self.max_file_bytes))
+                return
+            self.upload.data += chunk
+            self.digest.update(chunk)
+        else:
+            if len(self.value) + len(chunk) > MAX_FIELD_BYTES:
+                self.errors.append(ApiError(413, "too_large", f"form field {self.name!r} is too large"))
+                return
+            self.value += chunk
+
+    def on_part_end(self) -> None:
+        if not self.is_file and self.name:
+            self.upload.fields[self.name] = self.value.decode("utf-8", "replace")
+
+
+def _boundary(request: Request, max_file_bytes: int) -> bytes:
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data" or b"boundary" not in params:
         raise ApiError(415, "unsupported_media_type", "send the document as multipart/form-data")
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_file_bytes + OVERHEAD_BYTES:
         raise too_large(max_file_bytes)
+    return params[b"boundary"]
 
+
+async def read_upload(request: Request, *, max_file_bytes: int, file_field: str = "file") -> Upload:
+    boundary = _boundary(request, max_file_bytes)
     upload = Upload()
-    digest = hashlib.sha256()
-    state: dict = {
-        "headers": {},
-        "name": "",
-        "is_file": False,
-        "value": bytearray(),
-        "parts": 0,
-        "field": b"",
-    }
-    errors: list[ApiError] = []
-
-    def on_part_begin() -> None:
-        state.update(headers={}, name="", is_file=False, value=bytearray())
-        state["parts"] += 1
-        if state["parts"] > MAX_PARTS:
-            errors.append(ApiError(422, "invalid_request", f"at most {MAX_PARTS} form parts"))
-
-    def on_header_field(data: bytes, start: int, end: int) -> None:
-        state["field"] += data[start:end]
-
-    def on_header_value(data: bytes, start: int, end: int) -> None:
-        key = state["field"].lower()
-        state["headers"][key] = state["headers"].get(key, b"") + data[start:end]
-
-    def on_header_end() -> None:
-        state["field"] = b""
-
-    def on_headers_finished() -> None:
-        name, filename = _disposition(state["headers"])
-        state["name"] = name
-        state["is_file"] = name == file_field
-        if state["is_file"]:
-            if upload.has_file:
-                errors.append(ApiError(422, "invalid_request", "send exactly one file"))
-            upload.has_file = True
-            upload.filename = filename
-
-    def on_part_data(data: bytes, start: int, end: int) -> None:
-        chunk = data[start:end]
-        if state["is_file"]:
-            if len(upload.data) + len(chunk) > max_file_bytes:
-                errors.append(too_large(max_file_bytes))
-                return
-            upload.data += chunk
-            digest.update(chunk)
-        else:
-            if len(state["value"]) + len(chunk) > MAX_FIELD_BYTES:
-                errors.append(ApiError(413, "too_large", f"form field {state['name']!r} is too large"))
-                return
-            state["value"] += chunk
-
-    def on_part_end() -> None:
-        if not state["is_file"] and state["name"]:
-            upload.fields[state["name"]] = state["value"].decode("utf-8", "replace")
-
-    parser = MultipartParser(
-        params[b"boundary"],
-        {
-            "on_part_begin": on_part_begin,
-            "on_header_field": on_header_field,
-            "on_header_value": on_header_value,
-            "on_header_end": on_header_end,
-            "on_headers_finished": on_headers_finished,
-            "on_part_data": on_part_data,
-            "on_part_end": on_part_end,
-        },
-    )
+    parts = _Parts(upload, max_file_bytes, file_field)
+    parser = MultipartParser(boundary, parts.callbacks())
     try:
         async for chunk in request.stream():
             parser.write(chunk)
-            if errors:
-                raise errors[0]
+            if parts.errors:
+                raise parts.errors[0]
         parser.finalize()
     except ApiError:
         raise
     except Exception as exc:  # a malformed body: the parser's own errors
         raise ApiError(422, "invalid_request", f"malformed multipart body: {exc}") from exc
-    if errors:
-        raise errors[0]
+    if parts.errors:
+        raise parts.errors[0]
     if not upload.has_file:
         raise ApiError(
             422, "invalid_request", f"the multipart field {file_field!r} (the document) is missing"
         )
-    upload.sha256 = digest.hexdigest()
+    upload.sha256 = parts.digest.hexdigest()
     return upload

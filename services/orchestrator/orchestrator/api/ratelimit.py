@@ -7,8 +7,8 @@ from collections.abc import Awaitable, Callable
 
 from fastapi import Request
 
-from orchestrator import keys
 from orchestrator.api.errors import ApiError
+from orchestrator.core import keys
 
 WINDOW_S = 60
 
@@ -28,7 +28,7 @@ def limit(kind: str, per_min: Callable[[Request], int]) -> Callable[[Request], A
         now = time.time()
         window = int(now // WINDOW_S)
         key = keys.rate_window(kind, client_id(request), window)
-        redis = request.app.state.services.redis
+        redis = request.app.state.clients.redis
         async with redis.pipeline(transaction=True) as pipe:
             pipe.incr(key)
             pipe.expire(key, WINDOW_S * 2)

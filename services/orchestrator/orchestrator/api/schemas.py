@@ -1,12 +1,12 @@
-"""Request and response bodies of /api/v1 (records from records.py are returned as they are)."""
+"""Request and response bodies of /api/v1 (the domain's records and results are returned as they are)."""
 
-from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from contracts import ChunkStrategy
-from orchestrator.records import Collection, Job
+from orchestrator.catalog.model import Collection
+from orchestrator.search import ChunkOut, ChunksPage, SearchHit  # noqa: F401 (bodies of /api/v1 too)
 
 # Lower case letters, digits, '-' and '_', starting with a letter or digit, 2 to 63 characters.
 COLLECTION_NAME = r"^[a-z0-9][a-z0-9_-]{1,62}$"
@@ -39,12 +39,6 @@ class CollectionDeleted(BaseModel):
     job_id: str
 
 
-class OnDuplicate(StrEnum):
-    reject = "reject"  # 409 with the existing document's id
-    skip = "skip"  # 200 with the existing document
-    replace = "replace"  # re-ingest the existing document
-
-
 class UploadAccepted(BaseModel):
     document_id: str
     job_id: str | None
@@ -64,21 +58,6 @@ class JobAccepted(BaseModel):
     document_id: str | None = None
 
 
-class ChunkOut(BaseModel):
-    chunk_id: str
-    index: int
-    text: str
-    heading_path: list[str]
-    pages: list[int]
-
-
-class ChunksPage(BaseModel):
-    document_id: str
-    generation: int
-    chunks: list[ChunkOut]
-    next_cursor: str | None = None
-
-
 class SearchRequest(BaseModel):
     query: str = Field(min_length=1, max_length=4_000)
     collections: list[str] = Field(min_length=1, max_length=32)
@@ -87,22 +66,6 @@ class SearchRequest(BaseModel):
     min_score: float | None = Field(None, ge=-1, le=1)
 
 
-class SearchHit(BaseModel):
-    chunk_id: str
-    document_id: str
-    collection: str
-    filename: str
-    text: str
-    score: float  # cosine similarity
-    heading_path: list[str]
-    pages: list[int]
-    metadata: dict[str, Any] = Field(default_factory=dict)  # the document's user metadata
-
-
 class SearchResponse(BaseModel):
     query: str
     results: list[SearchHit]
-
-
-class JobOut(Job):
-    pass

@@ -1,0 +1,18 @@
+"""/api/v1/admin: operator actions."""
+
+from fastapi import APIRouter, Query
+
+from orchestrator.api.deps import ClientsDep
+from orchestrator.ingest import Reconciler, ReconcileReport
+
+router = APIRouter(prefix="/admin", tags=["admin"])
+
+
+@router.post("/reconcile", response_model=ReconcileReport)
+async def reconcile(
+    clients: ClientsDep,
+    grace_s: float | None = Query(None, ge=0, description="override ORCH_RECONCILE_GRACE_S for this run"),
+) -> ReconcileReport:
+    """Deletes vectors no document vouches for (missing, failed, deleting, old generations) once past the
+    grace period, fails documents whose job ended without them, and reports what it did."""
+    return await Reconciler(clients, grace_s=grace_s).run()

@@ -1,0 +1,99 @@
+"""POST /api/v1/collections/{name}/documents: a multipart upload becomes a queued document and its job
+(orchestrator.ingest.uploads). The collection is checked before the body is read; the body is read from
+the stream with the size limit enforced as it arrives (multipart_upload)."""
+
+import json
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Request, Response, status
+from fastapi.responses import JSONResponse
+
+from orchestrator.api import ratelimit
+from orchestrator.api.deps import ClientsDep
+from orchestrator.api.errors import ApiError
+from orchestrator.api.multipart_upload import read_upload
+from orchestrator.api.schemas import ChunkingOptions, UploadAccepted
+from orchestrator.ingest import uploads
+from orchestrator.ingest.uploads import NewUpload, OnDuplicate
+
+router = APIRouter(tags=["documents"])
+
+_UPLOAD_SCHEMA = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {"type": "string", "format": "binary"},
+                        "metadata": {"type": "string", "description": "a JSON object"},
+                        "chunking": {"type": "string", "description": 'JSON: {"strategy", "max_tokens"}'},
+                        "on_duplicate": {"type": "string", "enum": [p.value for p in OnDuplicate]},
+                    },
+                }
+            }
+        },
+    }
+}
+
+
+def _json_field(fields: dict[str, str], name: str) -> dict[str, Any]:
+    raw = fields.get(name)
+    if raw is None or not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise ApiError(422, "invalid_request", f"{name!r} must be a JSON object") from None
+    if not isinstance(value, dict):
+        raise ApiError(422, "invalid_request", f"{name!r} must be a JSON object")
+    return value
+
+
+async def _read(request: Request, max_file_bytes: int) -> NewUpload:
+    """The multipart body as an upload: the file, and its metadata, chunking and on_duplicate fields."""
+    upload = await read_upload(request, max_file_bytes=max_file_bytes)
+    metadata = _json_field(upload.fields, "metadata")
+    try:
+        chunking = ChunkingOptions.model_validate(_json_field(upload.fields, "chunking"))
+        policy = OnDuplicate(upload.fields.get("on_duplicate") or OnDuplicate.reject)
+    except ValueError as exc:
+        raise ApiError(422, "invalid_request", f"invalid chunking or on_duplicate: {exc}") from None
+    return NewUpload(
+        filename=upload.filename,
+        data=upload.data,
+        sha256=upload.sha256,
+        metadata=metadata,
+        chunking=chunking.model_dump(exclude_none=True),
+        on_duplicate=policy,
+    )
+
+
+@router.post(
+    "/collections/{name}/documents",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=UploadAccepted,
+    openapi_extra=_UPLOAD_SCHEMA,
+    responses={200: {"model": UploadAccepted, "description": "on_duplicate=skip: the existing document"}},
+    dependencies=[Depends(ratelimit.uploads)],
+)
+async def upload_document(
+    name: str,
+    request: Request,
+    clients: ClientsDep,
+    idempotency_key: Annotated[str | None, Header(alias="Idempotency-Key", max_length=200)] = None,
+) -> Response:
+    accepted = await uploads.upload(
+        clients,
+        name,
+        lambda: _read(request, clients.settings.max_upload_bytes),
+        idempotency_key=idempotency_key,
+    )
+    body = UploadAccepted(document_id=accepted.document_id, job_id=accepted.job_id, duplicate=accepted.duplicate)
+    return JSONResponse(
+        body.model_dump(),
+        status_code=202 if accepted.queued else 200,
+        headers={"Location": f"/api/v1/documents/{accepted.document_id}"},
+    )

@@ -1,0 +1,177 @@
+"""The ingestion saga's changes to a document record, each one optimistic Redis transaction that watches
+the document and its collection, so that a delete (of either) that lands meanwhile wins.
+
+Status semantics (what the API shows):
+- `generation` is the searchable generation; it changes only in `commit_ready`. 0: never ready.
+- `status` is the state of the latest work on the document. A document whose re-ingest failed or was
+  cancelled is `failed`/`cancelled` with its `error`, yet its previous `generation` stays searchable.
+  Search serves a vector only if the document exists, is not `deleting`, and its `generation` equals the
+  vector's generation (`searchable`).
+- `latest_generation` counts every generation any job started; a job's retries reuse the one it took.
+"""
+
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+
+from orchestrator.catalog.model import Collection, CollectionStatus, Document, DocumentError, DocumentStatus
+from orchestrator.catalog.registry import write_document
+from orchestrator.core import keys
+from orchestrator.errors import Conflict, NotFound
+
+
+class Superseded(Conflict):
+    """The document was deleted, its collection is being deleted, or a newer job took it over."""
+
+
+def searchable(document: Document | None, generation: int) -> bool:
+    return (
+        document is not None
+        and document.status is not DocumentStatus.deleting
+        and document.generation > 0
+        and document.generation == generation
+    )
+
+
+Mutation = Callable[[Document, Collection | None], dict[str, Any]]
+
+
+async def _transact(redis: Redis, document_id: str, mutate: Mutation) -> Document:
+    doc_key = keys.document(document_id)
+
+    async def run(pipe: Pipeline) -> Document:
+        raw = await pipe.hgetall(doc_key)
+        if not raw:
+            raise NotFound(f"document {document_id!r} not found")
+        current = Document.from_redis(raw)
+        collection_key = keys.collection(current.collection)
+        await pipe.watch(collection_key)
+        raw_collection = await pipe.hgetall(collection_key)
+        collection = Collection.from_redis(raw_collection) if raw_collection else None
+        return write_document(pipe, raw, mutate(current, collection))
+
+    return await redis.transaction(run, doc_key, value_from_callable=True)
+
+
+def _require_live(document: Document, collection: Collection | None) -> None:
+    if document.status is DocumentStatus.deleting:
+        raise Superseded(f"document {document.id} is being deleted")
+    if collection is None or collection.status is not CollectionStatus.active:
+        raise Superseded(f"collection {document.collection} is gone or being deleted")
+
+
+async def mark_queued(redis: Redis, document_id: str) -> Document:
+    """A re-ingest is about to be queued: the document waits for its job (attach_job names it; the job's
+    first attempt takes it over in any case). Only a document with no work in flight can be re-ingested."""
+
+    def mutate(document: Document, collection: Collection | None) -> dict[str, Any]:
+        _require_live(document, collection)
+        if document.in_flight:
+            raise Conflict(f"document {document.id} is already being ingested (job {document.job_id})")
+        return {"status": DocumentStatus.queued, "job_id": None}
+
+    return await _transact(redis, document_id, mutate)
+
+
+async def attach_job(redis: Redis, document_id: str, job_id: str) -> None:
+    """Names the document's job, unless its job already started (and named itself) or it is gone."""
+
+    def mutate(document: Document, collection: Collection | None) -> dict[str, Any]:
+        return {"job_id": job_id} if document.job_id is None else {}
+
+    try:
+        await _transact(redis, document_id, mutate)
+    except NotFound:
+        pass
+
+
+class Begun(NamedTuple):
+    document: Document
+    generation: int
+    committed: bool  # an earlier attempt of this job already made its generation ready
+    reused: bool  # an earlier attempt of this job started this generation (it may have left vectors)
+
+
+async def begin(redis: Redis, document_id: str, job_id: str) -> Begun:
+    """Starts an attempt: the document is `processing` and the job's generation is chosen (a retry of the
+    same job reuses its generation). Raises Superseded if the job no longer owns the document."""
+    chosen: list[int] = []
+    committed: list[bool] = [False]
+    reused: list[bool] = [False]
+
+    def mutate(document: Document, collection: Collection | None) -> dict[str, Any]:
+        _require_live(document, collection)
+        if document.job_id not in (None, job_id):
+            raise Superseded(f"document {document.id} belongs to job {document.job_id} now")
+        if (
+            document.status is DocumentStatus.ready
+            and document.latest_generation_job == job_id
+            and document.generation == document.latest_generation
+        ):
+            chosen[:], committed[0] = [document.generation], True
+            return {}
+        reuse = document.latest_generation_job == job_id and document.latest_generation > document.generation
+        generation = document.latest_generation if reuse else document.latest_generation + 1
+        chosen[:], reused[0] = [generation], reuse
+        return {
+            "status": DocumentStatus.processing,
+            "job_id": job_id,
+            "latest_generation": generation,
+            "latest_generation_job": job_id,
+        }
+
+    document = await _transact(redis, document_id, mutate)
+    return Begun(document, chosen[0], committed[0], reused[0])
+
+
+async def commit_ready(
+    redis: Redis,
+    document_id: str,
+    job_id: str,
+    generation: int,
+    *,
+    chunk_count: int,
+    pages: int | None,
+    format: str | None,
+    extracted: dict[str, Any] | None = None,
+) -> Document:
+    """The one step that makes a generation searchable; refused (Superseded) if the document was deleted,
+    its collection is being deleted, or another job took it over meanwhile."""
+
+    def mutate(document: Document, collection: Collection | None) -> dict[str, Any]:
+        _require_live(document, collection)
+        if document.job_id != job_id or document.latest_generation != generation:
+            raise Superseded(f"document {document.id} moved on to job {document.job_id}")
+        if document.status is not DocumentStatus.processing:
+            raise Superseded(f"document {document.id} is {document.status}")
+        return {
+            "status": DocumentStatus.ready,
+            "generation": generation,
+            "chunk_count": chunk_count,
+            "pages": pages,
+            "format": format,
+            "extracted": extracted,
+            "error": None,
+        }
+
+    return await _transact(redis, document_id, mutate)
+
+
+async def finish_unready(
+    redis: Redis, document_id: str, job_id: str, status: DocumentStatus, error: DocumentError
+) -> Document | None:
+    """Marks the document failed or cancelled with the error, unless it is gone or another job owns it
+    (then None). Its searchable `generation`, if any, is left as it is."""
+
+    def mutate(document: Document, collection: Collection | None) -> dict[str, Any]:
+        _require_live(document, collection)
+        if document.job_id not in (None, job_id):
+            raise Superseded(f"document {document.id} belongs to job {document.job_id} now")
+        return {"status": status, "error": error}
+
+    try:
+        return await _transact(redis, document_id, mutate)
+    except (Superseded, NotFound):
+        return None

@@ -1,0 +1,286 @@
+"""The registry of collections and documents: create, read, update through the state machine, list, remove.
+
+Each change is one optimistic transaction (WATCH the record, check, MULTI/EXEC the record and its indexes
+together), so indexes never disagree with records and a concurrent writer makes the change re-run.
+"""
+
+from collections.abc import Sequence
+from typing import Any, NamedTuple
+
+from redis.asyncio import Redis
+from redis.asyncio.client import Pipeline
+
+from orchestrator.catalog.model import Collection, CollectionStatus, Document, DocumentStatus
+from orchestrator.catalog.transitions import check_collection, check_document
+from orchestrator.core import keys
+from orchestrator.core.ids import now_ms
+from orchestrator.core.pagination import narrowest_index, paginate
+from orchestrator.core.records import Page
+from orchestrator.errors import Conflict, NotFound
+
+
+class CollectionStats(NamedTuple):
+    document_count: int
+    chunk_count: int  # chunks of the searchable generations of its documents
+
+
+# Keys of the indexes depend on these, so they never change after registration.
+_IMMUTABLE_DOCUMENT_FIELDS = frozenset({"id", "collection", "sha256", "created_at_ms"})
+
+
+class Registry:
+    def __init__(self, redis: Redis):
+        self._redis = redis
+
+    # Collections.
+
+    async def create_collection(self, collection: Collection) -> Collection:
+        key = keys.collection(collection.name)
+
+        async def create(pipe: Pipeline) -> Collection:
+            if await pipe.exists(key):
+                raise Conflict(f"collection {collection.name} exists")
+            pipe.multi()
+            pipe.hset(key, mapping=collection.to_redis())
+            pipe.zadd(keys.COLLECTIONS, {collection.name: 0})
+            return collection
+
+        return await self._redis.transaction(create, key, value_from_callable=True)
+
+    async def get_collection(self, name: str) -> Collection:
+        raw = await self._redis.hgetall(keys.collection(name))
+        if not raw:
+            raise NotFound(f"collection {name!r} not found")
+        return Collection.from_redis(raw)
+
+    async def get_active_collection(self, name: str) -> Collection:
+        """The collection, or NotFound: one being deleted is hidden at once."""
+        collection = await self.get_collection(name)
+        if collection.status is not CollectionStatus.active:
+            raise NotFound(f"collection {name!r} not found (it is being deleted)")
+        return collection
+
+    async def list_collections(
+        self, *, cursor: str | None = None, limit: int = 50, active_only: bool = False
+    ) -> Page[Collection]:
+        """Collections by name; with active_only, those being deleted are left out (as users see them)."""
+
+        async def load(names: Sequence[str]) -> list[Collection | None]:
+            rows = await self._hgetall_many([keys.collection(n) for n in names])
+            return [Collection.from_redis(raw) if raw else None for raw in rows]
+
+        def keep(collection: Collection) -> bool:
+            return not active_only or collection.status is CollectionStatus.active
+
+        return await paginate(
+            self._redis, keys.COLLECTIONS, load, keep=keep, cursor=cursor, limit=limit, newest_first=False
+        )
+
+    async def update_collection(self, name: str, **changes: Any) -> Collection:
+        """Changes fields; a new `status` must be a legal transition."""
+        key = keys.collection(name)
+
+        async def update(pipe: Pipeline) -> Collection:
+            raw = await pipe.hgetall(key)
+            if not raw:
+                raise NotFound(f"collection {name!r} not found")
+            current = Collection.from_redis(raw)
+            if "status" in changes:
+                check_collection(name, current.status, CollectionStatus(changes["status"]))
+            updated = Collection.model_validate(
+                {**current.model_dump(), **changes, "updated_at_ms": now_ms()}
+            )
+            pipe.multi()
+            pipe.hset(key, mapping=updated.to_redis())
+            return updated
+
+        return await self._redis.transaction(update, key, value_from_callable=True)
+
+    async def remove_collection(self, name: str) -> None:
+        """Forgets a collection that is being deleted; its documents must be removed first."""
+        key = keys.collection(name)
+
+        async def remove(pipe: Pipeline) -> None:
+            raw = await pipe.hgetall(key)
+            if not raw:
+                return
+            if Collection.from_redis(raw).status is not CollectionStatus.deleting:
+                raise Conflict(f"collection {name} is not being deleted")
+            if await pipe.zcard(keys.documents_by_collection(name)):
+                raise Conflict(f"collection {name} still has documents")
+            pipe.multi()
+            pipe.delete(key, keys.documents_by_sha256(name))
+            pipe.zrem(keys.COLLECTIONS, name)
+
+        await self._redis.transaction(remove, key, keys.documents_by_collection(name))
+
+    async def collection_stats(self, name: str) -> CollectionStats:
+        """Its documents, and the chunks of their searchable generations (documents being deleted aside)."""
+        ids = await self._redis.zrange(keys.documents_by_collection(name), 0, -1)
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for document_id in ids:
+                pipe.hmget(keys.document(document_id), ["generation", "chunk_count", "status"])
+            rows = await pipe.execute()
+        chunks = sum(
+            int(count or 0)
+            for generation, count, state in rows
+            if int(generation or 0) > 0 and state != DocumentStatus.deleting
+        )
+        return CollectionStats(document_count=len(ids), chunk_count=chunks)
+
+    # Documents.
+
+    async def add_document(self, document: Document) -> Document:
+        """Registers a document in an active collection."""
+        collection_key = keys.collection(document.collection)
+
+        async def add(pipe: Pipeline) -> Document:
+            status = await pipe.hget(collection_key, "status")
+            if status is None:
+                raise NotFound(f"collection {document.collection!r} not found")
+            if status != CollectionStatus.active:
+                raise Conflict(f"collection {document.collection} is {status}")
+            pipe.multi()
+            pipe.hset(keys.document(document.id), mapping=document.to_redis())
+            pipe.zadd(keys.DOCUMENTS, {document.id: 0})
+            pipe.zadd(keys.documents_by_collection(document.collection), {document.id: 0})
+            pipe.zadd(keys.documents_by_status(document.status), {document.id: 0})
+            pipe.hset(keys.documents_by_sha256(document.collection), document.sha256, document.id)
+            return document
+
+        return await self._redis.transaction(add, collection_key, value_from_callable=True)
+
+    async def get_document(self, document_id: str) -> Document:
+        raw = await self._redis.hgetall(keys.document(document_id))
+        if not raw:
+            raise NotFound(f"document {document_id!r} not found")
+        return Document.from_redis(raw)
+
+    async def get_documents(self, document_ids: Sequence[str]) -> dict[str, Document | None]:
+        """Many documents in one round trip; None for an id the registry does not hold."""
+        rows = await self._hgetall_many([keys.document(i) for i in document_ids])
+        return {i: Document.from_redis(raw) if raw else None for i, raw in zip(document_ids, rows, strict=True)}
+
+    async def find_by_sha256(self, collection: str, sha256: str) -> Document | None:
+        """The collection's document with these bytes, for the duplicate policy."""
+        document_id = await self._redis.hget(keys.documents_by_sha256(collection), sha256)
+        if document_id is None:
+            return None
+        raw = await self._redis.hgetall(keys.document(document_id))
+        return Document.from_redis(raw) if raw else None
+
+    async def list_documents(
+        self,
+        *,
+        collection: str | None = None,
+        status: DocumentStatus | None = None,
+        cursor: str | None = None,
+        limit: int = 50,
+        created_after_ms: int | None = None,
+        created_before_ms: int | None = None,
+        filename_contains: str | None = None,
+        metadata_equals: dict[str, str] | None = None,
+    ) -> Page[Document]:
+        """Documents newest first; pass the returned next_cursor back for the next page. `filename_contains`
+        is case-insensitive; `metadata_equals` compares user metadata values as text ("true", "3")."""
+        index = narrowest_index(
+            keys.documents_by_collection(collection) if collection is not None else None,
+            keys.documents_by_status(status) if status is not None else None,
+            everything=keys.DOCUMENTS,
+        )
+
+        needle = filename_contains.lower() if filename_contains else None
+        wanted = metadata_equals or {}
+
+        async def load(ids: Sequence[str]) -> list[Document | None]:
+            rows = await self._hgetall_many([keys.document(i) for i in ids])
+            return [Document.from_redis(raw) if raw else None for raw in rows]
+
+        def keep(document: Document) -> bool:
+            return (
+                (status is None or document.status == status)
+                and (needle is None or needle in document.filename.lower())
+                and all(_as_text(document.metadata.get(k)) == v for k, v in wanted.items())
+            )
+
+        return await paginate(
+            self._redis,
+            index,
+            load,
+            keep=keep,
+            cursor=cursor,
+            limit=limit,
+            created_after_ms=created_after_ms,
+            created_before_ms=created_before_ms,
+        )
+
+    async def update_document(self, document_id: str, **changes: Any) -> Document:
+        """Changes fields in one transaction; a new `status` must be a legal transition (the same
+        status again is no transition, so that handlers can repeat a step)."""
+        if fixed := _IMMUTABLE_DOCUMENT_FIELDS & changes.keys():
+            raise ValueError(f"document fields {sorted(fixed)} cannot change")
+        key = keys.document(document_id)
+
+        async def update(pipe: Pipeline) -> Document:
+            raw = await pipe.hgetall(key)
+            if not raw:
+                raise NotFound(f"document {document_id!r} not found")
+            return write_document(pipe, raw, changes)
+
+        return await self._redis.transaction(update, key, value_from_callable=True)
+
+    async def remove_document(self, document_id: str) -> None:
+        """Forgets a document (its vectors are the caller's to delete first)."""
+        key = keys.document(document_id)
+
+        async def remove(pipe: Pipeline) -> None:
+            raw = await pipe.hgetall(key)
+            if not raw:
+                return
+            document = Document.from_redis(raw)
+            sha_index = keys.documents_by_sha256(document.collection)
+            await pipe.watch(sha_index)
+            owner = await pipe.hget(sha_index, document.sha256)
+            pipe.multi()
+            pipe.delete(key)
+            pipe.zrem(keys.DOCUMENTS, document_id)
+            pipe.zrem(keys.documents_by_collection(document.collection), document_id)
+            pipe.zrem(keys.documents_by_status(document.status), document_id)
+            if owner == document_id:
+                pipe.hdel(sha_index, document.sha256)
+
+        await self._redis.transaction(remove, key)
+
+    async def _hgetall_many(self, record_keys: Sequence[str]) -> list[dict[str, str]]:
+        async with self._redis.pipeline(transaction=False) as pipe:
+            for key in record_keys:
+                pipe.hgetall(key)
+            return await pipe.execute()
+
+
+def _as_text(value: object) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def write_document(pipe: Pipeline, raw: dict, changes: dict[str, Any]) -> Document:
+    """Inside a WATCHed transaction: check the status change, then queue (after MULTI) the document's new
+    fields, the fields it clears and its move between status indexes. Returns the updated record."""
+    current = Document.from_redis(raw)
+    target = DocumentStatus(changes.get("status", current.status))
+    if target != current.status:
+        check_document(current.id, current.status, target)
+    updated = Document.model_validate({**current.model_dump(), **changes, "updated_at_ms": now_ms()})
+    cleared = [f for f in Document.model_fields if f in raw and getattr(updated, f) is None]
+    key = keys.document(current.id)
+    pipe.multi()
+    pipe.hset(key, mapping=updated.to_redis())
+    if cleared:
+        pipe.hdel(key, *cleared)
+    if target != current.status:
+        pipe.zrem(keys.documents_by_status(current.status), current.id)
+        pipe.zadd(keys.documents_by_status(target), {current.id: 0})
+    return updated

@@ -1,0 +1,67 @@
+"""The clients one orchestrator process shares between its API and its job handlers, built once at start
+(by the API's lifespan or the `worker` command) and closed once at the end."""
+
+import asyncio
+from collections.abc import Awaitable
+from dataclasses import dataclass
+from typing import Any
+
+from redis.asyncio import Redis
+
+from orchestrator.catalog import BlobStore, Registry
+from orchestrator.compute_client import ComputeClient
+from orchestrator.core.redis_client import connect
+from orchestrator.jobs import JobQueue
+from orchestrator.settings import Settings
+from orchestrator.vectors import VectorStore
+
+READY_CHECK_TIMEOUT_S = 3.0
+
+
+async def _check(probe: Awaitable[Any]) -> dict[str, Any]:
+    try:
+        async with asyncio.timeout(READY_CHECK_TIMEOUT_S):
+            result = await probe
+    except Exception as exc:
+        return {"ok": False, "error": f"{type(exc).__name__}: {exc}"[:300]}
+    if isinstance(result, dict):  # compute: per replica
+        return {"ok": any(result.values()), "replicas": result}
+    return {"ok": bool(result)}
+
+
+@dataclass
+class Clients:
+    settings: Settings
+    redis: Redis
+    registry: Registry
+    blobs: BlobStore
+    queue: JobQueue
+    vectors: VectorStore
+    compute: ComputeClient
+
+    @classmethod
+    def build(cls, settings: Settings, redis: Redis | None = None) -> "Clients":
+        """Cheap and without I/O: every client connects on first use (so this works while a dependency
+        is down). With no `redis` given, opens one from settings (closed by `close`)."""
+        redis = redis if redis is not None else connect(settings)
+        return cls(
+            settings=settings,
+            redis=redis,
+            registry=Registry(redis),
+            blobs=BlobStore(redis, ttl_s=settings.blob_ttl_s),
+            queue=JobQueue(redis, settings),
+            vectors=VectorStore.from_settings(settings),
+            compute=ComputeClient.from_settings(settings),
+        )
+
+    async def readiness(self) -> dict[str, dict[str, Any]]:
+        """Whether Redis, Chroma and each compute replica answer, each bounded by a short timeout."""
+        redis, chroma, compute = await asyncio.gather(
+            _check(self.redis.ping()), _check(self.vectors.heartbeat()), _check(self.compute.replicas_ready())
+        )
+        return {"redis": redis, "chroma": chroma, "compute": compute}
+
+    async def close(self) -> None:
+        await self.compute.close()
+        await self.vectors.close()
+        await self.redis.aclose()

@@ -1,0 +1,82 @@
+"""The compute client's retry policy: which failures another attempt can fix, how long to wait before
+it, what a permanent rejection carries, and the record of one call's attempts."""
+
+import contextvars
+import email.utils
+import time
+from dataclasses import dataclass, field
+
+import httpx
+
+from contracts import ErrorCode
+from orchestrator.errors import ComputeRejected
+
+RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# Connection failures and timeouts: the replica, not the request, is at fault.
+RETRY_EXCEPTIONS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
+# The code to report when an error answer carries no envelope (a proxy's page, say).
+STATUS_CODES = {
+    401: ErrorCode.unauthorized,
+    403: ErrorCode.unauthorized,
+    404: ErrorCode.not_found,
+    409: ErrorCode.conflict,
+    413: ErrorCode.too_large,
+    415: ErrorCode.unsupported_format,
+}
+
+
+@dataclass
+class CallStats:
+    """One logical call: every attempt it took, on which replica, with what outcome."""
+
+    path: str
+    request_id: str
+    attempts: int = 0
+    replicas: list[str] = field(default_factory=list)
+    outcomes: list[str] = field(default_factory=list)  # "200", "503", "ConnectError", ...
+    waits_s: list[float] = field(default_factory=list)  # backoff before each retry
+    status: int | None = None  # the final HTTP status, if any answer came
+
+
+last_call_var: contextvars.ContextVar[CallStats | None] = contextvars.ContextVar("compute_last_call", default=None)
+
+
+class RetryableFailure(Exception):
+    def __init__(self, message: str, *, status: int | None = None, retry_after_s: float | None = None):
+        super().__init__(message)
+        self.status, self.retry_after_s = status, retry_after_s
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a `Retry-After` header (delta-seconds or an HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def rejection(response: httpx.Response, attempts: int, request_id: str) -> ComputeRejected:
+    code: ErrorCode | None = None
+    message = response.text[:500] or response.reason_phrase
+    try:
+        body = response.json()["error"]
+        message = str(body.get("message") or message)
+        code = ErrorCode(body["code"])
+    except (ValueError, KeyError, TypeError):
+        pass
+    if code is None:
+        code = STATUS_CODES.get(response.status_code) or (
+            ErrorCode.internal if response.status_code >= 500 else ErrorCode.invalid_request
+        )
+    return ComputeRejected(
+        code, f"compute {response.status_code}: {message}", response.status_code,
+        attempts=attempts, request_id=request_id,
+    )

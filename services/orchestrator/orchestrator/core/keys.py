@@ -1,0 +1,117 @@
+"""Every Redis key the orchestrator uses, built in this one module under a versioned prefix.
+
+Bump the version when a record's layout changes incompatibly, so old and new code never share keys.
+Keys that include an id are templates, so the Lua scripts build exactly the same names (`lua_builders`).
+"""
+
+PREFIX = "ds:v1:"
+
+# The consumer group every worker joins on each priority stream (a group name, not a key).
+GROUP = "workers"
+
+DELAYED = f"{PREFIX}queue:delayed"  # zset: retrying job id -> due time (ms)
+DEAD = f"{PREFIX}queue:dead"  # stream: the dead letters, with their reasons
+WAKE = f"{PREFIX}queue:wake"  # stream: a tick on every new entry, so idle workers block instead of polling
+JOBS = f"{PREFIX}jobs"  # zset (lex): every job id
+WORKERS = f"{PREFIX}workers"  # zset: worker id -> last heartbeat (ms)
+COLLECTIONS = f"{PREFIX}collections"  # zset (lex): collection names
+DOCUMENTS = f"{PREFIX}docs"  # zset (lex): every document id
+
+_STREAM = PREFIX + "queue:{}"
+_AUTOCLAIM_CURSOR = PREFIX + "queue:{}:autoclaim"
+_JOB = PREFIX + "job:{}"
+_JOB_EVENTS = PREFIX + "job:{}:events"
+_JOBS_BY_STATUS = PREFIX + "jobs:status:{}"
+_JOBS_BY_COLLECTION = PREFIX + "jobs:collection:{}"
+_IDEMPOTENCY = PREFIX + "idempotency:{}"
+_WORKER = PREFIX + "worker:{}"
+_COLLECTION = PREFIX + "collection:{}"
+_DOCUMENT = PREFIX + "doc:{}"
+_DOCS_BY_COLLECTION = PREFIX + "docs:collection:{}"
+_DOCS_BY_STATUS = PREFIX + "docs:status:{}"
+_DOCS_BY_SHA256 = PREFIX + "docs:sha256:{}"  # hash per collection: sha256 -> document id
+_BLOB = PREFIX + "blob:{}"  # string: a document's original bytes, with a TTL
+
+
+def stream(priority: str) -> str:
+    return _STREAM.format(priority)
+
+
+def autoclaim_cursor(priority: str) -> str:
+    return _AUTOCLAIM_CURSOR.format(priority)
+
+
+def job(job_id: str) -> str:
+    return _JOB.format(job_id)
+
+
+def job_events(job_id: str) -> str:
+    return _JOB_EVENTS.format(job_id)
+
+
+def jobs_by_status(status: str) -> str:
+    return _JOBS_BY_STATUS.format(status)
+
+
+def jobs_by_collection(collection: str) -> str:
+    return _JOBS_BY_COLLECTION.format(collection)
+
+
+def idempotency(key: str) -> str:
+    return _IDEMPOTENCY.format(key)
+
+
+def worker(worker_id: str) -> str:
+    return _WORKER.format(worker_id)
+
+
+def collection(name: str) -> str:
+    return _COLLECTION.format(name)
+
+
+def document(document_id: str) -> str:
+    return _DOCUMENT.format(document_id)
+
+
+def documents_by_collection(collection_name: str) -> str:
+    return _DOCS_BY_COLLECTION.format(collection_name)
+
+
+def documents_by_status(status: str) -> str:
+    return _DOCS_BY_STATUS.format(status)
+
+
+def documents_by_sha256(collection_name: str) -> str:
+    return _DOCS_BY_SHA256.format(collection_name)
+
+
+def idempotency_lock(key: str) -> str:
+    """Held while a request with this idempotency key runs, so concurrent repeats wait for its job."""
+    return _IDEMPOTENCY.format(key) + ":lock"
+
+
+def rate_window(kind: str, client: str, window: int) -> str:
+    """A counter of one client's requests of one kind in one fixed window."""
+    return f"{PREFIX}ratelimit:{kind}:{client}:{window}"
+
+
+def blob(document_id: str) -> str:
+    return _BLOB.format(document_id)
+
+
+def _lua_function(name: str, template: str) -> str:
+    head, tail = template.split("{}")
+    body = f"'{head}' .. x" + (f" .. '{tail}'" if tail else "")
+    return f"local function {name}(x) return {body} end"
+
+
+def lua_builders() -> str:
+    """Lua functions that build the per-id keys the scripts touch, from the same templates as above."""
+    templates = {
+        "job_key": _JOB,
+        "events_key": _JOB_EVENTS,
+        "status_index": _JOBS_BY_STATUS,
+        "collection_index": _JOBS_BY_COLLECTION,
+        "idempotency_key": _IDEMPOTENCY,
+    }
+    return "\n".join(_lua_function(name, t) for name, t in templates.items())

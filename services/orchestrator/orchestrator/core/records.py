@@ -1,0 +1,52 @@
+"""How a pydantic model is kept as one Redis hash, and the page every listing returns.
+
+Scalars are stored as plain strings so Lua scripts can read and change single fields atomically; nested
+values (payload, progress, error, metadata) are stored as JSON.
+"""
+
+import json
+from collections.abc import Mapping
+from typing import Any, ClassVar, Generic, Self, TypeVar
+
+from pydantic import BaseModel
+
+
+class RedisRecord(BaseModel):
+    """A pydantic model stored as one Redis hash."""
+
+    JSON_FIELDS: ClassVar[frozenset[str]] = frozenset()
+
+    def to_redis(self) -> dict[str, str]:
+        return encode_fields(self.model_dump(mode="json", exclude_none=True), self.JSON_FIELDS)
+
+    @classmethod
+    def from_redis(cls, raw: Mapping[str, str]) -> Self:
+        values: dict[str, Any] = {
+            k: json.loads(v) if k in cls.JSON_FIELDS else v for k, v in raw.items() if k in cls.model_fields
+        }
+        return cls.model_validate(values)
+
+
+def pairs(flat: list[str]) -> dict[str, str]:
+    """A flat [field, value, ...] reply (HGETALL inside a script) as a dict."""
+    return dict(zip(flat[::2], flat[1::2], strict=True))
+
+
+def encode_fields(values: Mapping[str, Any], json_fields: frozenset[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for key, value in values.items():
+        if key in json_fields:
+            out[key] = json.dumps(value, separators=(",", ":"))
+        elif isinstance(value, bool):
+            out[key] = "1" if value else "0"
+        else:
+            out[key] = str(value)
+    return out
+
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    next_cursor: str | None = None

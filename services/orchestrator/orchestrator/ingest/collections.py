@@ -1,0 +1,72 @@
+"""A collection's lifecycle across the catalog, the vector store and the queue: created only by an
+explicit call (with its own Chroma collection, in the model's dimension), deleted by a job."""
+
+import secrets
+from contextlib import suppress
+from typing import Any
+
+from orchestrator.catalog import Collection, CollectionStatus, merge_metadata
+from orchestrator.clients import Clients
+from orchestrator.errors import Conflict, IllegalTransition, NotFound
+from orchestrator.jobs import Job, JobType, Priority
+
+
+async def create_collection(
+    clients: Clients,
+    name: str,
+    *,
+    embedding_model: str | None,
+    chunking: dict[str, Any],
+    extract_metadata: bool,
+    metadata: dict[str, Any],
+) -> Collection:
+    try:
+        existing = await clients.registry.get_collection(name)
+    except NotFound:
+        existing = None
+    if existing is not None:
+        why = "is being deleted" if existing.status is CollectionStatus.deleting else "exists"
+        raise Conflict(f"collection {name!r} {why}")
+    # One probe embedding: the model's real name and dimension, as compute serves them.
+    probe = await clients.compute.embed(["dimension probe"], kind="query", model=embedding_model)
+    # Unique per creation, so a name deleted and made again never meets its old vectors.
+    chroma_name = f"{name}-{secrets.token_hex(4)}"
+    await clients.vectors.create_collection(chroma_name, dim=probe.dim, model=probe.model)
+    collection = Collection(
+        name=name,
+        embedding_model=probe.model,
+        dim=probe.dim,
+        chroma_name=chroma_name,
+        chunking=chunking,
+        extract_metadata=extract_metadata,
+        metadata=metadata,
+    )
+    try:
+        await clients.registry.create_collection(collection)
+    except Conflict:
+        await clients.vectors.delete_collection(chroma_name)
+        raise Conflict(f"collection {name!r} exists") from None
+    return collection
+
+
+async def patch_collection(clients: Clients, name: str, metadata: dict[str, Any]) -> Collection:
+    """Merges metadata; a None value removes its key."""
+    current = await clients.registry.get_active_collection(name)
+    return await clients.registry.update_collection(name, metadata=merge_metadata(current.metadata, metadata))
+
+
+async def delete_collection(clients: Clients, name: str) -> Job:
+    """Hidden at once (status `deleting`: no upload, search or read sees it), then a job deletes its
+    vectors and records. Deleting it again returns the same job."""
+    collection = await clients.registry.get_collection(name)
+    if collection.status is CollectionStatus.active:
+        with suppress(IllegalTransition):  # a concurrent delete got there first: the same job below
+            collection = await clients.registry.update_collection(name, status=CollectionStatus.deleting)
+    enqueued = await clients.queue.enqueue(
+        JobType.delete_collection,
+        {"collection": name},
+        priority=Priority.high,
+        collection=name,
+        idempotency_key=f"delete_collection:{name}:{collection.created_at_ms}",
+    )
+    return enqueued.job

@@ -1,0 +1,152 @@
+"""What the API and the reconciler do to documents and their jobs, under the one rule that ties them:
+an ingest job's document follows its job.
+
+- Queueing an ingest job for an existing document (re-ingest, retry, replay) marks the document `queued`
+  first (refused while other work on it is in flight), then queues the job, then names the job on it.
+- An ingest job that ends without its saga finishing the document (cancelled before it ran, dead-lettered
+  after its workers died, forgotten) leaves the document `cancelled` or `failed`, with the job's error.
+- Deleting a document hides it at once and cancels its ingest job, whose commit would be refused anyway.
+"""
+
+from collections.abc import Awaitable, Callable
+from contextlib import suppress
+from typing import Any
+
+from orchestrator.catalog import BlobMissing, Document, DocumentError, DocumentStatus, generations
+from orchestrator.clients import Clients
+from orchestrator.errors import Conflict, IllegalTransition, NotFound, OrchErrorCode
+from orchestrator.jobs import Job, JobStatus, JobType, Priority
+
+INGEST_TYPES = frozenset({JobType.ingest, JobType.reingest})
+LOST = DocumentError(code="job_lost", message="its ingest job ended without finishing it")
+CANCELLED_BEFORE_RUN = DocumentError(code="cancelled", message="the job was cancelled before it ran")
+
+
+def _is_ingest(job: Job) -> bool:
+    return job.type in INGEST_TYPES and job.document_id is not None
+
+
+async def queue_for_document(clients: Clients, document_id: str, enqueue: Callable[[], Awaitable[Job]]) -> Job:
+    """The first rule: the document waits for the job that `enqueue` queues."""
+    try:
+        await generations.mark_queued(clients.redis, document_id)
+    except NotFound:
+        raise Conflict(f"document {document_id} is gone") from None
+    job = await enqueue()
+    await generations.attach_job(clients.redis, document_id, job.id)
+    return job
+
+
+async def settle_document(clients: Clients, document_id: str, job_id: str, job: Job | None) -> bool:
+    """The second rule: ends the document of an ingest job that ended (or is gone) without finishing it.
+    False when the document moved on meanwhile (another job owns it, or it was deleted)."""
+    status = DocumentStatus.cancelled if job is not None and job.status is JobStatus.cancelled else DocumentStatus.failed
+    if job is not None and job.error is not None:
+        error = DocumentError(code=job.error.code, message=job.error.message)
+    elif status is DocumentStatus.cancelled:
+        error = CANCELLED_BEFORE_RUN  # a job cancelled while it ran rolls its document back itself
+    else:
+        error = LOST
+    return await generations.finish_unready(clients.redis, document_id, job_id, status, error) is not None
+
+
+async def reingest(
+    clients: Clients, document: Document, chunking: dict[str, Any] | None, *, idempotency_key: str | None = None
+) -> Job:
+    """Queues a re-ingest of a document from its kept bytes; the old generation serves until it is done."""
+    if not await clients.blobs.touch(document.id):
+        raise Conflict(f"the original bytes of document {document.id} are no longer kept")
+    return await queue_for_document(
+        clients,
+        document.id,
+        lambda: _enqueued(
+            clients.queue.enqueue(
+                JobType.reingest,
+                {"document_id": document.id, "chunking": chunking or {}},
+                collection=document.collection,
+                document_id=document.id,
+                idempotency_key=idempotency_key,
+            )
+        ),
+    )
+
+
+async def reingest_document(clients: Clients, document_id: str, chunking: dict[str, Any] | None) -> Job:
+    document = await live_document(clients, document_id)
+    return await reingest(clients, document, chunking)
+
+
+async def run_again(clients: Clients, job_id: str, *, dead_only: bool = False) -> Job:
+    """Retries a failed job or replays a dead one (`dead_only`: a dead one only), with a fresh attempt
+    budget; an ingest job's document waits for it again."""
+    job = await clients.queue.get(job_id)
+    allowed = (JobStatus.dead,) if dead_only else (JobStatus.failed, JobStatus.dead)
+    if job.status not in allowed:
+        why = "not dead" if dead_only else "only failed or dead jobs run again"
+        raise Conflict(f"job {job_id} is {job.status}; {why}", code=OrchErrorCode.illegal_transition)
+    if _is_ingest(job):
+        return await queue_for_document(clients, job.document_id or "", lambda: clients.queue.requeue(job_id))
+    return await clients.queue.requeue(job_id)
+
+
+async def cancel_job(clients: Clients, job_id: str) -> Job:
+    """A waiting job ends `cancelled` at once (and so does its document); a running one stops at its next
+    step, and its saga rolls the document back."""
+    job = await clients.queue.cancel(job_id)
+    if job.status is JobStatus.cancelled and _is_ingest(job):
+        await settle_document(clients, job.document_id or "", job.id, job)
+    return job
+
+
+async def fail_if_stuck(clients: Clients, document: Document) -> bool:
+    """For the reconciler: settles a queued or processing document whose job has ended, or is gone,
+    without finishing it; True if it did."""
+    if document.job_id is None:
+        return False
+    job = (await clients.queue.get_many([document.job_id]))[0]
+    if job is not None and (not job.final or job.status is JobStatus.succeeded):
+        return False  # still running, or its commit decided: nothing stuck
+    return await settle_document(clients, document.id, document.job_id, job)
+
+
+async def delete_document(clients: Clients, document_id: str) -> Job:
+    """Hidden at once (`deleting`: search and its chunks skip it), then a job removes its vectors, its
+    original and its record. Deleting it again returns the same job."""
+    document = await clients.registry.get_document(document_id)
+    if document.status is not DocumentStatus.deleting:
+        with suppress(IllegalTransition):  # a concurrent delete got there first
+            await clients.registry.update_document(document_id, status=DocumentStatus.deleting)
+        if document.job_id and document.in_flight:
+            # Its commit would be refused anyway: save the work. A job that ended meanwhile is fine.
+            with suppress(NotFound, IllegalTransition):
+                await clients.queue.cancel(document.job_id)
+    enqueued = await clients.queue.enqueue(
+        JobType.delete_document,
+        {"document_id": document_id},
+        priority=Priority.high,
+        collection=document.collection,
+        document_id=document_id,
+        idempotency_key=f"delete_document:{document_id}",
+    )
+    return enqueued.job
+
+
+async def live_document(clients: Clients, document_id: str) -> Document:
+    """The document, or NotFound when it does not exist or is being deleted."""
+    document = await clients.registry.get_document(document_id)
+    if document.status is DocumentStatus.deleting:
+        raise NotFound(f"document {document_id!r} is being deleted")
+    return document
+
+
+async def original(clients: Clients, document_id: str) -> tuple[Document, bytes]:
+    """The document and its uploaded bytes; NotFound once they are no longer kept."""
+    document = await clients.registry.get_document(document_id)
+    try:
+        return document, await clients.blobs.get(document_id)
+    except BlobMissing:
+        raise NotFound(f"the original of document {document_id!r} is no longer kept") from None
+
+
+async def _enqueued(enqueue: Awaitable[Any]) -> Job:
+    return (await enqueue).job

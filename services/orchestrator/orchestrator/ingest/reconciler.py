@@ -1,0 +1,129 @@
+"""The reconciler: makes Chroma agree with the registry, and reports what it fixed.
+
+- Deletes vectors whose document is missing, `deleting`, or not searchable at that generation (failed,
+  cancelled, superseded by a newer generation), once they are older than `reconcile_grace_s` (a running
+  ingest's own generation is kept: it is not searchable before its commit anyway).
+- Marks documents failed whose ingest job ended without saying so (dead-lettered after its workers died).
+- Lapsed leases: workers re-queue them on every claim (XAUTOCLAIM); the report counts those waiting.
+- Forgets finished jobs older than `job_retention_s` (dead ones stay for the dead-letter queue).
+A collection is read a page at a time, so its size does not set the orchestrator's memory.
+Runs periodically in the API process (`reconcile_interval_s`) and on demand (`POST /api/v1/admin/reconcile`).
+"""
+
+import asyncio
+import logging
+
+from pydantic import BaseModel
+
+from orchestrator.catalog import IN_FLIGHT, CollectionStatus, Document, searchable
+from orchestrator.clients import Clients
+from orchestrator.core.ids import now_ms
+from orchestrator.ingest.operations import fail_if_stuck
+from orchestrator.vectors import ChunkMeta, document_ids
+
+log = logging.getLogger(__name__)
+
+PAGE = 1_000
+
+
+class ReconcileReport(BaseModel):
+    collections_checked: int = 0
+    vectors_checked: int = 0
+    vectors_deleted: int = 0
+    vectors_in_grace: int = 0  # would be deleted, but younger than the grace period
+    documents_failed: int = 0  # stuck queued/processing behind a job that had ended
+    lapsed_leases: int = 0  # waiting for a worker's next claim to re-queue them
+    jobs_forgotten: int = 0  # finished longer ago than the job retention
+    orphan_chroma_collections: list[str] = []  # in Chroma, unknown to the registry (reported, not deleted)
+
+
+def _keep(document: Document | None, generation: int) -> bool:
+    if searchable(document, generation):
+        return True
+    # An ingest in flight writes its generation before the commit makes it searchable.
+    return (
+        document is not None
+        and document.in_flight
+        and generation == document.latest_generation
+    )
+
+
+class Reconciler:
+    def __init__(self, clients: Clients, *, grace_s: float | None = None):
+        self.c = clients
+        self.grace_s = clients.settings.reconcile_grace_s if grace_s is None else grace_s
+
+    async def run(self) -> ReconcileReport:
+        report = ReconcileReport()
+        await self._fix_stuck_documents(report)
+        known: set[str] = set()
+        cursor = None
+        while True:
+            page = await self.c.registry.list_collections(cursor=cursor, limit=100)
+            for collection in page.items:
+                name = collection.vector_name
+                known.add(name)
+                if collection.status is CollectionStatus.active:
+                    await self._collection(name, report)
+                    report.collections_checked += 1
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        names = await self.c.vectors.list_collection_names()
+        report.orphan_chroma_collections = sorted(set(names) - known)
+        report.lapsed_leases = await self.c.queue.lapsed_leases()
+        retention_s = self.c.settings.job_retention_s
+        if retention_s:
+            report.jobs_forgotten = await self.c.queue.forget_finished(now_ms() - retention_s * 1000)
+        log.info("reconciled: %s", report.model_dump())
+        return report
+
+    async def _collection(self, chroma: str, report: ReconcileReport) -> None:
+        # Doomed ids are collected first and deleted after the scan: deleting while paging by offset
+        # would shift later records past the pages still to read.
+        doomed: list[str] = []
+        cutoff_ms = now_ms() - round(self.grace_s * 1000)
+        offset = 0
+        while True:
+            records = await self.c.vectors.get(chroma, limit=PAGE, offset=offset)
+            report.vectors_checked += len(records)
+            documents = await self.c.registry.get_documents(document_ids([r.metadata for r in records]))
+            for record in records:
+                meta = ChunkMeta.read(record.metadata)
+                if _keep(documents.get(meta.document_id), meta.generation):
+                    continue
+                if meta.ingested_at_ms > cutoff_ms:
+                    report.vectors_in_grace += 1
+                    continue
+                doomed.append(record.id)
+            if len(records) < PAGE:
+                break
+            offset += PAGE
+        for start in range(0, len(doomed), PAGE):
+            await self.c.vectors.delete(chroma, ids=doomed[start : start + PAGE])
+        report.vectors_deleted += len(doomed)
+
+    async def _fix_stuck_documents(self, report: ReconcileReport) -> None:
+        for status in sorted(IN_FLIGHT):
+            cursor = None  # keyset pages stay stable while fixed documents leave this status
+            while True:
+                page = await self.c.registry.list_documents(status=status, cursor=cursor, limit=PAGE)
+                for document in page.items:
+                    report.documents_failed += await fail_if_stuck(self.c, document)
+                if page.next_cursor is None:
+                    break
+                cursor = page.next_cursor
+
+
+async def run_periodically(clients: Clients, interval_s: float, stop: asyncio.Event) -> None:
+    """The API process's reconcile loop; one failed round is logged, not fatal."""
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), interval_s)
+            return
+        except TimeoutError:
+            pass
+        try:
+            await Reconciler(clients).run()
+        except Exception:
+            log.exception("reconcile round failed")

@@ -1,0 +1,235 @@
+"""The ingestion saga, the handler of `ingest` and `reingest` jobs; every step idempotent:
+  begin (document `processing`, the job's generation chosen; retries reuse it) → load the bytes → parse →
+  (metadata) → chunk → embed in batches → upsert ids `{document_id}:{generation}:{index}` → ONE transaction
+  marks the document `ready` at that generation (refused if it or its collection is being deleted) →
+  older generations' vectors deleted.
+On a permanent error, the last retry, or a cancel: this generation's vectors are deleted and the document
+is `failed`/`cancelled` with the error; its previous generation, if any, stays searchable (generations).
+"""
+
+import logging
+from contextlib import aclosing
+from typing import Any
+
+from contracts import Chunk, ChunkRequest, ChunkStrategy, EmbedResponse, MetadataRequest, ParseResult
+from contracts.errors import ErrorCode
+from orchestrator.catalog import (
+    BlobMissing,
+    Collection,
+    Document,
+    DocumentError,
+    DocumentStatus,
+    Superseded,
+    generations,
+)
+from orchestrator.clients import Clients
+from orchestrator.core.ids import now_ms
+from orchestrator.errors import JobCancelled, JobError, LeaseLost, NotFound
+from orchestrator.jobs import Job, JobContext, as_job_error
+from orchestrator.settings import Settings
+from orchestrator.vectors import chunk_metadata, vector_id, where_document
+
+log = logging.getLogger(__name__)
+
+# What a document keeps of compute's /extract-metadata answer.
+EXTRACTED_FIELDS = {"title", "language", "keywords", "summary", "word_count", "mode", "fallback_reason"}
+CANCELLED = DocumentError(code="cancelled", message="the job was cancelled")
+
+
+def classify(exc: Exception) -> JobError:
+    """Any failure of a step as a JobError that says whether retrying can help (the compute client's and
+    the vector store's errors already are: ComputeRejected permanent with compute's code, the
+    *Unavailable ones retryable)."""
+    if isinstance(exc, BlobMissing):
+        return JobError(ErrorCode.not_found, str(exc), retryable=False)
+    return as_job_error(exc)
+
+
+def chunk_options(settings: Settings, job: Job, collection: Collection) -> tuple[ChunkStrategy, int | None]:
+    """The job's chunking options, else the collection's defaults, else the service's."""
+    chosen = {**collection.chunking, **(job.payload.get("chunking") or {})}
+    strategy = ChunkStrategy(chosen.get("strategy") or settings.default_chunk_strategy)
+    max_tokens = chosen.get("max_tokens") or settings.default_chunk_max_tokens
+    return strategy, max_tokens
+
+
+def indexable(chunks: list[Chunk], strategy: ChunkStrategy) -> list[Chunk]:
+    """The chunks to embed: the leaves of a hierarchy, and none without text."""
+    if strategy is ChunkStrategy.hierarchical and chunks:
+        leaf_level = max(c.level for c in chunks)
+        chunks = [c for c in chunks if c.level == leaf_level]
+    chunks = [c for c in chunks if c.text.strip()]
+    if not chunks:
+        raise JobError(ErrorCode.empty_document, "the document has no text to index")
+    return chunks
+
+
+class Ingestion:
+    """One attempt of an ingest job: `run` is the handler; the steps below it run in order."""
+
+    def __init__(self, clients: Clients):
+        self.c = clients
+
+    async def run(self, ctx: JobContext, job: Job) -> None:
+        document_id = job.document_id or job.payload["document_id"]
+        try:
+            begun = await generations.begin(self.c.redis, document_id, job.id)
+        except (Superseded, NotFound) as exc:
+            log.info("job %s: nothing to ingest (%s)", job.id, exc)
+            raise JobCancelled(job.id) from exc
+        document, generation = begun.document, begun.generation
+        collection = await self.c.registry.get_collection(document.collection)
+        attempt = _Attempt(self.c, ctx, job, document, collection, generation)
+        if not begun.committed:
+            await attempt.build_or_roll_back(reused=begun.reused)
+        if generation > 1:  # generation 1 is the document's first: there is nothing older to drop
+            await attempt.drop_old_generations()
+
+
+class _Attempt:
+    """The saga's steps for one document at one generation."""
+
+    def __init__(
+        self, clients: Clients, ctx: JobContext, job: Job, document: Document, collection: Collection, generation: int
+    ):
+        self.c, self.ctx, self.job = clients, ctx, job
+        self.document, self.collection, self.generation = document, collection, generation
+        self.chroma = collection.vector_name
+
+    async def build_or_roll_back(self, *, reused: bool) -> None:
+        try:
+            await self.build(reused=reused)
+        except LeaseLost:
+            raise  # another worker runs the job now: its vectors are its own
+        except JobCancelled:
+            await self.roll_back(DocumentStatus.cancelled, CANCELLED)
+            raise
+        except Exception as exc:
+            error = classify(exc)
+            last = error.poison or not error.retryable or self.ctx.attempt >= self.c.settings.max_deliveries
+            if last:
+                await self.roll_back(DocumentStatus.failed, DocumentError(code=str(error.code), message=error.message))
+            if error is exc:
+                raise
+            raise error from exc
+
+    async def build(self, *, reused: bool) -> None:
+        if reused:
+            # A retry of this generation: start from nothing, so no stale chunk of an earlier attempt stays.
+            await self.c.vectors.delete(self.chroma, where=self._where(generation=self.generation))
+        parsed = await self.parse()
+        extracted = await self.extract_metadata(parsed)
+        chunks = await self.chunk(parsed)
+        await self.embed_and_store(chunks)
+        await self.commit(parsed, len(chunks), extracted)
+
+    async def parse(self) -> ParseResult:
+        ctx = self.ctx
+        await ctx.stage("load")
+        data = await self.c.blobs.get(self.document.id)
+        await ctx.check_cancelled()
+        strategy, _ = chunk_options(self.c.settings, self.job, self.collection)
+        await ctx.progress(0, None, "pages", stage="parse")
+        parsed = await self.c.compute.parse(
+            data,
+            self.document.filename,
+            include_document=strategy is ChunkStrategy.docling_hybrid,
+            request_id=self.job.id,
+        )
+        await ctx.progress(parsed.pages, parsed.pages, "pages", stage="parse")
+        await ctx.check_cancelled()
+        return parsed
+
+    async def extract_metadata(self, parsed: ParseResult) -> dict[str, Any] | None:
+        if not self.collection.extract_metadata:
+            return None
+        await self.ctx.stage("metadata")
+        found = await self.c.compute.extract_metadata(MetadataRequest(document=parsed), request_id=self.job.id)
+        await self.ctx.check_cancelled()
+        return found.model_dump(include=EXTRACTED_FIELDS, exclude_none=True)
+
+    async def chunk(self, parsed: ParseResult) -> list[Chunk]:
+        strategy, max_tokens = chunk_options(self.c.settings, self.job, self.collection)
+        chunked = await self.c.compute.chunk(
+            ChunkRequest(document=parsed, strategy=strategy, max_tokens=max_tokens), request_id=self.job.id
+        )
+        chunks = indexable(chunked.chunks, strategy)
+        await self.ctx.progress(len(chunks), len(chunks), "chunks", stage="chunk")
+        return chunks
+
+    async def embed_and_store(self, chunks: list[Chunk]) -> None:
+        """Each batch is upserted as soon as it is embedded, so progress counts stored chunks."""
+        ctx, total, ingested_at_ms = self.ctx, len(chunks), now_ms()
+        await ctx.progress(0, total, "chunks embedded", stage="embed")
+        await ctx.check_cancelled()
+        batches = self.c.compute.embed_batches(
+            [c.text for c in chunks], kind="passage", model=self.collection.embedding_model, request_id=self.job.id
+        )
+        async with aclosing(batches):  # an error mid-way closes the generator: no request is left behind
+            async for start, embedded in batches:
+                await self._store_batch(chunks[start : start + len(embedded.embeddings)], embedded, ingested_at_ms)
+                await ctx.progress(start + len(embedded.embeddings), total, "chunks embedded", stage="embed")
+                await ctx.check_cancelled()
+
+    async def _store_batch(self, batch: list[Chunk], embedded: EmbedResponse, ingested_at_ms: int) -> None:
+        if self.collection.dim is not None and embedded.dim != self.collection.dim:
+            raise JobError(
+                ErrorCode.unknown_model,
+                f"compute embeds with dimension {embedded.dim}, the collection holds {self.collection.dim}",
+            )
+        await self.c.vectors.upsert(
+            self.chroma,
+            ids=[vector_id(self.document.id, self.generation, c.index) for c in batch],
+            embeddings=embedded.embeddings,
+            documents=[c.text for c in batch],
+            metadatas=[self._metadata(c, ingested_at_ms) for c in batch],
+        )
+
+    def _metadata(self, chunk: Chunk, ingested_at_ms: int) -> dict[str, Any]:
+        return chunk_metadata(
+            chunk,
+            document_id=self.document.id,
+            generation=self.generation,
+            filename=self.document.filename,
+            collection=self.collection.name,
+            metadata=self.document.metadata,
+            ingested_at_ms=ingested_at_ms,
+        )
+
+    async def commit(self, parsed: ParseResult, chunk_count: int, extracted: dict[str, Any] | None) -> None:
+        await self.ctx.stage("commit")
+        try:
+            await generations.commit_ready(
+                self.c.redis,
+                self.document.id,
+                self.job.id,
+                self.generation,
+                chunk_count=chunk_count,
+                pages=parsed.pages,
+                format=parsed.format,
+                extracted=extracted,
+            )
+        except (Superseded, NotFound) as exc:
+            log.info(
+                "job %s: document %s moved on (%s); dropping generation %d",
+                self.job.id, self.document.id, exc, self.generation,
+            )
+            raise JobCancelled(self.job.id) from exc
+
+    async def roll_back(self, status: DocumentStatus, error: DocumentError) -> None:
+        """Deletes this generation's vectors (best effort: the reconciler removes what is left) and marks the
+        document failed or cancelled, unless it was deleted or taken over meanwhile."""
+        try:
+            await self.c.vectors.delete(self.chroma, where=self._where(generation=self.generation))
+        except Exception as exc:  # Chroma away: these vectors are not searchable anyway (generation check)
+            log.warning("document %s: cannot delete generation %d yet (%s)", self.document.id, self.generation, exc)
+        await generations.finish_unready(self.c.redis, self.document.id, self.job.id, status, error)
+
+    async def drop_old_generations(self) -> None:
+        try:
+            await self.c.vectors.delete(self.chroma, where=self._where(not_generation=self.generation))
+        except Exception as exc:  # searches already skip them; the reconciler removes them later
+            log.warning("document %s: old generations stay until the reconciler runs (%s)", self.document.id, exc)
+
+    def _where(self, **generation: int) -> dict[str, Any]:
+        return where_document(self.document.id, **generation)

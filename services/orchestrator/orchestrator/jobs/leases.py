@@ -1,0 +1,110 @@
+"""The queue as a worker sees it: claim jobs, wait for work, renew leases, record outcomes.
+
+A lease is the stream entry pending on this worker in the consumer group: it lapses when the entry's idle
+time passes lease_s, and renewing it (XCLAIM JUSTID) resets that time. Each attempt is fenced by
+(worker, attempt): a worker that lost its lease can no longer record anything for the job.
+"""
+
+from dataclasses import dataclass
+from enum import IntEnum
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from orchestrator.core import keys
+from orchestrator.core.records import pairs
+from orchestrator.jobs.model import PRIORITIES, Job, Progress
+from orchestrator.jobs.outcomes import Outcome
+from orchestrator.jobs.scripts import Scripts
+from orchestrator.jobs.streams import ensure_groups
+from orchestrator.settings import Settings
+
+
+@dataclass(frozen=True)
+class Lease:
+    job_id: str
+    worker: str
+    attempt: int
+
+
+class LeaseState(IntEnum):
+    # The numbers are what renew.lua and progress.lua answer.
+    lost = 0
+    held = 1
+    cancel_requested = 2
+
+
+@dataclass(frozen=True)
+class Claimed:
+    jobs: list[Job]
+    due_in_ms: int | None  # until the next delayed retry is due, if any
+    wake_id: str  # wait for wake entries after this one
+
+
+class Leases:
+    def __init__(self, redis: Redis, settings: Settings, scripts: Scripts):
+        self._redis = redis
+        self._settings = settings
+        self._scripts = scripts
+        self._lease_ms = round(settings.lease_s * 1000)
+        self._cursors = [keys.autoclaim_cursor(p) for p in PRIORITIES]
+
+    async def claim(self, worker: str, count: int) -> Claimed:
+        """Up to `count` jobs, started (attempt counted) for `worker`; lapsed leases are taken over first."""
+        args = (worker, count, self._lease_ms, self._settings.max_deliveries)
+        try:
+            rows, due_in_ms, wake_id = await self._scripts.run("claim", *args, extra_keys=self._cursors)
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            # The groups are gone (a Redis that lost its data): make them and read from the start.
+            await ensure_groups(self._redis)
+            rows, due_in_ms, wake_id = await self._scripts.run("claim", *args, extra_keys=self._cursors)
+        jobs = [Job.from_redis(pairs(row)) for row in rows]
+        return Claimed(jobs, None if due_in_ms < 0 else due_in_ms, wake_id)
+
+    async def wait_for_work(self, wake_id: str, timeout_s: float) -> None:
+        """Blocks until something is queued after `wake_id`, or for timeout_s."""
+        block_ms = max(1, round(timeout_s * 1000))
+        await self._redis.xread({keys.WAKE: wake_id}, count=1, block=block_ms)
+
+    async def renew(self, worker: str, leases: list[Lease]) -> list[LeaseState]:
+        args = [part for lease in leases for part in (lease.job_id, lease.attempt)]
+        states = await self._scripts.run("renew", worker, *args)
+        return [LeaseState(s) for s in states]
+
+    async def state(self, lease: Lease) -> LeaseState:
+        status, worker, attempts, cancel = await self._redis.hmget(
+            keys.job(lease.job_id), ["status", "worker", "attempts", "cancel_requested"]
+        )
+        if (status, worker, attempts) != ("running", lease.worker, str(lease.attempt)):
+            return LeaseState.lost
+        return LeaseState.cancel_requested if cancel == "1" else LeaseState.held
+
+    async def report(
+        self, lease: Lease, *, stage: str | None = None, progress: Progress | None = None
+    ) -> LeaseState:
+        """Writes a stage or progress update to the job and its event stream (see progress.py)."""
+        result = await self._scripts.run(
+            "progress",
+            lease.job_id,
+            lease.worker,
+            lease.attempt,
+            stage or "",
+            progress.model_dump_json() if progress else "",
+        )
+        return LeaseState(result)
+
+    async def finish(self, lease: Lease, outcome: Outcome) -> bool:
+        """Records the attempt's outcome and acknowledges its entry; False if the lease was lost."""
+        result = await self._scripts.run(
+            "finish",
+            lease.job_id,
+            lease.worker,
+            lease.attempt,
+            outcome.status,
+            outcome.error.model_dump_json() if outcome.error else "",
+            outcome.retry_delay_ms,
+            outcome.dead_reason,
+        )
+        return result == "ok"

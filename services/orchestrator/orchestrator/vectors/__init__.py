@@ -1,0 +1,38 @@
+"""The vector store: one Chroma collection per orchestrator collection, and the one codec of what each
+chunk's vector carries. It knows nothing of the registry or of jobs."""
+
+from orchestrator.vectors.records import (
+    LIST_KEYS,
+    RESERVED,
+    ChunkMeta,
+    CollectionInfo,
+    Hit,
+    VectorRecord,
+    chunk_metadata,
+    document_ids,
+    flatten_metadata,
+    parse_vector_id,
+    restore_metadata,
+    user_metadata,
+    vector_id,
+    where_document,
+)
+from orchestrator.vectors.store import VectorStore
+
+__all__ = [
+    "LIST_KEYS",
+    "RESERVED",
+    "ChunkMeta",
+    "CollectionInfo",
+    "Hit",
+    "VectorRecord",
+    "VectorStore",
+    "chunk_metadata",
+    "document_ids",
+    "flatten_metadata",
+    "parse_vector_id",
+    "restore_metadata",
+    "user_metadata",
+    "vector_id",
+    "where_document",
+]

@@ -1,0 +1,176 @@
+"""What a vector is in Chroma: its id, the metadata it carries (one codec, both ways), and the records the
+store returns.
+
+Metadata values must be str, int, float or bool. Chroma 1.5 also takes lists, but they leak: after a
+delete, a later record can come back carrying a deleted record's list values (measured on 1.5.9), so the
+store never writes one: `flatten_metadata` turns lists and dicts into JSON strings, `restore_metadata`
+turns the list fields back into lists. Every chunk's vector carries the reserved fields below; user
+metadata of the same name is dropped, never allowed to override them.
+"""
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from contracts import Chunk
+
+# The reserved chunk fields, set by the orchestrator on every vector.
+DOCUMENT_ID = "document_id"
+GENERATION = "generation"
+CHUNK_INDEX = "chunk_index"
+FILENAME = "filename"
+COLLECTION = "collection"
+HEADING_PATH = "heading_path"
+PAGES = "pages"
+INGESTED_AT_MS = "ingested_at_ms"
+RESERVED = frozenset(
+    {DOCUMENT_ID, GENERATION, CHUNK_INDEX, FILENAME, COLLECTION, HEADING_PATH, PAGES, INGESTED_AT_MS}
+)
+LIST_KEYS = (HEADING_PATH, PAGES)  # stored as JSON strings, restored as lists
+
+Metadata = Mapping[str, Any]
+Scalar = str | int | float | bool
+
+
+def vector_id(document_id: str, generation: int, index: int) -> str:
+    return f"{document_id}:{generation}:{index}"
+
+
+def parse_vector_id(value: str) -> tuple[str, int, int]:
+    """(document_id, generation, index) of a vector id; ValueError if it is not one."""
+    document_id, generation, index = value.rsplit(":", 2)
+    return document_id, int(generation), int(index)
+
+
+def scalar(value: Any) -> Scalar:
+    """A value as Chroma can hold it: scalars as they are, anything else as compact JSON."""
+    if isinstance(value, str | bool | int | float):
+        return value
+    return json.dumps(value, separators=(",", ":"), sort_keys=True, default=str)
+
+
+def flatten_metadata(metadata: Metadata | None, *, keep_none: bool = False) -> dict[str, Any]:
+    """Metadata Chroma can store and filter safely: scalars kept, anything else as JSON, None dropped
+    (kept with keep_none, for update_metadata, where Chroma reads a None as "remove this key")."""
+    flat: dict[str, Any] = {}
+    for key, value in (metadata or {}).items():
+        if value is not None:
+            flat[str(key)] = scalar(value)
+        elif keep_none:
+            flat[str(key)] = None
+    return flat
+
+
+def restore_metadata(metadata: Metadata | None, keys: Sequence[str] = LIST_KEYS) -> dict[str, Any]:
+    """The inverse of flatten_metadata for `keys` (JSON strings back to lists); other values as stored."""
+    restored = dict(metadata or {})
+    for key in keys:
+        value = restored.get(key)
+        if isinstance(value, str) and value[:1] in "[{":
+            try:
+                restored[key] = json.loads(value)
+            except ValueError:
+                pass
+    return restored
+
+
+def user_metadata(metadata: Metadata) -> dict[str, Scalar]:
+    """A document's user metadata as its vectors carry it: reserved names and None values dropped."""
+    return {k: v for k, v in flatten_metadata(metadata).items() if k not in RESERVED}
+
+
+def chunk_metadata(
+    chunk: Chunk,
+    *,
+    document_id: str,
+    generation: int,
+    filename: str,
+    collection: str,
+    metadata: Metadata,
+    ingested_at_ms: int,
+) -> dict[str, Scalar]:
+    """Everything a chunk's vector carries: the document's user metadata, then the reserved fields."""
+    return {
+        **user_metadata(metadata),
+        DOCUMENT_ID: document_id,
+        GENERATION: generation,
+        CHUNK_INDEX: chunk.index,
+        FILENAME: filename,
+        COLLECTION: collection,
+        HEADING_PATH: scalar(chunk.heading_path),
+        PAGES: scalar(chunk.pages),
+        INGESTED_AT_MS: ingested_at_ms,
+    }
+
+
+def _as_list(value: Any) -> list[Any]:
+    if isinstance(value, list):
+        return value
+    return [] if value is None else [value]  # a value that was never a JSON list: keep what there is
+
+
+@dataclass(frozen=True)
+class ChunkMeta:
+    """The reserved fields of one vector, read back (defaults for a vector that lacks them)."""
+
+    document_id: str
+    generation: int
+    chunk_index: int
+    ingested_at_ms: int
+    heading_path: list[str]
+    pages: list[int]
+
+    @classmethod
+    def read(cls, metadata: Metadata | None) -> "ChunkMeta":
+        meta = restore_metadata(metadata)
+        return cls(
+            document_id=str(meta.get(DOCUMENT_ID, "")),
+            generation=int(meta.get(GENERATION, -1)),
+            chunk_index=int(meta.get(CHUNK_INDEX, 0)),
+            ingested_at_ms=int(meta.get(INGESTED_AT_MS, 0)),
+            heading_path=_as_list(meta.get(HEADING_PATH)),
+            pages=_as_list(meta.get(PAGES)),
+        )
+
+
+def document_ids(metadatas: Sequence[Metadata | None]) -> list[str]:
+    """The distinct documents some vectors belong to, sorted (for one batched registry lookup)."""
+    return sorted({ChunkMeta.read(m).document_id for m in metadatas})
+
+
+def where_document(
+    document_id: str, *, generation: int | None = None, not_generation: int | None = None
+) -> dict[str, Any]:
+    """A Chroma `where` for one document's vectors, optionally of one generation or all but one."""
+    clauses: list[dict[str, Any]] = [{DOCUMENT_ID: document_id}]
+    if generation is not None:
+        clauses.append({GENERATION: generation})
+    if not_generation is not None:
+        clauses.append({GENERATION: {"$ne": not_generation}})
+    return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+@dataclass(frozen=True)
+class VectorRecord:
+    id: str
+    text: str
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Hit:
+    id: str
+    text: str
+    metadata: dict[str, Any]
+    score: float  # 1 - cosine distance: 1 is the same direction, 0 orthogonal
+    distance: float
+
+
+@dataclass(frozen=True)
+class CollectionInfo:
+    name: str
+    model: str | None
+    dim: int | None
+    space: str | None
+    metadata: dict[str, Any]

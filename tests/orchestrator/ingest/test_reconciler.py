@@ -1,0 +1,195 @@
+"""The reconciler: stale vectors (no document, an old or failed generation) are never served by search,
+and are deleted once past the grace period, on demand and periodically; documents stuck behind a job that
+ended are failed; a dead ingest job can be replayed."""
+
+import httpx
+import respx
+
+from orchestrator.catalog.model import DocumentStatus
+from orchestrator.core.ids import now_ms
+from orchestrator.ingest import reconciler
+from orchestrator.settings import Settings
+from orchestrator.vectors import VectorStore, vector_id
+from tests.support import assert_error
+from tests.support.api import (
+    API,
+    create_collection,
+    ingest,
+    running_app,
+    search,
+    upload,
+    wait_document,
+    wait_job,
+)
+from tests.support.queue import wait_until
+
+
+async def _plant(
+    store: VectorStore,
+    chroma_name: str,
+    document_id: str,
+    generation: int,
+    text: str,
+    age_ms: int = 0,
+    embedding: list[float] | None = None,
+):
+    """A vector written behind the registry's back (as a crashed worker or a lost cleanup would leave)."""
+    embedding = embedding or [1.0] + [0.0] * 383
+    metadata = {
+        "document_id": document_id,
+        "generation": generation,
+        "chunk_index": 0,
+        "filename": "x",
+        "collection": "c",
+        "heading_path": "[]",
+        "pages": "[]",
+        "ingested_at_ms": now_ms() - age_ms,
+    }
+    await store.upsert(chroma_name, [vector_id(document_id, generation, 0)], [embedding], [text], [metadata])
+
+
+async def test_stale_vectors_are_never_served_and_are_deleted_after_the_grace_period(
+    api: httpx.AsyncClient, chroma_url: str
+) -> None:
+    collection = await create_collection(api, "recon")
+    document = await ingest(api, "recon", "r.md", b"# R\n\nMarmots whistle to warn each other of eagles.\n")
+    chroma = collection["chroma_name"]
+    store = VectorStore(chroma_url)
+    try:
+        await _plant(store, chroma, "ghost-document", 1, "Marmots whistle loudly at eagles.")
+        await _plant(store, chroma, document["id"], 7, "Marmots whistle to warn of eagles, old version.")
+        results = await search(api, "marmots whistling at eagles", ["recon"], top_k=10)
+        assert [r["chunk_id"] for r in results] == [vector_id(document["id"], 1, 0)]
+
+        young = (await api.post(f"{API}/admin/reconcile")).json()  # default grace: 10 minutes
+        assert young["vectors_deleted"] == 0 and young["vectors_in_grace"] == 2
+        report = (await api.post(f"{API}/admin/reconcile", params={"grace_s": 0})).json()
+        assert report["vectors_deleted"] == 2 and report["collections_checked"] == 1
+        assert report["vectors_checked"] == document["chunk_count"] + 2
+        remaining = await store.get(
+            chroma, where={"document_id": {"$in": ["ghost-document", document["id"]]}}
+        )
+        assert [r.id for r in remaining] == [vector_id(document["id"], 1, 0)]
+    finally:
+        await store.close()
+
+
+async def test_the_periodic_reconciler_runs_in_the_api_process(
+    api_settings: Settings, chroma_url: str
+) -> None:
+    settings = api_settings.model_copy(update={"reconcile_interval_s": 0.2, "reconcile_grace_s": 0})
+    async with running_app(settings) as (_, client):
+        collection = await create_collection(client, "periodic")
+        store = VectorStore(chroma_url)
+        try:
+            await _plant(store, collection["chroma_name"], "ghost", 1, "nobody owns this")
+
+            async def gone() -> bool:
+                return await store.count(collection["chroma_name"]) == 0
+
+            await wait_until(gone, timeout_s=20, what="the periodic reconciler to delete the orphan")
+        finally:
+            await store.close()
+
+
+async def test_a_document_stuck_behind_an_ended_job_is_settled(api_settings: Settings, queue) -> None:
+    settings = api_settings.model_copy(update={"api_workers": 0})
+    async with running_app(settings) as (_, client):
+        await create_collection(client, "stuck")
+        response = await upload(client, "stuck", "s.md", b"# S\n\nStuck.\n")
+        # Its job ends behind the API's back (as when its workers die on every attempt and it is
+        # dead-lettered without its handler running): the document is left `queued`.
+        await queue.cancel(response.json()["job_id"])
+        assert (await client.get(f"{API}/documents/{response.json()['document_id']}")).json()[
+            "status"
+        ] == "queued"
+        report = (await client.post(f"{API}/admin/reconcile")).json()
+        assert report["documents_failed"] == 1
+        document = (await client.get(f"{API}/documents/{response.json()['document_id']}")).json()
+        assert document["status"] == DocumentStatus.cancelled and document["generation"] == 0
+        assert (await client.post(f"{API}/admin/reconcile")).json()["documents_failed"] == 0
+
+
+async def test_a_dead_ingest_job_is_replayed_from_the_dlq(api_settings: Settings, compute_url: str) -> None:
+    async with running_app(api_settings) as (_, client):
+        await create_collection(client, "replay")
+        with respx.mock(assert_all_called=False) as mock:
+            mock.post(f"{compute_url}/embed").mock(return_value=httpx.Response(503))
+            mock.route().pass_through()
+            response = await upload(
+                client, "replay", "r.md", b"# R\n\nReindeer pull sleds across the tundra.\n"
+            )
+            job = await wait_job(client, response.json()["job_id"])
+        assert job["status"] == "dead" and job["dead_reason"] == "retries_exhausted"
+        document = await wait_document(client, response.json()["document_id"])
+        assert document["status"] == "failed" and document["error"]["code"] == "compute_unavailable"
+        letters = (await client.get(f"{API}/dlq")).json()["items"]
+        assert [letter["job_id"] for letter in letters] == [job["id"]]
+        queue_stats = (await client.get(f"{API}/queue")).json()
+        assert queue_stats["dead"] == 1 and queue_stats["workers"]
+
+        replayed = await client.post(f"{API}/dlq/{job['id']}/replay")
+        assert replayed.status_code == 200, replayed.text
+        assert (await wait_job(client, job["id"]))["status"] == "succeeded"
+        document = await wait_document(client, document["id"], {"ready"})
+        assert document["generation"] == 1 and document["error"] is None
+        assert (await search(client, "reindeer sleds", ["replay"]))[0]["document_id"] == document["id"]
+        assert (await client.get(f"{API}/dlq")).json()["items"] == []
+        assert_error(await client.delete(f"{API}/dlq/{job['id']}"), 409, "illegal_transition")
+
+
+async def test_a_dead_letter_can_be_purged(api_settings: Settings, compute_url: str) -> None:
+    async with running_app(api_settings) as (_, client):
+        await create_collection(client, "purge")
+        with respx.mock(assert_all_called=False) as mock:
+            mock.post(f"{compute_url}/parse").mock(return_value=httpx.Response(503))
+            mock.route().pass_through()
+            response = await upload(client, "purge", "p.md", b"# P\n\nPurged.\n")
+            job = await wait_job(client, response.json()["job_id"])
+        assert job["status"] == "dead"
+        assert (await client.delete(f"{API}/dlq/{job['id']}")).status_code == 204
+        assert (await client.get(f"{API}/dlq")).json()["items"] == []
+        assert (await client.get(f"{API}/queue")).json()["dead"] == 0
+        assert (await client.get(f"{API}/jobs/{job['id']}")).json()["status"] == "dead"
+
+
+async def test_a_collection_is_reconciled_a_page_at_a_time(
+    api: httpx.AsyncClient, chroma_url: str, monkeypatch
+) -> None:
+    # Pages of two records: the stale ones are found on every page and deleted only after the scan, so
+    # no record shifts past a page still to be read.
+    monkeypatch.setattr(reconciler, "PAGE", 2)
+    collection = await create_collection(api, "paged")
+    document = await ingest(api, "paged", "p.md", b"# P\n\nPuffins nest in burrows on cliff tops.\n")
+    store = VectorStore(chroma_url)
+    try:
+        for i in range(5):
+            await _plant(store, collection["chroma_name"], f"ghost-{i}", 1, f"ghost text {i}")
+        report = (await api.post(f"{API}/admin/reconcile", params={"grace_s": 0})).json()
+        assert (report["vectors_checked"], report["vectors_deleted"]) == (document["chunk_count"] + 5, 5)
+        remaining = await store.get(collection["chroma_name"])
+        assert {(r.metadata or {})["document_id"] for r in remaining} == {document["id"]}
+    finally:
+        await store.close()
+
+
+async def test_search_looks_past_many_stale_vectors(
+    api: httpx.AsyncClient, chroma_url: str, compute_url: str, compute_token: str
+) -> None:
+    # 60 vectors no document vouches for, each exactly the query's own embedding: they fill the first
+    # fetch (3 x top_k + 10 = 25) and the next, so only a widening search reaches the real chunk.
+    collection = await create_collection(api, "crowded")
+    document = await ingest(api, "crowded", "c.md", b"# C\n\nCormorants dry their wings in the sun.\n")
+    query = "cormorants drying wings"
+    async with httpx.AsyncClient(headers={"Authorization": f"Bearer {compute_token}"}) as compute:
+        answer = await compute.post(f"{compute_url}/embed", json={"texts": [query], "kind": "query"})
+    vector = answer.raise_for_status().json()["embeddings"][0]
+    store = VectorStore(chroma_url)
+    try:
+        for i in range(60):
+            await _plant(store, collection["chroma_name"], f"ghost-{i}", 1, f"stale {i}", embedding=vector)
+        results = await search(api, query, ["crowded"], top_k=5)
+        assert [r["document_id"] for r in results] == [document["id"]] * document["chunk_count"]
+        assert await search(api, query, ["crowded"], top_k=5, min_score=0.99) == []
+    finally:
+        await store.close()

@@ -1,0 +1,195 @@
+"""Helpers for the API tests: settings for a real stack, the app run in-process (lifespan included),
+uploads, waiting for documents and jobs, and small generated documents of each format."""
+
+import asyncio
+import io
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+
+from orchestrator.api import create_app
+from orchestrator.settings import Settings
+from tests.support.queue import FAST
+
+API = "/api/v1"
+FINAL_DOCUMENT = {"ready", "failed", "cancelled"}
+FINAL_JOB = {"succeeded", "failed", "cancelled", "dead"}
+
+
+def stack_settings(
+    redis_url: str, chroma_url: str, compute_url: str, compute_token: str, **overrides: Any
+) -> Settings:
+    values: dict[str, Any] = {
+        **FAST,
+        "redis_url": redis_url,
+        "chroma_url": chroma_url,
+        "compute_urls": compute_url,
+        "compute_token": compute_token,
+        "env": "dev",
+        "api_workers": 2,
+        "reconcile_interval_s": 0,
+        "compute_backoff_base_s": 0.05,
+        "compute_backoff_max_s": 0.2,
+        "embed_batch_texts": 16,
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
+@asynccontextmanager
+async def running_app(
+    settings: Settings, **client_args: Any
+) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    """The app with its lifespan (Redis, Chroma, compute clients, in-process workers) and a client for it."""
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://api", timeout=60, **client_args
+        ) as client:
+            yield app, client
+
+
+async def create_collection(client: httpx.AsyncClient, name: str, **body: Any) -> dict[str, Any]:
+    response = await client.post(f"{API}/collections", json={"name": name, **body})
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+async def upload(
+    client: httpx.AsyncClient,
+    collection: str,
+    filename: str,
+    data: bytes,
+    *,
+    headers: dict[str, str] | None = None,
+    **fields: str,
+) -> httpx.Response:
+    return await client.post(
+        f"{API}/collections/{collection}/documents",
+        files={"file": (filename, data, "application/octet-stream")},
+        data=fields,
+        headers=headers,
+    )
+
+
+async def wait_document(
+    client: httpx.AsyncClient, document_id: str, statuses: set[str] = FINAL_DOCUMENT, timeout_s: float = 120
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = await client.get(f"{API}/documents/{document_id}")
+        assert response.status_code == 200, response.text
+        document = response.json()
+        if document["status"] in statuses:
+            return document
+        if time.monotonic() > deadline:
+            raise AssertionError(f"document {document_id} stuck at {document}")
+        await asyncio.sleep(0.05)
+
+
+async def wait_job(client: httpx.AsyncClient, job_id: str, timeout_s: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = await client.get(f"{API}/jobs/{job_id}")
+        assert response.status_code == 200, response.text
+        job = response.json()
+        if job["status"] in FINAL_JOB:
+            return job
+        if time.monotonic() > deadline:
+            raise AssertionError(f"job {job_id} stuck at {job}")
+        await asyncio.sleep(0.05)
+
+
+async def ingest(
+    client: httpx.AsyncClient, collection: str, filename: str, data: bytes, **fields: str
+) -> dict:
+    response = await upload(client, collection, filename, data, **fields)
+    assert response.status_code == 202, response.text
+    document = await wait_document(client, response.json()["document_id"])
+    assert document["status"] == "ready", document
+    return document
+
+
+async def search(client: httpx.AsyncClient, query: str, collections: list[str], **body: Any) -> list[dict]:
+    response = await client.post(f"{API}/search", json={"query": query, "collections": collections, **body})
+    assert response.status_code == 200, response.text
+    return response.json()["results"]
+
+
+def docx_bytes(title: str, paragraphs: list[str]) -> bytes:
+    from docx import Document
+
+    document = Document()
+    document.add_heading(title, level=1)
+    for paragraph in paragraphs:
+        document.add_paragraph(paragraph)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def pdf_bytes(title: str, lines: list[str]) -> bytes:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    out = io.BytesIO()
+    c = canvas.Canvas(out, pagesize=A4)
+    c.setFont("Helvetica-Bold", 18)
+    c.drawString(72, 770, title)
+    c.setFont("Helvetica", 11)
+    for i, line in enumerate(lines):
+        c.drawString(72, 740 - 15 * i, line)
+    c.showPage()
+    c.save()
+    return out.getvalue()
+
+
+def pptx_bytes(title: str, body: str) -> bytes:
+    from pptx import Presentation
+
+    deck = Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[1])
+    slide.shapes.title.text = title
+    slide.placeholders[1].text = body
+    out = io.BytesIO()
+    deck.save(out)
+    return out.getvalue()
+
+
+def xlsx_bytes(rows: list[list[object]]) -> bytes:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def long_markdown(sections: int, paragraphs_per_section: int = 3) -> bytes:
+    """A long, varied document: many chunks."""
+    words = [
+        "river",
+        "engine",
+        "harvest",
+        "quartz",
+        "lantern",
+        "orbit",
+        "meadow",
+        "cipher",
+        "glacier",
+        "violin",
+    ]
+    lines = ["# A long report", ""]
+    for s in range(sections):
+        lines += [f"## Section {s}: {words[s % 10]} and {words[(s * 3) % 10]}", ""]
+        for p in range(paragraphs_per_section):
+            sentence = " ".join(f"{words[(s + p + i) % 10]}{(s * 7 + i) % 13}" for i in range(60))
+            lines += [f"Paragraph {p} of section {s} talks about {sentence}.", ""]
+    return "\n".join(lines).encode()
