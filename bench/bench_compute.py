@@ -40,7 +40,7 @@ def load_texts() -> tuple[list[str], str]:
                 if len(texts) == N_TEXTS:
                     break
         return texts, "SciFact abstracts"
-    words = ["the", "of", "vector", "search", "model", "document", "chunk", "embedding", "query", "passage", "result", "index"]
+    words = "the of vector search model document chunk embedding query passage result index".split()
     rng = np.random.default_rng(0)
     return [" ".join(rng.choice(words, 180)) for _ in range(N_TEXTS)], "synthetic text (../shared absent)"
 

@@ -14,7 +14,7 @@ OPEN_PATHS = {"/livez", "/readyz", "/metrics", "/docs", "/openapi.json", "/docs/
 
 
 class ServiceMiddleware:
-    def __init__(self, app, token: str | None, metrics: Metrics):
+    def __init__(self, app, token: str | None, metrics: Metrics):  # app: the ASGI app
         self.app = app
         self.token = token.encode() if token else None
         self.metrics = metrics

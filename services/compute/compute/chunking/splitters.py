@@ -28,7 +28,7 @@ def _sentence_splitter(counter: TokenCounter, max_tokens: int, overlap: int) -> 
     )
 
 
-def _split(splitter, text: str, offset: int = 0) -> list[Piece]:
+def _split(splitter, text: str, offset: int = 0) -> list[Piece]:  # splitter: any llama-index splitter
     if not text.strip():
         return []
     pieces: list[Piece] = []

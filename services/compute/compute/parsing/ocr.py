@@ -14,7 +14,7 @@ RENDER_SCALE = 2.0  # 144 dpi: enough for body text, a quarter of the pixels of 
 _engine = None
 
 
-def _get_engine():
+def _get_engine():  # rapidocr has no public type to name
     global _engine
     if _engine is None:
         from rapidocr import RapidOCR  # heavy import, only when a scanned page shows up
@@ -53,7 +53,7 @@ def ocr_pages(data: bytes, password: str | None, pages: list[int], doc: DoclingD
     return recovered
 
 
-def _bbox(box, page_height: float) -> BoundingBox:
+def _bbox(box, page_height: float) -> BoundingBox:  # box: a 4x2 array of pixel corners
     xs = [float(p[0]) / RENDER_SCALE for p in box]
     ys = [float(p[1]) / RENDER_SCALE for p in box]
     return BoundingBox(

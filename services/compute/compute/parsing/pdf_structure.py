@@ -24,7 +24,7 @@ _BOLD = re.compile(r"bold|black|heavy|semibold|demi", re.IGNORECASE)
 class FontRecordingPdfPipeline(NativePdfPipeline):
     """The native pipeline, also remembering each line's font name (bold is a heading signal)."""
 
-    def __init__(self, pipeline_options) -> None:
+    def __init__(self, pipeline_options) -> None:  # docling's options type
         super().__init__(pipeline_options)
         self.line_fonts: list[tuple[int, str, str]] = []  # (page_no, text, font_name)
 

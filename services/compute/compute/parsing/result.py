@@ -17,7 +17,7 @@ _SKIP = {DocItemLabel.PAGE_HEADER, DocItemLabel.PAGE_FOOTER}
 LAYERS = {ContentLayer.BODY, ContentLayer.NOTES}
 
 
-def _page(item) -> int | None:
+def _page(item) -> int | None:  # item: any DocItem
     prov = getattr(item, "prov", None)
     return prov[0].page_no if prov else None
 
