@@ -210,6 +210,25 @@ class ComputeClient:
             return min(exc.retry_after_s, self.backoff_max_s)
         return self._backoff(state)
 
+    def _retrying(self, call: CallStats) -> AsyncRetrying:
+        """The retry loop of one call: retryable failures only, backoff (or Retry-After) between them."""
+
+        async def before_sleep(state: RetryCallState) -> None:
+            wait_s = state.next_action.sleep if state.next_action else 0.0
+            call.waits_s.append(wait_s)
+            log.warning(
+                "compute %s request_id=%s attempt %d on %s failed (%s); retrying in %.2f s",
+                call.path, call.request_id, call.attempts, call.replicas[-1], call.outcomes[-1], wait_s,
+            )
+
+        return AsyncRetrying(
+            stop=stop_after_attempt(self.max_attempts),
+            wait=self._wait,
+            retry=retry_if_exception_type(RetryableFailure),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+
     async def _call(self, endpoint: Endpoint, path: str, request_id: str | None, **request: Any) -> httpx.Response:
         request_id = request_id or uuid.uuid4().hex
         call = CallStats(path=path, request_id=request_id)
@@ -218,22 +237,7 @@ class ComputeClient:
             self.read_timeouts_s[endpoint], connect=self.connect_timeout_s, pool=self.connect_timeout_s
         )
         start = next(self._rotation)
-
-        async def before_sleep(state: RetryCallState) -> None:
-            wait_s = state.next_action.sleep if state.next_action else 0.0
-            call.waits_s.append(wait_s)
-            log.warning(
-                "compute %s request_id=%s attempt %d on %s failed (%s); retrying in %.2f s",
-                path, request_id, call.attempts, call.replicas[-1], call.outcomes[-1], wait_s,
-            )
-
-        retrying = AsyncRetrying(
-            stop=stop_after_attempt(self.max_attempts),
-            wait=self._wait,
-            retry=retry_if_exception_type(RetryableFailure),
-            before_sleep=before_sleep,
-            reraise=True,
-        )
+        retrying = self._retrying(call)
         try:
             async for attempt in retrying:
                 with attempt:
