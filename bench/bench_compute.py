@@ -66,7 +66,9 @@ def http_embed_all(client: httpx.Client, texts: list[str]) -> np.ndarray:
         return np.asarray([v for part in pool.map(post, batches) for v in part], dtype=np.float32)
 
 
-def side_by_side(model: SentenceTransformer, url: str, texts: list[str], fp32: SentenceTransformer | None) -> dict:
+def side_by_side(
+    model: SentenceTransformer, url: str, texts: list[str], fp32: SentenceTransformer | None
+) -> dict:
     """In-process and HTTP runs interleaved, so both see the same load on this shared machine. With
     `fp32` given, the fp32 default is timed in the same rounds too, for the speed-up figure."""
     in_rates, http_rates, fp32_rates = [], [], []
@@ -102,8 +104,15 @@ def rss_mb(pid: int, field: str = "VmRSS") -> float:
 
 def parse_corpus(url: str) -> dict:
     pdfs = sorted(p for p in (CORPUS / "pdf").glob("*.pdf")) if CORPUS.is_dir() else []
-    largest = sorted((p for p in CORPUS.rglob("*") if p.is_file() and "groundtruth" not in p.parts),
-                     key=lambda p: p.stat().st_size, reverse=True)[:4] if CORPUS.is_dir() else []
+    largest = (
+        sorted(
+            (p for p in CORPUS.rglob("*") if p.is_file() and "groundtruth" not in p.parts),
+            key=lambda p: p.stat().st_size,
+            reverse=True,
+        )[:4]
+        if CORPUS.is_dir()
+        else []
+    )
     out: dict = {"pdf_files": len(pdfs)}
     with httpx.Client(base_url=url, timeout=300) as client:
         if pdfs:
@@ -120,11 +129,15 @@ def parse_corpus(url: str) -> dict:
         for path in largest:
             started = time.perf_counter()
             resp = client.post("/parse", files={"file": (path.name, path.read_bytes())})
-            out["largest_files"].append({
-                "file": path.name, "bytes": path.stat().st_size, "status": resp.status_code,
-                "seconds": round(time.perf_counter() - started, 2),
-                "worker_peak_rss_mb": float(resp.headers.get("x-parse-peak-rss-mb", "nan")),
-            })
+            out["largest_files"].append(
+                {
+                    "file": path.name,
+                    "bytes": path.stat().st_size,
+                    "status": resp.status_code,
+                    "seconds": round(time.perf_counter() - started, 2),
+                    "worker_peak_rss_mb": float(resp.headers.get("x-parse-peak-rss-mb", "nan")),
+                }
+            )
     return out
 
 
@@ -132,7 +145,9 @@ def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     torch.set_num_threads(len(os.sched_getaffinity(0)))
     texts, source = load_texts()
-    print(f"inputs: {len(texts)} {source}; {REPEATS} runs each, medians; torch threads {torch.get_num_threads()}")
+    print(
+        f"inputs: {len(texts)} {source}; {REPEATS} runs each, medians; torch threads {torch.get_num_threads()}"
+    )
     results: dict = {"inputs": source, "texts": len(texts), "backends": {}}
 
     reference = load_model(torch.float32)
@@ -171,19 +186,29 @@ def main() -> None:
         finally:
             server.stop()
 
-    print(f"\n{'backend':8} {'in-process/s':>13} {'HTTP/s':>8} {'HTTP÷in-proc':>13} {'÷fp32':>7} {'min cos':>8} {'RSS warm MB':>12}")
+    print(
+        f"\n{'backend':8} {'in-process/s':>13} {'HTTP/s':>8} {'HTTP÷in-proc':>13} {'÷fp32':>7} {'min cos':>8} {'RSS warm MB':>12}"
+    )
     for name, e in results["backends"].items():
-        print(f"{name:8} {e['in_process_per_s']:>13} {e['http_per_s']:>8} {e['http_over_in_process']:>13} "
-              f"{e['speedup_vs_fp32_in_process']:>7} {e['min_cosine_vs_fp32']:>8} {e['compute_rss_after_warmup_mb']:>12}")
+        print(
+            f"{name:8} {e['in_process_per_s']:>13} {e['http_per_s']:>8} {e['http_over_in_process']:>13} "
+            f"{e['speedup_vs_fp32_in_process']:>7} {e['min_cosine_vs_fp32']:>8} {e['compute_rss_after_warmup_mb']:>12}"
+        )
     default = results["backends"][default_backend]
     parse = default.get("parse", {})
     if parse.get("pdf_files"):
-        print(f"\nparse: {parse['pdf_pages']} pages in {parse['pdf_files']} corpus PDFs, {parse['pages_per_s']} pages/s (median)")
+        print(
+            f"\nparse: {parse['pdf_pages']} pages in {parse['pdf_files']} corpus PDFs, {parse['pages_per_s']} pages/s (median)"
+        )
     for f in parse.get("largest_files", []):
-        print(f"  largest: {f['file']:45} {f['bytes']/1e6:6.1f} MB  {f['status']}  {f['seconds']:6.2f} s  "
-              f"worker peak {f['worker_peak_rss_mb']:.0f} MB (cap 1536 MB)")
-    print(f"compute RSS: after warm-up {default['compute_rss_after_warmup_mb']} MB, after corpus "
-          f"{default.get('compute_rss_after_corpus_mb')} MB, peak {default.get('compute_peak_rss_mb')} MB (target 1200 MB)")
+        print(
+            f"  largest: {f['file']:45} {f['bytes'] / 1e6:6.1f} MB  {f['status']}  {f['seconds']:6.2f} s  "
+            f"worker peak {f['worker_peak_rss_mb']:.0f} MB (cap 1536 MB)"
+        )
+    print(
+        f"compute RSS: after warm-up {default['compute_rss_after_warmup_mb']} MB, after corpus "
+        f"{default.get('compute_rss_after_corpus_mb')} MB, peak {default.get('compute_peak_rss_mb')} MB (target 1200 MB)"
+    )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "compute.json").write_text(json.dumps(results, indent=2))
 

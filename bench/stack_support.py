@@ -27,20 +27,27 @@ EMBED_BATCH_TEXTS = 128  # the orchestrator's default ORCH_EMBED_BATCH_TEXTS
 
 class Stack:
     def __init__(self, data: Path, log: Path) -> None:
-        self.ports = {"redis": free_port(), "chroma": free_port(), "compute": free_port(), "orch": free_port()}
-        os.environ.update({
-            "RUN_DATA_DIR": str(data),
-            "RUN_REDIS_PORT": str(self.ports["redis"]),
-            "RUN_CHROMA_PORT": str(self.ports["chroma"]),
-            "COMPUTE_PORT": str(self.ports["compute"]),
-            "ORCH_PORT": str(self.ports["orch"]),
-            "ORCH_API_WORKERS": str(API_WORKERS),
-            "ORCH_ENV": "dev",
-            "ORCH_UPLOADS_PER_MIN": "0",  # the benchmark is one client uploading thousands of files
-            "ORCH_SEARCHES_PER_MIN": "0",
-            "ORCH_EMBED_BATCH_TEXTS": str(EMBED_BATCH_TEXTS),
-            "ORCH_RECONCILE_INTERVAL_S": "3600",
-        })
+        self.ports = {
+            "redis": free_port(),
+            "chroma": free_port(),
+            "compute": free_port(),
+            "orch": free_port(),
+        }
+        os.environ.update(
+            {
+                "RUN_DATA_DIR": str(data),
+                "RUN_REDIS_PORT": str(self.ports["redis"]),
+                "RUN_CHROMA_PORT": str(self.ports["chroma"]),
+                "COMPUTE_PORT": str(self.ports["compute"]),
+                "ORCH_PORT": str(self.ports["orch"]),
+                "ORCH_API_WORKERS": str(API_WORKERS),
+                "ORCH_ENV": "dev",
+                "ORCH_UPLOADS_PER_MIN": "0",  # the benchmark is one client uploading thousands of files
+                "ORCH_SEARCHES_PER_MIN": "0",
+                "ORCH_EMBED_BATCH_TEXTS": str(EMBED_BATCH_TEXTS),
+                "ORCH_RECONCILE_INTERVAL_S": "3600",
+            }
+        )
         self.log = log.open("a")
         log_lock = threading.Lock()
         logfile = self.log
@@ -189,7 +196,9 @@ def create_collection(api: httpx.Client, name: str, chunking: dict | None = None
     api.post("/api/v1/collections", json=body).raise_for_status()
 
 
-def upload_all(api: httpx.Client, collection: str, docs: list[dict], copy: int = 0, threads: int = 4) -> list[dict]:
+def upload_all(
+    api: httpx.Client, collection: str, docs: list[dict], copy: int = 0, threads: int = 4
+) -> list[dict]:
     def one(doc: dict) -> dict:
         files = {"file": (f"{doc['_id']}.txt", doc_text(doc, copy).encode(), "text/plain")}
         data = {"metadata": json.dumps({"doc_id": doc["_id"], "copy": copy}), "on_duplicate": "reject"}
@@ -248,8 +257,13 @@ def ingest(api: httpx.Client, collection: str, docs: list[dict], copy: int = 0) 
     ids = [a["document_id"] for a in accepted]
     with ThreadPoolExecutor(4) as pool:
         counts = list(pool.map(lambda d: document(api, d).get("chunk_count") or 0, ids))
-    return {"documents": len(ids), "failed": len(failed), "chunks": sum(counts),
-            "seconds": (ended_ms - started_ms) / 1000, "document_ids": ids}
+    return {
+        "documents": len(ids),
+        "failed": len(failed),
+        "chunks": sum(counts),
+        "seconds": (ended_ms - started_ms) / 1000,
+        "document_ids": ids,
+    }
 
 
 # ---------------------------------------------------------------- 1. ingest throughput

@@ -6,9 +6,13 @@ from transformers import AutoTokenizer
 from tests.support import assert_error
 
 STRATEGIES = ["sentence", "token", "markdown", "hierarchical"]
-LONG_MD = "# Guide\n\n## Setup\n\n" + " ".join(
-    f"Step {i} explains how the operator configures the ingestion service carefully." for i in range(60)
-) + "\n\n## Usage\n\nSearch the collection with a question in plain words.\n"
+LONG_MD = (
+    "# Guide\n\n## Setup\n\n"
+    + " ".join(
+        f"Step {i} explains how the operator configures the ingestion service carefully." for i in range(60)
+    )
+    + "\n\n## Usage\n\nSearch the collection with a question in plain words.\n"
+)
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +24,9 @@ def tokenizer():
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_strategies_bound_chunk_size_and_map_offsets(client, tokenizer, strategy):
-    resp = client.post("/chunk", json={"text": LONG_MD, "strategy": strategy, "max_tokens": 64, "overlap_tokens": 8})
+    resp = client.post(
+        "/chunk", json={"text": LONG_MD, "strategy": strategy, "max_tokens": 64, "overlap_tokens": 8}
+    )
     assert resp.status_code == 200, resp.text
     body = resp.json()
     chunks = body["chunks"]
@@ -43,14 +49,18 @@ def test_default_size_is_what_the_model_reads(client):
 
 
 def test_markdown_keeps_heading_paths(client):
-    chunks = client.post("/chunk", json={"text": LONG_MD, "strategy": "markdown", "max_tokens": 64}).json()["chunks"]
+    chunks = client.post("/chunk", json={"text": LONG_MD, "strategy": "markdown", "max_tokens": 64}).json()[
+        "chunks"
+    ]
     assert chunks[0]["heading_path"] == ["Guide", "Setup"]
     assert chunks[-1]["heading_path"] == ["Guide", "Usage"]
     assert chunks[-1]["text"] == "Search the collection with a question in plain words."
 
 
 def test_hierarchical_links_leaves_to_parents(client):
-    chunks = client.post("/chunk", json={"text": LONG_MD, "strategy": "hierarchical", "max_tokens": 32}).json()["chunks"]
+    chunks = client.post(
+        "/chunk", json={"text": LONG_MD, "strategy": "hierarchical", "max_tokens": 32}
+    ).json()["chunks"]
     levels = {c["level"] for c in chunks}
     assert levels == {0, 1, 2}
     for c in chunks:
@@ -70,8 +80,12 @@ def test_markdown_from_a_parse_result_carries_pages(client, docs):
 
 
 def test_docling_hybrid_on_the_docling_document(client, docs):
-    parsed = client.post("/parse", params={"include_document": "true"}, files={"file": docs["docx"].open("rb")}).json()
-    body = client.post("/chunk", json={"document": parsed, "strategy": "docling_hybrid", "max_tokens": 128}).json()
+    parsed = client.post(
+        "/parse", params={"include_document": "true"}, files={"file": docs["docx"].open("rb")}
+    ).json()
+    body = client.post(
+        "/chunk", json={"document": parsed, "strategy": "docling_hybrid", "max_tokens": 128}
+    ).json()
     texts = [c["text"] for c in body["chunks"]]
     assert any("Migratory cranes" in t for t in texts)
     assert all(c["token_count"] <= 128 for c in body["chunks"])
@@ -79,14 +93,20 @@ def test_docling_hybrid_on_the_docling_document(client, docs):
 
 
 def test_docling_hybrid_without_a_document_is_refused(client):
-    assert_error(client.post("/chunk", json={"text": "hello", "strategy": "docling_hybrid"}), 422, "invalid_request")
+    assert_error(
+        client.post("/chunk", json={"text": "hello", "strategy": "docling_hybrid"}), 422, "invalid_request"
+    )
 
 
 def test_chunk_request_errors(client):
     assert_error(client.post("/chunk", json={"strategy": "sentence"}), 422, "invalid_request")
     assert_error(client.post("/chunk", json={"text": "x", "strategy": "nonsense"}), 422, "invalid_request")
     assert_error(client.post("/chunk", json={"text": "x", "max_tokens": 4}), 422, "invalid_request")
-    assert_error(client.post("/chunk", content=b"{not json", headers={"content-type": "application/json"}), 422, "invalid_request")
+    assert_error(
+        client.post("/chunk", content=b"{not json", headers={"content-type": "application/json"}),
+        422,
+        "invalid_request",
+    )
 
 
 def test_empty_text_gives_no_chunks(client):

@@ -9,7 +9,9 @@ import pytest
 
 from tests.support import CORPUS
 
-pytestmark = pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is absent (a user's fresh clone)")
+pytestmark = pytest.mark.skipif(
+    not CORPUS.is_dir(), reason="../shared/corpus is absent (a user's fresh clone)"
+)
 
 PASSWORDS = {
     "docling_2206.01062_pg3_pw1234.pdf": "1234",
@@ -21,7 +23,11 @@ AWKWARD_DEADLINE_S = 60.0
 
 
 def _files(root: Path) -> list[Path]:
-    return sorted(p for p in root.rglob("*") if p.is_file() and "groundtruth" not in p.parts) if root.is_dir() else []
+    return (
+        sorted(p for p in root.rglob("*") if p.is_file() and "groundtruth" not in p.parts)
+        if root.is_dir()
+        else []
+    )
 
 
 def _groundtruth(path: Path) -> Path | None:
@@ -64,7 +70,9 @@ def test_awkward_files_get_an_answer_and_the_service_stays_up(client):
     answers = {}
     for path in _files(CORPUS / "awkward"):
         started = time.monotonic()
-        resp = client.post("/parse", files={"file": (path.name, path.read_bytes())}, timeout=AWKWARD_DEADLINE_S + 30)
+        resp = client.post(
+            "/parse", files={"file": (path.name, path.read_bytes())}, timeout=AWKWARD_DEADLINE_S + 30
+        )
         elapsed = time.monotonic() - started
         assert elapsed < AWKWARD_DEADLINE_S, (path.name, elapsed)
         if resp.status_code == 200:
@@ -85,6 +93,8 @@ def test_encrypted_corpus_pdfs_open_with_their_passwords(client, name):
     path = CORPUS / "awkward" / "encrypted" / name
     if not path.is_file():
         pytest.skip(f"{name} not in this corpus")
-    resp = client.post("/parse", files={"file": (name, path.read_bytes())}, data={"password": PASSWORDS[name]})
+    resp = client.post(
+        "/parse", files={"file": (name, path.read_bytes())}, data={"password": PASSWORDS[name]}
+    )
     assert resp.status_code == 200, resp.text[:300]
     assert resp.json()["text"].strip()

@@ -84,8 +84,12 @@ def test_embed_errors(client):
 async def test_concurrent_requests_each_get_their_own_vectors(compute_url):
     texts = [f"Sentence number {i} about topic {i % 7} in the archive." for i in range(64)]
     async with httpx.AsyncClient(base_url=compute_url, timeout=120) as ac:
-        sequential = [(await ac.post("/embed", json={"texts": [t]})).json()["embeddings"][0] for t in texts[:8]]
-        responses = await asyncio.gather(*(ac.post("/embed", json={"texts": texts[i : i + 4]}) for i in range(0, 64, 4)))
+        sequential = [
+            (await ac.post("/embed", json={"texts": [t]})).json()["embeddings"][0] for t in texts[:8]
+        ]
+        responses = await asyncio.gather(
+            *(ac.post("/embed", json={"texts": texts[i : i + 4]}) for i in range(0, 64, 4))
+        )
     assert all(r.status_code == 200 for r in responses)
     flat = [v for r in responses for v in r.json()["embeddings"]]
     assert len(flat) == 64
@@ -98,7 +102,9 @@ async def test_concurrent_requests_each_get_their_own_vectors(compute_url):
 async def test_full_queue_answers_503_with_retry_after(tmp_path):
     server = ComputeServer(tmp_path / "small-queue.log", COMPUTE_EMBED_QUEUE_MAX_TEXTS="300").start()
     try:
-        texts = ["A paragraph of about twenty words that the model has to read in full before it can answer." * 2] * 200
+        texts = [
+            "A paragraph of about twenty words that the model has to read in full before it can answer." * 2
+        ] * 200
         async with httpx.AsyncClient(base_url=server.url, timeout=300) as ac:
             responses = await asyncio.gather(*(ac.post("/embed", json={"texts": texts}) for _ in range(6)))
             statuses = sorted(r.status_code for r in responses)
@@ -106,7 +112,9 @@ async def test_full_queue_answers_503_with_retry_after(tmp_path):
             refused = next(r for r in responses if r.status_code == 503)
             assert refused.headers["retry-after"] == "1"
             assert refused.json()["error"] == {
-                "code": "overloaded", "message": refused.json()["error"]["message"], "retryable": True
+                "code": "overloaded",
+                "message": refused.json()["error"]["message"],
+                "retryable": True,
             }
             # Once drained, the service takes work again.
             assert (await ac.post("/embed", json={"texts": texts})).status_code == 200
@@ -118,7 +126,9 @@ async def test_chunking_and_embedding_at_once_never_break_each_other(compute_url
     """Stress for a race seen in the stack benchmark: /chunk shared the embedding thread's tokenizer and
     could reset its padding mid-batch, so /embed failed with 'Unable to create tensor'. The window is
     narrow, so this catches a regression only sometimes; the fix (a tokenizer per thread) is structural."""
-    text = " ".join(f"Sentence {i} explains one more step of the procedure in some detail." for i in range(400))
+    text = " ".join(
+        f"Sentence {i} explains one more step of the procedure in some detail." for i in range(400)
+    )
     batch = [("short " * (i % 7 + 1)) + "text of varying length " * (i % 13) for i in range(64)]
     async with httpx.AsyncClient(base_url=compute_url, timeout=300) as ac:
         calls = []
@@ -126,4 +136,6 @@ async def test_chunking_and_embedding_at_once_never_break_each_other(compute_url
             calls.append(ac.post("/chunk", json={"text": text, "strategy": "sentence", "max_tokens": 24}))
             calls.append(ac.post("/embed", json={"texts": batch}))
         responses = await asyncio.gather(*calls)
-    assert [r.status_code for r in responses] == [200] * len(responses), [r.text[:200] for r in responses if r.status_code != 200]
+    assert [r.status_code for r in responses] == [200] * len(responses), [
+        r.text[:200] for r in responses if r.status_code != 200
+    ]

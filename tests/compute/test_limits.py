@@ -23,7 +23,9 @@ def strict(tmp_path_factory):
 def test_upload_over_the_byte_limit(strict):
     blob = b"a" * (1024 * 1024 + 10)
     assert_error(strict.post("/parse", files={"file": ("big.txt", blob)}), 413, "too_large")
-    assert_error(strict.post("/parse", content=blob, headers={"content-type": "text/plain"}), 413, "too_large")
+    assert_error(
+        strict.post("/parse", content=blob, headers={"content-type": "text/plain"}), 413, "too_large"
+    )
 
 
 def test_too_many_pages(strict, tmp_path):
@@ -45,7 +47,9 @@ def test_parse_past_the_timeout_is_killed_and_the_service_recovers(strict, tmp_p
 
 def test_parse_past_the_memory_cap_is_killed(tmp_path, docs):
     # The worker's resting size is about 400 MB; a 40,000-paragraph HTML page needs ~250 MB more.
-    server = ComputeServer(tmp_path / "mem.log", COMPUTE_PARSE_MEMORY_MB="520", COMPUTE_PARSE_TIMEOUT_S="120").start()
+    server = ComputeServer(
+        tmp_path / "mem.log", COMPUTE_PARSE_MEMORY_MB="520", COMPUTE_PARSE_TIMEOUT_S="120"
+    ).start()
     try:
         with httpx.Client(base_url=server.url, timeout=180.0) as client:
             big = documents.html(tmp_path / "big.html", paragraphs=40_000)

@@ -16,7 +16,9 @@ Contact the lead author at marta.keller@example.org or read the data at https://
 The National Oceanography Centre funded the fieldwork and the University of Plymouth processed the samples.
 Sand dune restoration slowed coastal erosion at two of the five monitored beaches.
 """
-GERMAN = "Die Untersuchung zeigt, dass die Küstenerosion an der Nordsee deutlich zugenommen hat und weiter steigt."
+GERMAN = (
+    "Die Untersuchung zeigt, dass die Küstenerosion an der Nordsee deutlich zugenommen hat und weiter steigt."
+)
 
 
 def test_local_extraction(client):
@@ -66,8 +68,10 @@ def _chat(content: str) -> httpx.Response:
 def test_llm_mode_uses_the_model_answer(llm_app):
     with respx.mock(assert_all_called=True) as router:
         route = router.post(f"{LLM_URL}/chat/completions").mock(
-            return_value=_chat('```json\n{"title": "Erosion", "language": "en", "keywords": ["cliffs"], '
-                               '"summary": "Cliffs retreat.", "entities": {"organization": ["NOC"]}}\n```')
+            return_value=_chat(
+                '```json\n{"title": "Erosion", "language": "en", "keywords": ["cliffs"], '
+                '"summary": "Cliffs retreat.", "entities": {"organization": ["NOC"]}}\n```'
+            )
         )
         body = llm_app.post("/extract-metadata", json={"text": ARTICLE}).json()
     assert body["mode"] == "llm" and body["fallback_reason"] is None

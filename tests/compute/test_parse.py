@@ -44,7 +44,9 @@ def test_pdf_pages_and_page_numbers(client, tmp_path):
 
 
 def test_raw_body_upload(client, docs):
-    resp = client.post("/parse", content=docs["docx"].read_bytes(), headers={"content-type": "application/octet-stream"})
+    resp = client.post(
+        "/parse", content=docs["docx"].read_bytes(), headers={"content-type": "application/octet-stream"}
+    )
     assert resp.status_code == 200
     assert SENTENCES["docx"] in resp.json()["text"]
 
@@ -56,7 +58,9 @@ def test_docx_table_is_reported(client, docs):
 
 
 def test_include_document_returns_docling_json(client, docs):
-    body = client.post("/parse", params={"include_document": "true"}, files={"file": docs["md"].open("rb")}).json()
+    body = client.post(
+        "/parse", params={"include_document": "true"}, files={"file": docs["md"].open("rb")}
+    ).json()
     assert body["document"]["schema_name"] == "DoclingDocument"
     assert client.post("/parse", files={"file": docs["md"].open("rb")}).json()["document"] is None
 
@@ -99,7 +103,10 @@ def test_truncated_pdf_is_corrupt(client, docs):
 
 def test_docx_zip_bomb_is_refused_before_decompression(client, docs):
     buf = io.BytesIO()
-    with zipfile.ZipFile(io.BytesIO(docs["docx"].read_bytes())) as src, zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as dst:
+    with (
+        zipfile.ZipFile(io.BytesIO(docs["docx"].read_bytes())) as src,
+        zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as dst,
+    ):
         for info in src.infolist():
             dst.writestr(info, src.read(info.filename))
         dst.writestr("word/media/bomb.bin", b"\x00" * (40 * 1024 * 1024))  # 40 MiB of zeros, ~40 KB zipped

@@ -69,8 +69,15 @@ def test_every_k8s_document_is_named_and_listed_in_the_kustomization() -> None:
         p.name for p in K8S.glob("*.yaml") if p.name != "kustomization.yaml"
     )
     kinds = {doc["kind"] for doc in docs}
-    assert {"Deployment", "Service", "HorizontalPodAutoscaler", "ConfigMap", "Secret",
-            "PodDisruptionBudget", "StatefulSet"} <= kinds
+    assert {
+        "Deployment",
+        "Service",
+        "HorizontalPodAutoscaler",
+        "ConfigMap",
+        "Secret",
+        "PodDisruptionBudget",
+        "StatefulSet",
+    } <= kinds
 
 
 def test_k8s_documents_match_the_kubernetes_schemas() -> None:
@@ -120,7 +127,10 @@ def test_services_hpas_and_budgets_point_at_existing_workloads() -> None:
     assert targets <= deployments
     assert {"compute", "orchestrator-worker"} <= targets
     for doc in of_kind("Deployment"):
-        assert doc["spec"]["selector"]["matchLabels"].items() <= doc["spec"]["template"]["metadata"]["labels"].items()
+        assert (
+            doc["spec"]["selector"]["matchLabels"].items()
+            <= doc["spec"]["template"]["metadata"]["labels"].items()
+        )
 
 
 def test_config_map_and_secret_hold_real_setting_names() -> None:

@@ -100,8 +100,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     # Two replicas on two shared cores: one parse worker and one embedding thread each.
     small = {"COMPUTE_PARSE_WORKERS": "1", "COMPUTE_EMBED_THREADS": "1", "COMPUTE_LOG_LEVEL": "warning"}
     port_b = str(free_port())
-    compute_b = replace(compute_a, name="compute-b", ready=compute_a.ready.replace(ports["COMPUTE_PORT"], port_b),
-                        env={**compute_a.env, "COMPUTE_PORT": port_b})
+    compute_b = replace(
+        compute_a,
+        name="compute-b",
+        ready=compute_a.ready.replace(ports["COMPUTE_PORT"], port_b),
+        env={**compute_a.env, "COMPUTE_PORT": port_b},
+    )
     compute_urls = [s.ready.removesuffix("/readyz") for s in (compute_a, compute_b)]
     orch_env = {
         "ORCH_COMPUTE_URLS": ",".join(compute_urls),

@@ -37,8 +37,10 @@ def test_generated_documents_are_found_at_rank_1(stack) -> None:
         for name, (_, sentence) in docs.items():
             hits = search(client, sentence, ["e2e-generated"], top_k=3)
             assert hits and hits[0]["document_id"] == accepted[name]["document_id"], (name, hits[:1])
-        print(f"\n[e2e] generated: {len(docs)} documents succeeded, each found at rank 1; "
-              f"per format: {dict(sorted(formats.items()))}")
+        print(
+            f"\n[e2e] generated: {len(docs)} documents succeeded, each found at rank 1; "
+            f"per format: {dict(sorted(formats.items()))}"
+        )
 
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason=f"{CORPUS} is absent: no real-world corpus to ingest")
@@ -55,8 +57,10 @@ def test_corpus_ingests_and_each_document_is_found_by_its_own_text(stack) -> Non
         bad = {j: (v["status"], v.get("error")) for j, v in jobs.items() if v["status"] != "succeeded"}
         assert not bad, bad
         per_format = Counter(path.parent.relative_to(CORPUS).parts[0] for path in files)
-        print(f"\n[e2e] corpus: {len(files)} files ({len(job_ids)} distinct) ingested in {elapsed:.1f} s; "
-              f"per format: {dict(sorted(per_format.items()))}")
+        print(
+            f"\n[e2e] corpus: {len(files)} files ({len(job_ids)} distinct) ingested in {elapsed:.1f} s; "
+            f"per format: {dict(sorted(per_format.items()))}"
+        )
 
         document_ids = {a["document_id"]: path for path, a in accepted.items()}
         searched, fair, missed = 0, 0, []
@@ -74,8 +78,12 @@ def test_corpus_ingests_and_each_document_is_found_by_its_own_text(stack) -> Non
             if max(shared, default=0.0) >= SAME_TEXT:
                 fair += 1
                 continue
-            names = [str(document_ids.get(h["document_id"], Path(CORPUS, "?")).relative_to(CORPUS)) for h in hits]
+            names = [
+                str(document_ids.get(h["document_id"], Path(CORPUS, "?")).relative_to(CORPUS)) for h in hits
+            ]
             missed.append((str(path.relative_to(CORPUS)), list(zip(names, shared, strict=True))))
-        print(f"[e2e] corpus search: {searched} documents searched by their own chunk text, "
-              f"{searched - len(missed)} in the top 3 ({fair} through the same text in another file)")
+        print(
+            f"[e2e] corpus search: {searched} documents searched by their own chunk text, "
+            f"{searched - len(missed)} in the top 3 ({fair} through the same text in another file)"
+        )
         assert not missed, missed

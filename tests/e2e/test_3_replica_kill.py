@@ -39,8 +39,10 @@ def test_killing_a_compute_replica_mid_ingest_loses_no_job(stack) -> None:
         jobs = wait_jobs(client, job_ids, timeout_s=240)
         bad = {j: (v["status"], v.get("error")) for j, v in jobs.items() if v["status"] != "succeeded"}
         assert not bad, bad
-        print(f"\n[e2e] replica killed with {unfinished}/{len(job_ids)} jobs unfinished; all succeeded "
-              f"{time.monotonic() - t_kill:.1f} s later")
+        print(
+            f"\n[e2e] replica killed with {unfinished}/{len(job_ids)} jobs unfinished; all succeeded "
+            f"{time.monotonic() - t_kill:.1f} s later"
+        )
         hits = search(client, "Survey 3 part 5 paragraph 1", ["e2e-replica-kill"], top_k=5)
         assert hits
         counts = assert_invariants(stack, client)

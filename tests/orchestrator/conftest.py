@@ -123,7 +123,9 @@ def compute_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 
 @pytest.fixture
-def api_settings(redis: Redis, settings: Settings, chroma_url: str, compute_url: str, compute_token: str) -> Settings:
+def api_settings(
+    redis: Redis, settings: Settings, chroma_url: str, compute_url: str, compute_token: str
+) -> Settings:
     """Settings of an API on the session's servers: dev mode (no keys), 2 in-process workers, fast retries.
     Depends on `redis` so that Redis starts each test empty."""
     return stack_settings(settings.redis_url, chroma_url, compute_url, compute_token)

@@ -59,7 +59,9 @@ class ComputeServer:
         self._log = open(self.log_path, "wb")  # noqa: SIM115 - closed by stop()
         self.proc = subprocess.Popen(
             [str(python) if python.exists() else sys.executable, "-m", "compute"],
-            env=self.env, stdout=self._log, stderr=subprocess.STDOUT,
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
         )
         wait_ready(self.url + "/readyz", self.proc)
         return self

@@ -32,8 +32,19 @@ class ChromaServer:
             raise RuntimeError(f"{CHROMA} is missing: run `make setup-chroma`")
         self._log = open(self.directory / "chroma.log", "ab")  # noqa: SIM115 - closed by stop() and kill()
         self.process = subprocess.Popen(
-            [str(CHROMA), "run", "--path", str(self.directory / "data"), "--host", "127.0.0.1", "--port", str(self.port)],
-            stdout=self._log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            [
+                str(CHROMA),
+                "run",
+                "--path",
+                str(self.directory / "data"),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+            ],
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
         )
         deadline = time.monotonic() + timeout_s
         while True:
@@ -43,7 +54,9 @@ class ChromaServer:
             except httpx.HTTPError:
                 pass
             if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"chroma did not start on port {self.port}; see {self.directory / 'chroma.log'}")
+                raise RuntimeError(
+                    f"chroma did not start on port {self.port}; see {self.directory / 'chroma.log'}"
+                )
             time.sleep(0.1)
 
     def kill(self) -> None:

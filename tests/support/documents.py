@@ -36,9 +36,11 @@ def pdf(path: Path, pages: int = 2, password: str | None = None, sentence: str =
         c.addOutlineEntry(title, f"p{page}", level=0)
         c.setFont("Helvetica", 11)
         y = height - 110
-        body = [sentence if page == 1 else f"Body text of page {page} describes routine maintenance work.",
-                "Further observations were recorded by the field engineers on site.",
-                "All measurements were repeated twice to rule out instrument error."]
+        body = [
+            sentence if page == 1 else f"Body text of page {page} describes routine maintenance work.",
+            "Further observations were recorded by the field engineers on site.",
+            "All measurements were repeated twice to rule out instrument error.",
+        ]
         for line in body:
             c.drawString(72, y, line)
             y -= 15
@@ -98,12 +100,16 @@ def markdown(path: Path) -> Path:
 
 
 def csv(path: Path) -> Path:
-    path.write_text(f"city,country,population\n{SENTENCES['csv']},Iceland,139875\nOslo,Norway,709037\n", encoding="utf-8")
+    path.write_text(
+        f"city,country,population\n{SENTENCES['csv']},Iceland,139875\nOslo,Norway,709037\n", encoding="utf-8"
+    )
     return path
 
 
 def asciidoc(path: Path) -> Path:
-    path.write_text(f"= {HEADING}\n\n== Ice\n\n{SENTENCES['asciidoc']}\n\n== Notes\n\nMore text here.\n", encoding="utf-8")
+    path.write_text(
+        f"= {HEADING}\n\n== Ice\n\n{SENTENCES['asciidoc']}\n\n== Notes\n\nMore text here.\n", encoding="utf-8"
+    )
     return path
 
 

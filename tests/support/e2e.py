@@ -80,7 +80,10 @@ def generated_documents(tag: str) -> dict[str, tuple[bytes, str]]:
             f"id,topic,note\n1,maintenance,{s['csv']}\n2,filler,{filler}\n".encode(),
             s["csv"],
         ),
-        f"gen-{tag}.adoc": (f"= Programme {tag}\n\n== Rehearsal\n\n{s['adoc']}\n\n{filler}\n".encode(), s["adoc"]),
+        f"gen-{tag}.adoc": (
+            f"= Programme {tag}\n\n== Rehearsal\n\n{s['adoc']}\n\n{filler}\n".encode(),
+            s["adoc"],
+        ),
     }
 
 
@@ -100,7 +103,7 @@ def shared_text_ratio(query: str, text: str, shingle_words: int = 8) -> float:
 
     def shingles(s: str) -> set[tuple[str, ...]]:
         words = s.lower().split()
-        return {tuple(words[i:i + shingle_words]) for i in range(max(1, len(words) - shingle_words + 1))}
+        return {tuple(words[i : i + shingle_words]) for i in range(max(1, len(words) - shingle_words + 1))}
 
     a, b = shingles(query), shingles(text)
     return len(a & b) / min(len(a), len(b)) if a and b else 0.0
@@ -127,7 +130,9 @@ def assert_invariants(stack: Any, client: httpx.Client) -> dict[str, int]:
         open_jobs = [(j.id, j.type, j.status) for j in jobs if j.status not in FINAL_JOB]
         assert not open_jobs, f"jobs left non-final: {open_jobs}"
 
-        collections = [Collection.from_redis(r.hgetall(keys.collection(n))) for n in r.zrange(keys.COLLECTIONS, 0, -1)]
+        collections = [
+            Collection.from_redis(r.hgetall(keys.collection(n))) for n in r.zrange(keys.COLLECTIONS, 0, -1)
+        ]
         registered = {c.chroma_name or c.name for c in collections}
         in_chroma = {c.name if hasattr(c, "name") else str(c) for c in chroma.list_collections()}
         orphans = in_chroma - registered

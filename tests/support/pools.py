@@ -21,8 +21,7 @@ async def running_pools(
     queue = JobQueue(redis, settings)
     handlers = fake_handlers.handlers(redis)
     pools = [
-        WorkerPool(queue, handlers, concurrency=concurrency, worker_id=f"pool-{i}")
-        for i in range(count)
+        WorkerPool(queue, handlers, concurrency=concurrency, worker_id=f"pool-{i}") for i in range(count)
     ]
     for pool in pools:
         await pool.start()

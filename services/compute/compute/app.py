@@ -41,7 +41,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         models, _ = await asyncio.gather(asyncio.to_thread(_load_models, settings), state.parse_pool.start())
         state.models = models
         state.token_counter()  # built before serving: copying a tokenizer takes a moment
-        state.embed_queue = EmbedQueue(settings.embed_queue_max_texts, settings.embed_batch_tokens, settings.retry_after_s)
+        state.embed_queue = EmbedQueue(
+            settings.embed_queue_max_texts, settings.embed_batch_tokens, settings.retry_after_s
+        )
         state.embed_queue.start()
         state.http = httpx.AsyncClient()
         state.ready = True

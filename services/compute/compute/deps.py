@@ -12,7 +12,9 @@ from contracts import ErrorCode
 def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.compute
     if not state.ready:
-        raise ComputeError(ErrorCode.not_ready, "models are still loading", retry_after_s=state.settings.retry_after_s)
+        raise ComputeError(
+            ErrorCode.not_ready, "models are still loading", retry_after_s=state.settings.retry_after_s
+        )
     return state
 
 

@@ -6,7 +6,15 @@ import zipfile
 
 # Formats the service accepts, as Docling's InputFormat values plus the plain-text family.
 PDF, DOCX, PPTX, XLSX, HTML, MD, CSV, ASCIIDOC, TEXT = (
-    "pdf", "docx", "pptx", "xlsx", "html", "md", "csv", "asciidoc", "text"
+    "pdf",
+    "docx",
+    "pptx",
+    "xlsx",
+    "html",
+    "md",
+    "csv",
+    "asciidoc",
+    "text",
 )
 
 _OOXML_MAIN = {
@@ -64,7 +72,9 @@ def _text_kind(text: str, ext_hint: str) -> str:
         return HTML
     # Markdown, AsciiDoc and CSV have no magic bytes: the content decides, the name only breaks ties.
     lines = text.splitlines()[:200]
-    adoc = sum(1 for ln in lines if ln.startswith(("= ", "== ", "=== ", ":toc:", "[source", "----", ":author:")))
+    adoc = sum(
+        1 for ln in lines if ln.startswith(("= ", "== ", "=== ", ":toc:", "[source", "----", ":author:"))
+    )
     md = sum(1 for ln in lines if ln.startswith(("# ", "## ", "### ", "- ", "* ", "```", "> ", "|")))
     if ext_hint in ("adoc", "asciidoc") or (adoc >= 2 and adoc > md):
         return ASCIIDOC

@@ -33,7 +33,10 @@ class ServiceMiddleware:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (REQUEST_ID_HEADER.lower().encode(), request_id.encode())]
+                message["headers"] = [
+                    *message["headers"],
+                    (REQUEST_ID_HEADER.lower().encode(), request_id.encode()),
+                ]
             await send(message)
 
         if self.token and path not in OPEN_PATHS and not self._authorized(headers.get("authorization", "")):
@@ -45,11 +48,30 @@ class ServiceMiddleware:
         route = path if path in ROUTES else "other"
         self.metrics.requests.labels(route, str(status_holder["status"])).inc()
         self.metrics.latency.labels(route).observe(elapsed)
-        log.info("%s %s %d %.1fms request_id=%s", scope["method"], path, status_holder["status"], elapsed * 1000, request_id)
+        log.info(
+            "%s %s %d %.1fms request_id=%s",
+            scope["method"],
+            path,
+            status_holder["status"],
+            elapsed * 1000,
+            request_id,
+        )
 
     def _authorized(self, header: str) -> bool:
         scheme, _, value = header.partition(" ")
-        return scheme.lower() == "bearer" and secrets.compare_digest(value.strip().encode(), self.token or b"")
+        return scheme.lower() == "bearer" and secrets.compare_digest(
+            value.strip().encode(), self.token or b""
+        )
 
 
-ROUTES = {"/parse", "/chunk", "/embed", "/v1/embeddings", "/extract-metadata", "/models", "/livez", "/readyz", "/metrics"}
+ROUTES = {
+    "/parse",
+    "/chunk",
+    "/embed",
+    "/v1/embeddings",
+    "/extract-metadata",
+    "/models",
+    "/livez",
+    "/readyz",
+    "/metrics",
+}

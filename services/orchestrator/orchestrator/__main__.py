@@ -61,8 +61,13 @@ def main(argv: list[str] | None = None) -> None:
     worker.add_argument("--handlers", help="module:attribute of the handler factory (ORCH_HANDLERS)")
     worker.add_argument("--worker-id", help="consumer name in Redis (default: host-pid-random)")
     api = commands.add_parser("api", help="serve /api/v1 (with in-process workers) until SIGTERM")
-    api.add_argument("--workers", type=int, choices=range(0, 257), metavar="N",
-                     help="in-process worker concurrency, 0 for none (ORCH_API_WORKERS)")
+    api.add_argument(
+        "--workers",
+        type=int,
+        choices=range(0, 257),
+        metavar="N",
+        help="in-process worker concurrency, 0 for none (ORCH_API_WORKERS)",
+    )
     api.add_argument("--host", help="bind address (ORCH_HOST)")
     api.add_argument("--port", type=int, help="port (ORCH_PORT)")
     args = parser.parse_args(argv)

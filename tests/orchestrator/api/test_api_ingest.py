@@ -46,7 +46,9 @@ DOCUMENTS = {
         "volcanic lava destroyed a village",
     ),
     "scan.pdf": (
-        pdf_bytes("Glaciers", ["The glacier in the northern valley retreated forty metres last summer.", FILLER]),
+        pdf_bytes(
+            "Glaciers", ["The glacier in the northern valley retreated forty metres last summer.", FILLER]
+        ),
         "how far did the glacier retreat",
     ),
     "deck.pptx": (
@@ -54,7 +56,9 @@ DOCUMENTS = {
         "dust reducing solar panel output",
     ),
     "stock.xlsx": (
-        xlsx_bytes([["item", "tonnes"], ["copper cathodes in the harbour warehouse", 1250], ["zinc ingots", 310]]),
+        xlsx_bytes(
+            [["item", "tonnes"], ["copper cathodes in the harbour warehouse", 1250], ["zinc ingots", 310]]
+        ),
         "copper cathodes stored in the harbour warehouse",
     ),
     "guide.adoc": (

@@ -9,7 +9,9 @@ from orchestrator.errors import IllegalTransition
 
 @pytest.mark.parametrize("current", list(DocumentStatus))
 @pytest.mark.parametrize("target", list(DocumentStatus))
-def test_every_document_transition_is_allowed_or_refused(current: DocumentStatus, target: DocumentStatus) -> None:
+def test_every_document_transition_is_allowed_or_refused(
+    current: DocumentStatus, target: DocumentStatus
+) -> None:
     if target in DOCUMENT_TRANSITIONS[current]:
         check_document("d", current, target)
     else:

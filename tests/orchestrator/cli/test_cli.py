@@ -13,7 +13,9 @@ from tests.support.api import running_app
 def _folder(tmp_path: Path) -> Path:
     folder = tmp_path / "docs"
     (folder / "sub").mkdir(parents=True)
-    (folder / "glaciers.md").write_text("# Glaciers\n\nGlaciers carve valleys as they slowly move downhill.\n")
+    (folder / "glaciers.md").write_text(
+        "# Glaciers\n\nGlaciers carve valleys as they slowly move downhill.\n"
+    )
     (folder / "sub" / "violins.md").write_text("# Violins\n\nA violin has four strings tuned in fifths.\n")
     (folder / ".hidden.md").write_text("# Hidden\n\nNever uploaded.\n")
     return folder
@@ -40,8 +42,12 @@ async def test_ingest_a_folder_then_search_list_and_jobs(
         assert await run(["ingest", str(folder / "glaciers.md"), "-c", "notes"], transport=transport) == 0
         assert "already in 'notes'" in capsys.readouterr().out
 
-        assert await run(["search", "how many strings on a violin", "-c", "notes", "-k", "1"],
-                         transport=transport) == 0
+        assert (
+            await run(
+                ["search", "how many strings on a violin", "-c", "notes", "-k", "1"], transport=transport
+            )
+            == 0
+        )
         out = capsys.readouterr().out
         assert "violins.md" in out and "glaciers.md" not in out
 
@@ -57,7 +63,10 @@ async def test_ingest_a_folder_then_search_list_and_jobs(
 
 
 async def test_api_key_and_usage_errors(
-    api_settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    api_settings: Settings,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings = api_settings.model_copy(update={"api_keys": "key-1", "env": "prod"})
     async with running_app(settings) as (app, _):

@@ -95,7 +95,11 @@ def fault_client(urls: list[str] | None = None, **options: object) -> ComputeCli
 @respx.mock(assert_all_mocked=True)
 async def test_503_twice_then_200_succeeds_on_the_third_attempt(respx_mock: respx.MockRouter) -> None:
     route = respx_mock.post(f"{A}/embed").mock(
-        side_effect=[httpx.Response(503, json=envelope("overloaded")), httpx.Response(503), httpx.Response(200, json=EMBED_OK)]
+        side_effect=[
+            httpx.Response(503, json=envelope("overloaded")),
+            httpx.Response(503),
+            httpx.Response(200, json=EMBED_OK),
+        ]
     )
     async with fault_client() as client:
         response = await client.embed(["x"])
@@ -117,7 +121,9 @@ async def test_retry_after_is_honoured_and_capped(respx_mock: respx.MockRouter) 
     respx_mock.post(f"{A}/chunk").mock(
         side_effect=[
             httpx.Response(503, headers={"Retry-After": "3600"}),
-            httpx.Response(200, json={"strategy": "markdown", "max_tokens": 254, "tokenizer": "t", "chunks": []}),
+            httpx.Response(
+                200, json={"strategy": "markdown", "max_tokens": 254, "tokenizer": "t", "chunks": []}
+            ),
         ]
     )
     async with fault_client(backoff_max_s=0.05) as client:
@@ -155,7 +161,10 @@ async def test_other_errors_are_not_retried(respx_mock: respx.MockRouter) -> Non
         assert (caught.value.code, caught.value.attempts) == (ErrorCode.internal, 1)
         with pytest.raises(ComputeRejected) as caught:
             await client.chunk(ChunkRequest(text="x"))
-        assert (caught.value.code, caught.value.status) == (ErrorCode.not_found, 404)  # no envelope: by status
+        assert (caught.value.code, caught.value.status) == (
+            ErrorCode.not_found,
+            404,
+        )  # no envelope: by status
 
 
 @respx.mock(assert_all_mocked=True)
@@ -173,7 +182,9 @@ async def test_a_connect_error_on_one_replica_is_served_by_another(respx_mock: r
 async def test_timeouts_are_retried_on_the_next_replica(respx_mock: respx.MockRouter) -> None:
     respx_mock.post(f"{A}/chunk").mock(side_effect=httpx.ReadTimeout("slow"))
     respx_mock.post(f"{B}/chunk").mock(
-        return_value=httpx.Response(200, json={"strategy": "markdown", "max_tokens": 254, "tokenizer": "t", "chunks": []})
+        return_value=httpx.Response(
+            200, json={"strategy": "markdown", "max_tokens": 254, "tokenizer": "t", "chunks": []}
+        )
     )
     async with fault_client([A, B]) as client:
         await client.chunk(ChunkRequest(text="x"))
@@ -217,7 +228,9 @@ async def test_request_id_and_token_travel_in_headers(respx_mock: respx.MockRout
 
 @respx.mock(assert_all_mocked=True)
 async def test_the_same_request_id_on_every_attempt(respx_mock: respx.MockRouter) -> None:
-    route = respx_mock.post(f"{A}/embed").mock(side_effect=[httpx.Response(504), httpx.Response(200, json=EMBED_OK)])
+    route = respx_mock.post(f"{A}/embed").mock(
+        side_effect=[httpx.Response(504), httpx.Response(200, json=EMBED_OK)]
+    )
     async with fault_client() as client:
         await client.embed(["x"], request_id="same")
     assert [c.request.headers[REQUEST_ID_HEADER] for c in route.calls] == ["same", "same"]

@@ -24,7 +24,11 @@ async def _one_job_per_state(queue: JobQueue, redis: Redis, settings: Settings) 
     claimed = (await leases.claim("w1", 4)).jobs
     assert [j.id for j in claimed] == [j.id for j in jobs[:4]]
     error = JobErrorInfo(code="unsupported_format", message="no")
-    outcomes = [SUCCEEDED, Outcome(JobStatus.failed, error), Outcome(JobStatus.dead, error, dead_reason="poison")]
+    outcomes = [
+        SUCCEEDED,
+        Outcome(JobStatus.failed, error),
+        Outcome(JobStatus.dead, error, dead_reason="poison"),
+    ]
     for job, outcome in zip(claimed, outcomes, strict=False):  # the fourth claimed job stays running
         assert await leases.finish(Lease(job.id, "w1", job.attempts), outcome)
     await queue.cancel(jobs[4].id)

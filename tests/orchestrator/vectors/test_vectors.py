@@ -54,12 +54,20 @@ async def collection(store: VectorStore) -> AsyncIterator[str]:
     await store.delete_collection(name)
 
 
-def records(document_id: str, generation: int, count: int, *, text: str = "chunk") -> tuple[list, list, list, list]:
+def records(
+    document_id: str, generation: int, count: int, *, text: str = "chunk"
+) -> tuple[list, list, list, list]:
     ids = [vector_id(document_id, generation, i) for i in range(count)]
     embeddings = [unit(1.0, (i % 7) + 1.0, (i % 3) * 0.5, 0.1) for i in range(count)]
     documents = [f"{text} {i} of {document_id}" for i in range(count)]
     metadatas = [
-        {"document_id": document_id, "generation": generation, "chunk_index": i, "heading_path": ["A", "B"], "pages": [1]}
+        {
+            "document_id": document_id,
+            "generation": generation,
+            "chunk_index": i,
+            "heading_path": ["A", "B"],
+            "pages": [1],
+        }
         for i in range(count)
     ]
     return ids, embeddings, documents, metadatas
@@ -71,18 +79,46 @@ def test_vector_ids_round_trip() -> None:
 
 
 def test_metadata_is_flattened_to_scalars_and_restored() -> None:
-    flat = flatten_metadata({"heading_path": ["Intro", "Scope"], "pages": [1, 2], "n": 3, "ok": True, "gone": None,
-                             "extra": {"a": 1}})
-    assert flat == {"heading_path": '["Intro","Scope"]', "pages": "[1,2]", "n": 3, "ok": True, "extra": '{"a":1}'}
+    flat = flatten_metadata(
+        {
+            "heading_path": ["Intro", "Scope"],
+            "pages": [1, 2],
+            "n": 3,
+            "ok": True,
+            "gone": None,
+            "extra": {"a": 1},
+        }
+    )
+    assert flat == {
+        "heading_path": '["Intro","Scope"]',
+        "pages": "[1,2]",
+        "n": 3,
+        "ok": True,
+        "extra": '{"a":1}',
+    }
     assert restore_metadata(flat)["heading_path"] == ["Intro", "Scope"]
     assert restore_metadata(flat)["pages"] == [1, 2]
 
 
 def test_a_chunks_metadata_reads_back_and_user_metadata_cannot_override_it() -> None:
-    chunk = Chunk(index=3, text="t", heading_path=["Intro", "Café"], pages=[2, 3], char_start=0, char_end=1,
-                  token_count=1)
-    meta = chunk_metadata(chunk, document_id="d1", generation=2, filename="a.pdf", collection="docs",
-                          metadata={"generation": 99, "tags": ["x"], "gone": None}, ingested_at_ms=7)
+    chunk = Chunk(
+        index=3,
+        text="t",
+        heading_path=["Intro", "Café"],
+        pages=[2, 3],
+        char_start=0,
+        char_end=1,
+        token_count=1,
+    )
+    meta = chunk_metadata(
+        chunk,
+        document_id="d1",
+        generation=2,
+        filename="a.pdf",
+        collection="docs",
+        metadata={"generation": 99, "tags": ["x"], "gone": None},
+        ingested_at_ms=7,
+    )
     assert meta["generation"] == 2 and meta["tags"] == '["x"]' and "gone" not in meta
     assert all(isinstance(v, str | int | float | bool) for v in meta.values())  # all Chroma can hold
     read = ChunkMeta.read(meta)
@@ -151,7 +187,9 @@ async def test_a_batch_bigger_than_the_servers_limit_is_split(store: VectorStore
     assert await store.count(collection) == 0
 
 
-async def test_a_wrong_dimension_is_refused_clearly_and_writes_nothing(store: VectorStore, collection: str) -> None:
+async def test_a_wrong_dimension_is_refused_clearly_and_writes_nothing(
+    store: VectorStore, collection: str
+) -> None:
     ids, embeddings, documents, metadatas = records("doc", 1, 3)
     embeddings[1] = embeddings[1] + [0.0]  # one bad vector in the batch
     with pytest.raises(VectorRejected, match="dimension"):
@@ -162,9 +200,17 @@ async def test_a_wrong_dimension_is_refused_clearly_and_writes_nothing(store: Ve
 
 
 async def test_query_scores_are_cosine_similarities_best_first(store: VectorStore, collection: str) -> None:
-    vectors = {"same": unit(1, 0, 0, 0), "close": unit(1, 1, 0, 0), "far": unit(0, 0, 1, 0), "opposite": unit(-1, 0, 0, 0)}
+    vectors = {
+        "same": unit(1, 0, 0, 0),
+        "close": unit(1, 1, 0, 0),
+        "far": unit(0, 0, 1, 0),
+        "opposite": unit(-1, 0, 0, 0),
+    }
     await store.upsert(
-        collection, list(vectors), list(vectors.values()), [f"text {k}" for k in vectors],
+        collection,
+        list(vectors),
+        list(vectors.values()),
+        [f"text {k}" for k in vectors],
         [{"document_id": k, "kind": "a" if k != "close" else "b"} for k in vectors],
     )
     hits = await store.query(collection, unit(1, 0, 0, 0), top_k=10)
@@ -212,7 +258,9 @@ async def test_get_pages_and_update_metadata_merges(store: VectorStore, collecti
     assert "title" not in first.metadata and first.metadata["tags"] == '["x","y"]'
 
 
-async def test_a_collection_deleted_and_created_again_is_found_again(store: VectorStore, chroma_url: str) -> None:
+async def test_a_collection_deleted_and_created_again_is_found_again(
+    store: VectorStore, chroma_url: str
+) -> None:
     name = unique_name()
     other = VectorStore(chroma_url, timeout_s=30)
     try:

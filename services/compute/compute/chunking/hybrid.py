@@ -10,7 +10,9 @@ from compute.chunking.splitters import Piece
 from compute.chunking.tokens import locate
 
 
-def docling_hybrid(document: dict[str, Any], source_text: str, hf_tokenizer: Any, max_tokens: int) -> list[Piece]:
+def docling_hybrid(
+    document: dict[str, Any], source_text: str, hf_tokenizer: Any, max_tokens: int
+) -> list[Piece]:
     doc = DoclingDocument.model_validate(document)
     chunker = HybridChunker(tokenizer=HuggingFaceTokenizer(tokenizer=hf_tokenizer, max_tokens=max_tokens))
     pieces: list[Piece] = []

@@ -20,12 +20,16 @@ def _document_sections(req: ChunkRequest) -> list[tuple[list[str], int, str, lis
     return out
 
 
-def chunk(req: ChunkRequest, counter: TokenCounter, model_max_tokens: int, max_text_chars: int) -> ChunkResponse:
+def chunk(
+    req: ChunkRequest, counter: TokenCounter, model_max_tokens: int, max_text_chars: int
+) -> ChunkResponse:
     max_tokens = req.max_tokens or model_max_tokens
     overlap = min(req.overlap_tokens, max_tokens // 2)
     text = req.text if req.text is not None else req.document.text  # type: ignore[union-attr]
     if len(text) > max_text_chars:
-        raise ComputeError(ErrorCode.too_large, f"text of {len(text)} characters; the limit is {max_text_chars}")
+        raise ComputeError(
+            ErrorCode.too_large, f"text of {len(text)} characters; the limit is {max_text_chars}"
+        )
 
     strategy = req.strategy
     pieces: list[Piece]
@@ -40,7 +44,9 @@ def chunk(req: ChunkRequest, counter: TokenCounter, model_max_tokens: int, max_t
         try:
             pieces = docling_hybrid(req.document.document, text, counter.tokenizer, max_tokens)
         except ValueError as exc:
-            raise ComputeError(ErrorCode.invalid_request, f"document is not a valid DoclingDocument: {exc}") from exc
+            raise ComputeError(
+                ErrorCode.invalid_request, f"document is not a valid DoclingDocument: {exc}"
+            ) from exc
     elif strategy == ChunkStrategy.markdown:
         if req.text is None and req.document is not None and req.document.sections:
             sections = _document_sections(req)
@@ -56,8 +62,15 @@ def chunk(req: ChunkRequest, counter: TokenCounter, model_max_tokens: int, max_t
 
     chunks = [
         Chunk(
-            index=i, text=p.text, heading_path=p.heading_path, pages=p.pages, char_start=p.char_start,
-            char_end=p.char_end, token_count=counter.count(p.text), level=p.level, parent_index=p.parent,
+            index=i,
+            text=p.text,
+            heading_path=p.heading_path,
+            pages=p.pages,
+            char_start=p.char_start,
+            char_end=p.char_end,
+            token_count=counter.count(p.text),
+            level=p.level,
+            parent_index=p.parent,
         )
         for i, p in enumerate(pieces)
     ]

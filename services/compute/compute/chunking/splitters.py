@@ -23,8 +23,11 @@ class Piece:
 
 def _sentence_splitter(counter: TokenCounter, max_tokens: int, overlap: int) -> SentenceSplitter:
     return SentenceSplitter(
-        chunk_size=max_tokens, chunk_overlap=min(overlap, max_tokens // 2), tokenizer=counter.encode,
-        include_metadata=False, include_prev_next_rel=False,
+        chunk_size=max_tokens,
+        chunk_overlap=min(overlap, max_tokens // 2),
+        tokenizer=counter.encode,
+        include_metadata=False,
+        include_prev_next_rel=False,
     )
 
 
@@ -52,8 +55,11 @@ def sentence(text: str, counter: TokenCounter, max_tokens: int, overlap: int) ->
 
 def token(text: str, counter: TokenCounter, max_tokens: int, overlap: int) -> list[Piece]:
     splitter = TokenTextSplitter(
-        chunk_size=max_tokens, chunk_overlap=min(overlap, max_tokens // 2), tokenizer=counter.encode,
-        include_metadata=False, include_prev_next_rel=False,
+        chunk_size=max_tokens,
+        chunk_overlap=min(overlap, max_tokens // 2),
+        tokenizer=counter.encode,
+        include_metadata=False,
+        include_prev_next_rel=False,
     )
     return _split(splitter, text)
 
@@ -77,7 +83,9 @@ def hierarchical(text: str, counter: TokenCounter, max_tokens: int, overlap: int
         level_of[node.node_id] = level
         body = node.get_content()
         start, end = locate(text, body, cursor if level else 0)
-        pieces.append(Piece(body, start, end, level=level, parent=index_of.get(parent_id) if parent_id else None))
+        pieces.append(
+            Piece(body, start, end, level=level, parent=index_of.get(parent_id) if parent_id else None)
+        )
     return pieces
 
 
@@ -104,7 +112,10 @@ def markdown_sections(text: str) -> list[tuple[list[str], int, str]]:
 
 
 def markdown(
-    sections: list[tuple[list[str], int, str, list[int]]], counter: TokenCounter, max_tokens: int, overlap: int
+    sections: list[tuple[list[str], int, str, list[int]]],
+    counter: TokenCounter,
+    max_tokens: int,
+    overlap: int,
 ) -> list[Piece]:
     """Heading-aware: never crosses a section; a section past `max_tokens` is split by sentences."""
     splitter = _sentence_splitter(counter, max_tokens, overlap)
@@ -112,7 +123,9 @@ def markdown(
     for path, offset, body, pages in sections:
         if counter.count(body) <= max_tokens:
             lead = len(body) - len(body.lstrip())
-            pieces.append(Piece(body.strip(), offset + lead, offset + lead + len(body.strip()), list(path), list(pages)))
+            pieces.append(
+                Piece(body.strip(), offset + lead, offset + lead + len(body.strip()), list(path), list(pages))
+            )
             continue
         for piece in _split(splitter, body, offset):
             piece.heading_path, piece.pages = list(path), list(pages)

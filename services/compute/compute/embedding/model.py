@@ -63,7 +63,9 @@ class EmbeddingModel:
             log.info("model %s runs in bf16 (min cosine vs fp32 %.5f)", self.name, agreement)
         else:
             self.model.to(torch.float32)
-            log.warning("bf16 disagrees with fp32 (min cosine %.4f): model %s stays fp32", agreement, self.name)
+            log.warning(
+                "bf16 disagrees with fp32 (min cosine %.4f): model %s stays fp32", agreement, self.name
+            )
 
     def token_lengths(self, texts: list[str]) -> list[int]:
         """Word pieces per text, special tokens included, before truncation."""
@@ -77,8 +79,12 @@ class EmbeddingModel:
         if prompt_name:
             texts = [self.model.prompts[prompt_name] + t for t in texts]
         features = self.tokenizer(
-            texts, padding=True, pad_to_multiple_of=PAD_TO_MULTIPLE, truncation=True,
-            max_length=self.max_seq_length, return_tensors="pt",
+            texts,
+            padding=True,
+            pad_to_multiple_of=PAD_TO_MULTIPLE,
+            truncation=True,
+            max_length=self.max_seq_length,
+            return_tensors="pt",
         )
         with torch.inference_mode():
             out = self.model(dict(features))["sentence_embedding"]
@@ -100,7 +106,9 @@ class EmbeddingModel:
             batch.append(i)
         if batch:
             out[batch] = self._forward([texts[j] for j in batch], prompt)
-        return Encoded(vectors=out, truncated=[n > limit for n in lengths], token_counts=[min(n, limit) for n in lengths])
+        return Encoded(
+            vectors=out, truncated=[n > limit for n in lengths], token_counts=[min(n, limit) for n in lengths]
+        )
 
 
 def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:

@@ -41,7 +41,9 @@ def _json_from(content: str) -> dict:
     return data
 
 
-async def extract(client: httpx.AsyncClient, settings: Settings, text: str, max_keywords: int, summary_sentences: int) -> MetadataResponse:
+async def extract(
+    client: httpx.AsyncClient, settings: Settings, text: str, max_keywords: int, summary_sentences: int
+) -> MetadataResponse:
     assert settings.llm_url
     headers = {}
     if settings.llm_api_key:

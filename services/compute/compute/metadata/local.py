@@ -69,7 +69,11 @@ async def extract(
         dates=patterns.unique(patterns.DATE.findall(text)),
         emails=patterns.unique(patterns.EMAIL.findall(text)),
         urls=patterns.unique(patterns.URL.findall(text)),
-        entities={"proper_nouns": patterns.unique([patterns.strip_article(n) for n in patterns.PROPER.findall(text)], limit=30)},
+        entities={
+            "proper_nouns": patterns.unique(
+                [patterns.strip_article(n) for n in patterns.PROPER.findall(text)], limit=30
+            )
+        },
     )
     body = text[:MAX_CHARS_FOR_MODEL]
     phrases = patterns.candidate_phrases(body)

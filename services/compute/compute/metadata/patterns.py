@@ -10,7 +10,9 @@ DATE = re.compile(
 )
 SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+(?=[A-Z0-9\"'(\[\u00C0-\u024F\u0400-\u04FF\u3040-\u9FFF])")
 WORD = re.compile(r"[^\W\d_][\w'-]*", re.UNICODE)
-PROPER = re.compile(r"\b(?:[A-Z][a-z]+|[A-Z]{2,})(?:[ \t]+(?:of[ \t]+|de[ \t]+|the[ \t]+)?(?:[A-Z][a-z]+|[A-Z]{2,}))+\b")
+PROPER = re.compile(
+    r"\b(?:[A-Z][a-z]+|[A-Z]{2,})(?:[ \t]+(?:of[ \t]+|de[ \t]+|the[ \t]+)?(?:[A-Z][a-z]+|[A-Z]{2,}))+\b"
+)
 
 STOPWORDS = frozenset(
     """a about above after again against all also am an and any are as at be because been before being below

@@ -26,8 +26,14 @@ from compute.parsing.limits import Limits
 log = logging.getLogger("compute.parse")
 
 _EXT = {
-    formats.PDF: "pdf", formats.DOCX: "docx", formats.PPTX: "pptx", formats.XLSX: "xlsx",
-    formats.HTML: "html", formats.MD: "md", formats.CSV: "csv", formats.ASCIIDOC: "asciidoc",
+    formats.PDF: "pdf",
+    formats.DOCX: "docx",
+    formats.PPTX: "pptx",
+    formats.XLSX: "xlsx",
+    formats.HTML: "html",
+    formats.MD: "md",
+    formats.CSV: "csv",
+    formats.ASCIIDOC: "asciidoc",
 }
 
 
@@ -47,20 +53,30 @@ class Converter:
 
     def _pdf_option(self, password: str | None) -> FormatOption:
         if self.limits.artifacts_path:
-            opts = PdfPipelineOptions(artifacts_path=self.limits.artifacts_path, do_ocr=False, generate_page_images=False)
-            backend_opts = ThreadedDoclingParseBackendOptions(password=SecretStr(password)) if password else None
+            opts = PdfPipelineOptions(
+                artifacts_path=self.limits.artifacts_path, do_ocr=False, generate_page_images=False
+            )
+            backend_opts = (
+                ThreadedDoclingParseBackendOptions(password=SecretStr(password)) if password else None
+            )
             return PdfFormatOption(pipeline_options=opts, backend_options=backend_opts)
         opts = NativePdfPipelineOptions(
-            generate_page_images=False, generate_picture_images=False, parser_threads=self.limits.parse_threads
+            generate_page_images=False,
+            generate_picture_images=False,
+            parser_threads=self.limits.parse_threads,
         )
-        option = NativePdfFormatOption(pipeline_options=opts, pipeline_cls=pdf_structure.FontRecordingPdfPipeline)
+        option = NativePdfFormatOption(
+            pipeline_options=opts, pipeline_cls=pdf_structure.FontRecordingPdfPipeline
+        )
         if password:
             option.backend_options.password = SecretStr(password)  # type: ignore[union-attr]
         return option
 
     def _build(self, password: str | None) -> DocumentConverter:
         allowed = [InputFormat(e) for e in _EXT.values()]
-        return DocumentConverter(allowed_formats=allowed, format_options={InputFormat.PDF: self._pdf_option(password)})
+        return DocumentConverter(
+            allowed_formats=allowed, format_options={InputFormat.PDF: self._pdf_option(password)}
+        )
 
     @property
     def pdf_pipeline_name(self) -> str:
@@ -131,7 +147,9 @@ class Converter:
                 return pipeline.line_fonts
         return []
 
-    def _docling(self, data: bytes, fmt: str, password: str | None) -> tuple[DoclingDocument, list[str], list]:
+    def _docling(
+        self, data: bytes, fmt: str, password: str | None
+    ) -> tuple[DoclingDocument, list[str], list]:
         """Docling's conversion; also returns the PDF line fonts the native pipeline recorded."""
         # A password is rare: a one-off converter carries it rather than a cache of them.
         converter = self._build(password) if password and fmt == formats.PDF else self._converter
@@ -141,7 +159,10 @@ class Converter:
         except Exception as exc:  # docling raises many types for broken input
             raise ParseFailure("corrupt_document", f"{fmt} could not be read: {_short(exc)}") from exc
         warnings = [_short(e.error_message) for e in conv.errors][:20]
-        if conv.status not in (ConversionStatus.SUCCESS, ConversionStatus.PARTIAL_SUCCESS) or conv.document is None:
+        if (
+            conv.status not in (ConversionStatus.SUCCESS, ConversionStatus.PARTIAL_SUCCESS)
+            or conv.document is None
+        ):
             detail = "; ".join(warnings) or conv.status.value
             raise ParseFailure("corrupt_document", f"{fmt} could not be converted: {detail}")
         return conv.document, warnings, self._pipeline_fonts(converter)
@@ -215,4 +236,3 @@ def _plain_text_document(text: str) -> DoclingDocument:
 def _short(exc: object, limit: int = 300) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:limit]
-

@@ -23,7 +23,9 @@ def _get_engine():  # rapidocr has no public type to name
     return _engine
 
 
-def ocr_pages(data: bytes, password: str | None, pages: list[int], doc: DoclingDocument, max_pages: int = 20) -> list[int]:
+def ocr_pages(
+    data: bytes, password: str | None, pages: list[int], doc: DoclingDocument, max_pages: int = 20
+) -> list[int]:
     """OCR up to `max_pages` of `pages` (1-based) into `doc`; returns the pages that yielded text."""
     recovered: list[int] = []
     try:
@@ -57,5 +59,9 @@ def _bbox(box, page_height: float) -> BoundingBox:  # box: a 4x2 array of pixel 
     xs = [float(p[0]) / RENDER_SCALE for p in box]
     ys = [float(p[1]) / RENDER_SCALE for p in box]
     return BoundingBox(
-        l=min(xs), r=max(xs), t=page_height - min(ys), b=page_height - max(ys), coord_origin=CoordOrigin.BOTTOMLEFT
+        l=min(xs),
+        r=max(xs),
+        t=page_height - min(ys),
+        b=page_height - max(ys),
+        coord_origin=CoordOrigin.BOTTOMLEFT,
     )

@@ -29,7 +29,9 @@ def check(data: bytes, limits: ArchiveLimits) -> None:
     except zipfile.BadZipFile as exc:
         raise ArchiveDamaged(f"damaged Office container: {exc}") from exc
     if len(infos) > limits.max_members:
-        raise ArchiveTooLarge(f"the Office container has {len(infos)} members; the limit is {limits.max_members}")
+        raise ArchiveTooLarge(
+            f"the Office container has {len(infos)} members; the limit is {limits.max_members}"
+        )
     biggest = max((i.file_size for i in infos), default=0)
     total = sum(i.file_size for i in infos)
     if biggest > limits.member_max_bytes or total > limits.total_max_bytes:

@@ -96,7 +96,14 @@ def _body_height(lines: list[Line]) -> float:
 
 def _size_levels(lines: list[Line], body: float) -> dict[float, int]:
     """Font sizes clearly above the body's, largest first, as heading levels 1..MAX_HEADING_LEVEL."""
-    sizes = sorted({round(ln.height, 0) for ln in lines if ln.height >= body * 1.15 and len(ln.text) <= MAX_HEADING_CHARS}, reverse=True)
+    sizes = sorted(
+        {
+            round(ln.height, 0)
+            for ln in lines
+            if ln.height >= body * 1.15 and len(ln.text) <= MAX_HEADING_CHARS
+        },
+        reverse=True,
+    )
     return {size: min(i + 1, MAX_HEADING_LEVEL) for i, size in enumerate(sizes)}
 
 
@@ -145,14 +152,21 @@ def build_blocks(lines: list[Line], toc: dict[tuple[int, str], int]) -> list[Blo
     return blocks
 
 
-def restructure(doc: DoclingDocument, fonts: list[tuple[int, str, str]], toc: list[tuple[int, int, str]]) -> DoclingDocument:
+def restructure(
+    doc: DoclingDocument, fonts: list[tuple[int, str, str]], toc: list[tuple[int, int, str]]
+) -> DoclingDocument:
     """A new document with paragraphs and headings from the line-per-item native parse.
 
     `toc` is the PDF outline as (level, page_no, title); `fonts` the pipeline's (page_no, text, font).
     """
     font_of = {(p, t): f for p, t, f in fonts}
     lines = [
-        Line(text=item.text, page=item.prov[0].page_no, bbox=item.prov[0].bbox, font=font_of.get((item.prov[0].page_no, item.text), ""))
+        Line(
+            text=item.text,
+            page=item.prov[0].page_no,
+            bbox=item.prov[0].bbox,
+            font=font_of.get((item.prov[0].page_no, item.text), ""),
+        )
         for item in doc.texts
         if item.text and item.text.strip() and item.prov
     ]

@@ -70,7 +70,9 @@ class ParsePool:
     async def parse(self, data: bytes, filename: str | None, password: str | None) -> ParseOutcome:
         if self._waiting >= self.settings.parse_workers * 4:
             raise ComputeError(
-                ErrorCode.overloaded, "parse workers are busy; retry shortly", retry_after_s=self.settings.retry_after_s
+                ErrorCode.overloaded,
+                "parse workers are busy; retry shortly",
+                retry_after_s=self.settings.retry_after_s,
             )
         self._waiting += 1
         try:
@@ -112,7 +114,9 @@ class ParsePool:
                 if not slot.proc.is_alive():
                     raise EOFError
                 if time.monotonic() - started > timeout_s:
-                    raise ComputeError(ErrorCode.timeout, f"parsing took longer than {timeout_s:g} s and was stopped")
+                    raise ComputeError(
+                        ErrorCode.timeout, f"parsing took longer than {timeout_s:g} s and was stopped"
+                    )
                 used_kb = worker.rss_kb(slot.proc.pid)
                 if used_kb > cap_kb:
                     raise ComputeError(
@@ -129,7 +133,9 @@ class ParsePool:
     async def _spawn(self, slot: _Slot) -> None:
         parent, child = _CTX.Pipe()
         proc = _CTX.Process(
-            target=worker.main, args=(child, self.limits.__dict__, self.settings.parse_threads), daemon=True,
+            target=worker.main,
+            args=(child, self.limits.__dict__, self.settings.parse_threads),
+            daemon=True,
             name=f"parse-worker-{slot.index}",
         )
         proc.start()

@@ -56,7 +56,12 @@ def to_parse_result(doc: DoclingDocument, fmt: str, pages: int | None = None) ->
         if isinstance(item, TableItem):
             md = item.export_to_markdown(doc)
             tables.append(
-                {"page": _page(item), "markdown": md, "num_rows": item.data.num_rows, "num_cols": item.data.num_cols}
+                {
+                    "page": _page(item),
+                    "markdown": md,
+                    "num_rows": item.data.num_rows,
+                    "num_cols": item.data.num_cols,
+                }
             )
             piece = md
         elif isinstance(item, TextItem):

@@ -82,7 +82,11 @@ def main(conn: Connection, limits_dict: dict, threads: int) -> None:
             reply = ("error", "memory_limit", "the document needs more memory than the parser may use")
         except Exception as exc:  # a Docling bug on odd input: the document is the problem, not us
             logging.getLogger("compute.parse").exception("parse failed")
-            reply = ("error", "corrupt_document", f"the document could not be parsed: {type(exc).__name__}: {str(exc)[:200]}")
+            reply = (
+                "error",
+                "corrupt_document",
+                f"the document could not be parsed: {type(exc).__name__}: {str(exc)[:200]}",
+            )
         peak = peak_rss_kb()
         _release_memory()
         conn.send((*reply, peak))

@@ -11,7 +11,11 @@ from contracts import ChunkRequest, ChunkResponse, ErrorEnvelope
 router = APIRouter()
 
 
-@router.post("/chunk", response_model=ChunkResponse, responses={422: {"model": ErrorEnvelope}, 413: {"model": ErrorEnvelope}})
+@router.post(
+    "/chunk",
+    response_model=ChunkResponse,
+    responses={422: {"model": ErrorEnvelope}, 413: {"model": ErrorEnvelope}},
+)
 async def chunk(body: ChunkRequest, state: State) -> ChunkResponse:
     model = state.model(None)
     # Two special tokens ([CLS], [SEP]) wrap every text the model reads.

@@ -25,15 +25,21 @@ router = APIRouter()
 ERRORS = {s: {"model": ErrorEnvelope} for s in (404, 413, 422, 503)}
 
 
-async def embed_texts(state: AppState, texts: list[str], model_name: str | None, kind: str) -> tuple[str, Encoded]:
+async def embed_texts(
+    state: AppState, texts: list[str], model_name: str | None, kind: str
+) -> tuple[str, Encoded]:
     settings = state.settings
     if len(texts) > settings.embed_max_texts_per_request:
         raise ComputeError(
-            ErrorCode.too_large, f"{len(texts)} texts in one request; the limit is {settings.embed_max_texts_per_request}"
+            ErrorCode.too_large,
+            f"{len(texts)} texts in one request; the limit is {settings.embed_max_texts_per_request}",
         )
     longest = max((len(t) for t in texts), default=0)
     if longest > settings.embed_max_chars_per_text:
-        raise ComputeError(ErrorCode.too_large, f"a text of {longest} characters; the limit is {settings.embed_max_chars_per_text}")
+        raise ComputeError(
+            ErrorCode.too_large,
+            f"a text of {longest} characters; the limit is {settings.embed_max_chars_per_text}",
+        )
     model = state.model(model_name)
     assert state.embed_queue is not None
     encoded = await state.embed_queue.embed(model, texts, kind)

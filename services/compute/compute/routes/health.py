@@ -25,15 +25,22 @@ async def readyz(request: Request) -> JSONResponse:
         "parse_workers": bool(state.parse_pool and state.parse_pool.ready),
     }
     ok = all(checks.values())
-    return JSONResponse({"status": "ok" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503)
+    return JSONResponse(
+        {"status": "ok" if ok else "not_ready", "checks": checks}, status_code=200 if ok else 503
+    )
 
 
 @router.get("/models", response_model=ModelsResponse)
 async def models(state: State) -> ModelsResponse:
     infos = [
         ModelInfo(
-            name=m.name, path=str(m.path), dim=m.dim, max_seq_length=m.max_seq_length, backend=m.backend,
-            dtype=m.dtype, default=m.name == state.settings.default_model,
+            name=m.name,
+            path=str(m.path),
+            dim=m.dim,
+            max_seq_length=m.max_seq_length,
+            backend=m.backend,
+            dtype=m.dtype,
+            default=m.name == state.settings.default_model,
         )
         for m in state.models.values()
     ]

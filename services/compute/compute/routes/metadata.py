@@ -26,7 +26,9 @@ async def extract_metadata(body: MetadataRequest, state: State) -> MetadataRespo
             fallback_reason = "no LLM endpoint is configured (COMPUTE_LLM_URL)"
         else:
             try:
-                result = await llm.extract(state.http, state.settings, text, body.max_keywords, body.summary_sentences)
+                result = await llm.extract(
+                    state.http, state.settings, text, body.max_keywords, body.summary_sentences
+                )
             except llm.LLMUnavailable as exc:
                 fallback_reason = str(exc)
             else:

@@ -40,7 +40,9 @@ async def parse(
     request: Request,
     state: State,
     response: Response,
-    include_document: bool = Query(False, description="also return the DoclingDocument JSON (for docling_hybrid)"),
+    include_document: bool = Query(
+        False, description="also return the DoclingDocument JSON (for docling_hybrid)"
+    ),
 ) -> ParseResult:
     limit = state.settings.max_upload_bytes
     data, filename, password = await _read_upload(request, limit)

@@ -21,6 +21,7 @@ from orchestrator.settings import Settings
 
 log = logging.getLogger(__name__)
 
+
 class InsecureConfiguration(RuntimeError):
     pass
 
@@ -56,7 +57,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await pool.start()
         app.state.pool = pool
         if settings.reconcile_interval_s > 0:
-            reconcile_task = asyncio.create_task(run_periodically(clients, settings.reconcile_interval_s, stop))
+            reconcile_task = asyncio.create_task(
+                run_periodically(clients, settings.reconcile_interval_s, stop)
+            )
         yield
     finally:
         stop.set()

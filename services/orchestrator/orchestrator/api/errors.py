@@ -62,7 +62,13 @@ class ApiError(Exception):
     """A request the API refuses before any domain operation runs (malformed, too large, rate limited)."""
 
     def __init__(
-        self, status: int, code: str, message: str, *, retryable: bool = False, headers: dict[str, str] | None = None
+        self,
+        status: int,
+        code: str,
+        message: str,
+        *,
+        retryable: bool = False,
+        headers: dict[str, str] | None = None,
     ):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
@@ -97,7 +103,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(OrchestratorError)
     async def orchestrator_error(_: Request, exc: OrchestratorError) -> JSONResponse:
-        return envelope(status_of(exc), str(exc.code), exc.message, retryable=exc.retryable, extra=exc.details)
+        return envelope(
+            status_of(exc), str(exc.code), exc.message, retryable=exc.retryable, extra=exc.details
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

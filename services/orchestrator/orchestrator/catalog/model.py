@@ -39,7 +39,9 @@ class Collection(RedisRecord):
     embedding_model: str | None = None
     dim: int | None = Field(None, ge=1)  # the embedding model's dimension
     extract_metadata: bool = False  # ingestion asks compute for title, language, keywords, summary
-    chroma_name: str | None = None  # its Chroma collection: unique per creation, so a re-made name never collides
+    chroma_name: str | None = (
+        None  # its Chroma collection: unique per creation, so a re-made name never collides
+    )
     chunking: dict[str, Any] = Field(default_factory=dict)
     metadata: dict[str, Any] = Field(default_factory=dict)
     created_at_ms: int = Field(default_factory=now_ms)
@@ -82,5 +84,3 @@ class Document(RedisRecord):
     def in_flight(self) -> bool:
         """An ingest job is queued or running for it: no other ingest may start."""
         return self.status in IN_FLIGHT
-
-

@@ -159,7 +159,9 @@ class Registry:
     async def get_documents(self, document_ids: Sequence[str]) -> dict[str, Document | None]:
         """Many documents in one round trip; None for an id the registry does not hold."""
         rows = await self._hgetall_many([keys.document(i) for i in document_ids])
-        return {i: Document.from_redis(raw) if raw else None for i, raw in zip(document_ids, rows, strict=True)}
+        return {
+            i: Document.from_redis(raw) if raw else None for i, raw in zip(document_ids, rows, strict=True)
+        }
 
     async def find_by_sha256(self, collection: str, sha256: str) -> Document | None:
         """The collection's document with these bytes, for the duplicate policy."""

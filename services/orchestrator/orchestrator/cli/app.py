@@ -37,7 +37,9 @@ def _check(response: httpx.Response, *ok: int) -> Any:
         message = f"{error['code']}: {error['message']}"
     except (ValueError, KeyError, TypeError):
         message = response.text[:200]
-    raise CliError(f"{response.request.method} {response.request.url.path} → {response.status_code} {message}")
+    raise CliError(
+        f"{response.request.method} {response.request.url.path} → {response.status_code} {message}"
+    )
 
 
 def _files(paths: Sequence[str]) -> list[Path]:
@@ -47,7 +49,8 @@ def _files(paths: Sequence[str]) -> list[Path]:
         path = Path(name)
         if path.is_dir():
             found += sorted(
-                p for p in path.rglob("*")
+                p
+                for p in path.rglob("*")
                 if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
             )
         elif path.is_file():
@@ -133,8 +136,10 @@ async def jobs(client: httpx.AsyncClient, args: argparse.Namespace) -> int:
     for job in page["items"]:
         progress = job.get("progress") or {}
         done = f"{progress.get('done')}/{progress.get('total')} {progress.get('unit')}" if progress else ""
-        print(f"{job['id']:<26} {job['type']:<18} {job['status']:<10} {job.get('stage') or '':<8} "
-              f"{done:<24} {job.get('collection') or ''}")
+        print(
+            f"{job['id']:<26} {job['type']:<18} {job['status']:<10} {job.get('stage') or '':<8} "
+            f"{done:<24} {job.get('collection') or ''}"
+        )
     return 0
 
 
@@ -142,17 +147,25 @@ async def collections(client: httpx.AsyncClient, args: argparse.Namespace) -> in
     page = _check(await client.get(f"{API}/collections", params={"limit": 1000}))
     print(f"{'collection':<32} {'status':<9} {'documents':>9} {'chunks':>8}  model")
     for c in page["items"]:
-        print(f"{c['name']:<32} {c['status']:<9} {c['document_count']:>9} {c['chunk_count']:>8}  "
-              f"{c['embedding_model']}")
+        print(
+            f"{c['name']:<32} {c['status']:<9} {c['document_count']:>9} {c['chunk_count']:>8}  "
+            f"{c['embedding_model']}"
+        )
     return 0
 
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="docsearch", description="Client of the docsearch API (/api/v1).")
-    root.add_argument("--url", default=os.environ.get("DOCSEARCH_URL", "http://127.0.0.1:8080"),
-                      help="the orchestrator API (DOCSEARCH_URL; default %(default)s)")
-    root.add_argument("--api-key", default=os.environ.get("DOCSEARCH_API_KEY"),
-                      help="sent as Authorization: Bearer (DOCSEARCH_API_KEY)")
+    root.add_argument(
+        "--url",
+        default=os.environ.get("DOCSEARCH_URL", "http://127.0.0.1:8080"),
+        help="the orchestrator API (DOCSEARCH_URL; default %(default)s)",
+    )
+    root.add_argument(
+        "--api-key",
+        default=os.environ.get("DOCSEARCH_API_KEY"),
+        help="sent as Authorization: Bearer (DOCSEARCH_API_KEY)",
+    )
     commands = root.add_subparsers(dest="command", required=True)
 
     p = commands.add_parser("ingest", help="upload files and folders, with a progress bar per job")
@@ -168,7 +181,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("query")
     p.add_argument("--collection", "-c", required=True, action="append", help="repeat for several")
     p.add_argument("--top-k", "-k", type=int, default=5)
-    p.add_argument("--filters", help='JSON metadata filter, e.g. \'{"year": 2024}\'')
+    p.add_argument("--filters", help="JSON metadata filter, e.g. '{\"year\": 2024}'")
     p.add_argument("--json", action="store_true", help="print the raw results")
     p.set_defaults(run=search)
 

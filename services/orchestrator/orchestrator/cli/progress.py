@@ -41,7 +41,7 @@ class Tracked:
                 self.done, self.total, self.unit = progress["done"], progress.get("total"), progress["unit"]
 
     def line(self, width: int = 30) -> str:
-        label = self.label if len(self.label) <= width else "…" + self.label[-(width - 1):]
+        label = self.label if len(self.label) <= width else "…" + self.label[-(width - 1) :]
         fraction = 1.0 if self.status == "succeeded" else (self.done / self.total if self.total else 0.0)
         filled = round(fraction * BAR_WIDTH)
         counts = f"{self.done}/{self.total} {self.unit}" if self.total else ""
@@ -49,7 +49,9 @@ class Tracked:
         return f"{text} {self.error}".rstrip()
 
 
-async def sse(client: httpx.AsyncClient, url: str, last_id: str | None) -> AsyncIterator[tuple[str, str, Any]]:
+async def sse(
+    client: httpx.AsyncClient, url: str, last_id: str | None
+) -> AsyncIterator[tuple[str, str, Any]]:
     """(id, event, data) of each Server-Sent Event until the server closes the stream."""
     headers = {"Accept": "text/event-stream", **({"Last-Event-ID": last_id} if last_id else {})}
     async with client.stream("GET", url, headers=headers, timeout=httpx.Timeout(30, read=None)) as response:

@@ -85,14 +85,18 @@ class ComputeClient:
         self.urls = [url.rstrip("/") for url in urls]
         self.connect_timeout_s = connect_timeout_s
         self.read_timeouts_s: dict[Endpoint, float] = {
-            "parse": parse_timeout_s, "chunk": chunk_timeout_s,
-            "embed": embed_timeout_s, "metadata": metadata_timeout_s,
+            "parse": parse_timeout_s,
+            "chunk": chunk_timeout_s,
+            "embed": embed_timeout_s,
+            "metadata": metadata_timeout_s,
         }
         self.max_attempts = max_attempts
         self.backoff_base_s = backoff_base_s
         self.backoff_max_s = backoff_max_s
         self.embed_batch_texts = embed_batch_texts
-        self._backoff = wait_exponential_jitter(initial=backoff_base_s, max=backoff_max_s, jitter=backoff_base_s)
+        self._backoff = wait_exponential_jitter(
+            initial=backoff_base_s, max=backoff_max_s, jitter=backoff_base_s
+        )
         self._rotation = itertools.count()
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.AsyncClient(headers=headers, transport=transport, follow_redirects=False)
@@ -142,13 +146,13 @@ class ComputeClient:
         files = {"file": (filename or "document", data, "application/octet-stream")}
         form = {"password": password} if password else None
         params = {"include_document": "true"} if include_document else None
-        response = await self._call(
-            "parse", "/parse", request_id, files=files, data=form, params=params
-        )
+        response = await self._call("parse", "/parse", request_id, files=files, data=form, params=params)
         return self._decode(response, ParseResult)
 
     async def chunk(self, req: ChunkRequest, *, request_id: str | None = None) -> ChunkResponse:
-        response = await self._call("chunk", "/chunk", request_id, content=req.model_dump_json(exclude_none=True))
+        response = await self._call(
+            "chunk", "/chunk", request_id, content=req.model_dump_json(exclude_none=True)
+        )
         return self._decode(response, ChunkResponse)
 
     async def embed(
@@ -161,7 +165,9 @@ class ComputeClient:
         request_id: str | None = None,
     ) -> EmbedResponse:
         body = EmbedRequest(texts=texts, model=model, kind=EmbedKind(kind), normalize=normalize)
-        response = await self._call("embed", "/embed", request_id, content=body.model_dump_json(exclude_none=True))
+        response = await self._call(
+            "embed", "/embed", request_id, content=body.model_dump_json(exclude_none=True)
+        )
         return self._decode(response, EmbedResponse)
 
     async def embed_batches(
@@ -181,7 +187,9 @@ class ComputeClient:
             part = list(texts[start : start + size])
             yield start, await self.embed(part, kind=kind, model=model, request_id=request_id)
 
-    async def extract_metadata(self, req: MetadataRequest, *, request_id: str | None = None) -> MetadataResponse:
+    async def extract_metadata(
+        self, req: MetadataRequest, *, request_id: str | None = None
+    ) -> MetadataResponse:
         response = await self._call(
             "metadata", "/extract-metadata", request_id, content=req.model_dump_json(exclude_none=True)
         )
@@ -218,7 +226,12 @@ class ComputeClient:
             call.waits_s.append(wait_s)
             log.warning(
                 "compute %s request_id=%s attempt %d on %s failed (%s); retrying in %.2f s",
-                call.path, call.request_id, call.attempts, call.replicas[-1], call.outcomes[-1], wait_s,
+                call.path,
+                call.request_id,
+                call.attempts,
+                call.replicas[-1],
+                call.outcomes[-1],
+                wait_s,
             )
 
         return AsyncRetrying(
@@ -229,7 +242,9 @@ class ComputeClient:
             reraise=True,
         )
 
-    async def _call(self, endpoint: Endpoint, path: str, request_id: str | None, **request: Any) -> httpx.Response:
+    async def _call(
+        self, endpoint: Endpoint, path: str, request_id: str | None, **request: Any
+    ) -> httpx.Response:
         request_id = request_id or uuid.uuid4().hex
         call = CallStats(path=path, request_id=request_id)
         last_call_var.set(call)
@@ -244,16 +259,32 @@ class ComputeClient:
                     replica = self.urls[(start + call.attempts) % len(self.urls)]
                     response = await self._attempt(call, replica, path, timeout, request)
         except RetryableFailure as exc:
-            log.error("compute %s request_id=%s failed after %d attempts: %s", path, request_id, call.attempts, exc)
+            log.error(
+                "compute %s request_id=%s failed after %d attempts: %s", path, request_id, call.attempts, exc
+            )
             raise ComputeUnavailable(
                 f"compute {path} failed after {call.attempts} attempts on {len(set(call.replicas))} "
                 f"replica(s); last: {exc}",
-                call.attempts, request_id=request_id, last_status=exc.status,
+                call.attempts,
+                request_id=request_id,
+                last_status=exc.status,
             ) from exc
-        log.debug("compute %s request_id=%s -> %d after %d attempt(s)", path, request_id, response.status_code, call.attempts)
+        log.debug(
+            "compute %s request_id=%s -> %d after %d attempt(s)",
+            path,
+            request_id,
+            response.status_code,
+            call.attempts,
+        )
         if response.is_success:
             return response
-        log.warning("compute %s request_id=%s rejected: %d %s", path, request_id, response.status_code, response.text[:300])
+        log.warning(
+            "compute %s request_id=%s rejected: %d %s",
+            path,
+            request_id,
+            response.status_code,
+            response.text[:300],
+        )
         raise rejection(response, call.attempts, request_id)
 
     async def _attempt(
@@ -286,7 +317,9 @@ class ComputeClient:
             # A replica of another version, or a broken proxy: retrying elsewhere would not be safer.
             call = self.last_call
             raise ComputeRejected(
-                ErrorCode.internal, f"compute answered {response.request.url.path} with an unreadable body: {exc}",
-                response.status_code, attempts=call.attempts if call else 1,
+                ErrorCode.internal,
+                f"compute answered {response.request.url.path} with an unreadable body: {exc}",
+                response.status_code,
+                attempts=call.attempts if call else 1,
                 request_id=call.request_id if call else "",
             ) from exc

@@ -38,7 +38,9 @@ class CallStats:
     status: int | None = None  # the final HTTP status, if any answer came
 
 
-last_call_var: contextvars.ContextVar[CallStats | None] = contextvars.ContextVar("compute_last_call", default=None)
+last_call_var: contextvars.ContextVar[CallStats | None] = contextvars.ContextVar(
+    "compute_last_call", default=None
+)
 
 
 class RetryableFailure(Exception):
@@ -77,6 +79,9 @@ def rejection(response: httpx.Response, attempts: int, request_id: str) -> Compu
             ErrorCode.internal if response.status_code >= 500 else ErrorCode.invalid_request
         )
     return ComputeRejected(
-        code, f"compute {response.status_code}: {message}", response.status_code,
-        attempts=attempts, request_id=request_id,
+        code,
+        f"compute {response.status_code}: {message}",
+        response.status_code,
+        attempts=attempts,
+        request_id=request_id,
     )

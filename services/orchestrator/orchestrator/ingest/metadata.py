@@ -18,7 +18,9 @@ async def patch_metadata(clients: Clients, document_id: str, patch: dict[str, An
         return updated
     collection = await clients.registry.get_collection(document.collection)
     chroma = collection.vector_name
-    records = await clients.vectors.get(chroma, where=where_document(document_id, generation=updated.generation))
+    records = await clients.vectors.get(
+        chroma, where=where_document(document_id, generation=updated.generation)
+    )
     if records:
         removed = {k: None for k in document.metadata if k not in merged and k not in RESERVED}
         metadatas = [

@@ -26,7 +26,9 @@ def _is_ingest(job: Job) -> bool:
     return job.type in INGEST_TYPES and job.document_id is not None
 
 
-async def queue_for_document(clients: Clients, document_id: str, enqueue: Callable[[], Awaitable[Job]]) -> Job:
+async def queue_for_document(
+    clients: Clients, document_id: str, enqueue: Callable[[], Awaitable[Job]]
+) -> Job:
     """The first rule: the document waits for the job that `enqueue` queues."""
     try:
         await generations.mark_queued(clients.redis, document_id)
@@ -40,7 +42,11 @@ async def queue_for_document(clients: Clients, document_id: str, enqueue: Callab
 async def settle_document(clients: Clients, document_id: str, job_id: str, job: Job | None) -> bool:
     """The second rule: ends the document of an ingest job that ended (or is gone) without finishing it.
     False when the document moved on meanwhile (another job owns it, or it was deleted)."""
-    status = DocumentStatus.cancelled if job is not None and job.status is JobStatus.cancelled else DocumentStatus.failed
+    status = (
+        DocumentStatus.cancelled
+        if job is not None and job.status is JobStatus.cancelled
+        else DocumentStatus.failed
+    )
     if job is not None and job.error is not None:
         error = DocumentError(code=job.error.code, message=job.error.message)
     elif status is DocumentStatus.cancelled:
@@ -51,7 +57,11 @@ async def settle_document(clients: Clients, document_id: str, job_id: str, job: 
 
 
 async def reingest(
-    clients: Clients, document: Document, chunking: dict[str, Any] | None, *, idempotency_key: str | None = None
+    clients: Clients,
+    document: Document,
+    chunking: dict[str, Any] | None,
+    *,
+    idempotency_key: str | None = None,
 ) -> Job:
     """Queues a re-ingest of a document from its kept bytes; the old generation serves until it is done."""
     if not await clients.blobs.touch(document.id):

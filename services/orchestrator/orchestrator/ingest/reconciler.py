@@ -41,11 +41,7 @@ def _keep(document: Document | None, generation: int) -> bool:
     if searchable(document, generation):
         return True
     # An ingest in flight writes its generation before the commit makes it searchable.
-    return (
-        document is not None
-        and document.in_flight
-        and generation == document.latest_generation
-    )
+    return document is not None and document.in_flight and generation == document.latest_generation
 
 
 class Reconciler:

@@ -90,7 +90,13 @@ class _Attempt:
     """The saga's steps for one document at one generation."""
 
     def __init__(
-        self, clients: Clients, ctx: JobContext, job: Job, document: Document, collection: Collection, generation: int
+        self,
+        clients: Clients,
+        ctx: JobContext,
+        job: Job,
+        document: Document,
+        collection: Collection,
+        generation: int,
     ):
         self.c, self.ctx, self.job = clients, ctx, job
         self.document, self.collection, self.generation = document, collection, generation
@@ -108,7 +114,9 @@ class _Attempt:
             error = classify(exc)
             last = error.poison or not error.retryable or self.ctx.attempt >= self.c.settings.max_deliveries
             if last:
-                await self.roll_back(DocumentStatus.failed, DocumentError(code=str(error.code), message=error.message))
+                await self.roll_back(
+                    DocumentStatus.failed, DocumentError(code=str(error.code), message=error.message)
+                )
             if error is exc:
                 raise
             raise error from exc
@@ -144,7 +152,9 @@ class _Attempt:
         if not self.collection.extract_metadata:
             return None
         await self.ctx.stage("metadata")
-        found = await self.c.compute.extract_metadata(MetadataRequest(document=parsed), request_id=self.job.id)
+        found = await self.c.compute.extract_metadata(
+            MetadataRequest(document=parsed), request_id=self.job.id
+        )
         await self.ctx.check_cancelled()
         return found.model_dump(include=EXTRACTED_FIELDS, exclude_none=True)
 
@@ -163,11 +173,16 @@ class _Attempt:
         await ctx.progress(0, total, "chunks embedded", stage="embed")
         await ctx.check_cancelled()
         batches = self.c.compute.embed_batches(
-            [c.text for c in chunks], kind="passage", model=self.collection.embedding_model, request_id=self.job.id
+            [c.text for c in chunks],
+            kind="passage",
+            model=self.collection.embedding_model,
+            request_id=self.job.id,
         )
         async with aclosing(batches):  # an error mid-way closes the generator: no request is left behind
             async for start, embedded in batches:
-                await self._store_batch(chunks[start : start + len(embedded.embeddings)], embedded, ingested_at_ms)
+                await self._store_batch(
+                    chunks[start : start + len(embedded.embeddings)], embedded, ingested_at_ms
+                )
                 await ctx.progress(start + len(embedded.embeddings), total, "chunks embedded", stage="embed")
                 await ctx.check_cancelled()
 
@@ -212,7 +227,10 @@ class _Attempt:
         except (Superseded, NotFound) as exc:
             log.info(
                 "job %s: document %s moved on (%s); dropping generation %d",
-                self.job.id, self.document.id, exc, self.generation,
+                self.job.id,
+                self.document.id,
+                exc,
+                self.generation,
             )
             raise JobCancelled(self.job.id) from exc
 
@@ -222,14 +240,18 @@ class _Attempt:
         try:
             await self.c.vectors.delete(self.chroma, where=self._where(generation=self.generation))
         except Exception as exc:  # Chroma away: these vectors are not searchable anyway (generation check)
-            log.warning("document %s: cannot delete generation %d yet (%s)", self.document.id, self.generation, exc)
+            log.warning(
+                "document %s: cannot delete generation %d yet (%s)", self.document.id, self.generation, exc
+            )
         await generations.finish_unready(self.c.redis, self.document.id, self.job.id, status, error)
 
     async def drop_old_generations(self) -> None:
         try:
             await self.c.vectors.delete(self.chroma, where=self._where(not_generation=self.generation))
         except Exception as exc:  # searches already skip them; the reconciler removes them later
-            log.warning("document %s: old generations stay until the reconciler runs (%s)", self.document.id, exc)
+            log.warning(
+                "document %s: old generations stay until the reconciler runs (%s)", self.document.id, exc
+            )
 
     def _where(self, **generation: int) -> dict[str, Any]:
         return where_document(self.document.id, **generation)

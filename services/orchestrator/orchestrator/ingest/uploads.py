@@ -97,7 +97,9 @@ async def _key_lock(clients: Clients, scoped_key: str) -> AsyncIterator[Accepted
         await clients.redis.delete(lock)
 
 
-async def _register(clients: Clients, collection: Collection, new: NewUpload, scoped_key: str | None) -> Accepted:
+async def _register(
+    clients: Clients, collection: Collection, new: NewUpload, scoped_key: str | None
+) -> Accepted:
     if not new.data:
         raise OrchestratorError("the uploaded file is empty", code=ErrorCode.empty_document)
     existing = await clients.registry.find_by_sha256(collection.name, new.sha256)
@@ -131,7 +133,9 @@ async def _register(clients: Clients, collection: Collection, new: NewUpload, sc
     return Accepted(document.id, enqueued.job.id)
 
 
-async def _duplicate(clients: Clients, existing: Document, new: NewUpload, scoped_key: str | None) -> Accepted:
+async def _duplicate(
+    clients: Clients, existing: Document, new: NewUpload, scoped_key: str | None
+) -> Accepted:
     if new.on_duplicate is OnDuplicate.reject:
         raise Conflict(
             f"this file is already document {existing.id}",

@@ -94,5 +94,3 @@ class WorkerInfo(RedisRecord):
     last_beat_at_ms: int
     in_flight: list[str] = Field(default_factory=list)
     counters: dict[str, int] = Field(default_factory=dict)
-
-

@@ -22,7 +22,9 @@ class ChunksPage(BaseModel):
     next_cursor: str | None = None
 
 
-async def document_chunks(clients: Clients, document_id: str, *, cursor: str | None, limit: int) -> ChunksPage:
+async def document_chunks(
+    clients: Clients, document_id: str, *, cursor: str | None, limit: int
+) -> ChunksPage:
     """One page of the chunks (none before the document is first ready, or while it is being deleted);
     the cursor is the index of the page's first chunk."""
     document = await clients.registry.get_document(document_id)
@@ -48,4 +50,6 @@ async def document_chunks(clients: Clients, document_id: str, *, cursor: str | N
     start = int(cursor) if cursor and cursor.isdigit() else 0
     page = chunks[start : start + limit]
     next_cursor = str(start + limit) if start + limit < len(chunks) else None
-    return ChunksPage(document_id=document_id, generation=document.generation, chunks=page, next_cursor=next_cursor)
+    return ChunksPage(
+        document_id=document_id, generation=document.generation, chunks=page, next_cursor=next_cursor
+    )

@@ -97,7 +97,10 @@ class VectorStore:
                 with _translated():
                     self._client = await self._bounded(
                         chromadb.AsyncHttpClient(
-                            host=self._host, port=self._port, ssl=self._ssl, headers=self._headers or None,
+                            host=self._host,
+                            port=self._port,
+                            ssl=self._ssl,
+                            headers=self._headers or None,
                             settings=ChromaSettings(anonymized_telemetry=False),
                         )
                     )
@@ -160,7 +163,10 @@ class VectorStore:
         with _translated(chroma_name):
             collection = await self._bounded(
                 client.create_collection(
-                    chroma_name, configuration={"hnsw": {"space": SPACE}}, metadata=recorded, embedding_function=None,
+                    chroma_name,
+                    configuration={"hnsw": {"space": SPACE}},
+                    metadata=recorded,
+                    embedding_function=None,
                 )
             )
         self._collections[chroma_name] = collection
@@ -180,7 +186,11 @@ class VectorStore:
         space = (config.get("hnsw") or {}).get("space") or meta.get("hnsw:space")
         model, dim = meta.get(MODEL_KEY), meta.get(DIM_KEY)
         return CollectionInfo(
-            chroma_name, str(model) if model is not None else None, int(dim) if dim is not None else None, space, meta
+            chroma_name,
+            str(model) if model is not None else None,
+            int(dim) if dim is not None else None,
+            space,
+            meta,
         )
 
     async def delete_collection(self, chroma_name: str) -> None:
@@ -235,12 +245,16 @@ class VectorStore:
             await self._on_collection(
                 chroma_name,
                 lambda c, s=start, e=end: c.upsert(
-                    ids=list(ids[s:e]), embeddings=[list(v) for v in embeddings[s:e]],
-                    documents=list(documents[s:e]), metadatas=flat[s:e],
+                    ids=list(ids[s:e]),
+                    embeddings=[list(v) for v in embeddings[s:e]],
+                    documents=list(documents[s:e]),
+                    metadatas=flat[s:e],
                 ),
             )
 
-    async def update_metadata(self, chroma_name: str, ids: Sequence[str], metadatas: Sequence[Metadata]) -> None:
+    async def update_metadata(
+        self, chroma_name: str, ids: Sequence[str], metadatas: Sequence[Metadata]
+    ) -> None:
         """Merges each metadata into its record's: keys not given are kept, a key set to None is removed."""
         if len(ids) != len(metadatas):
             raise ValueError("ids and metadatas must have the same length")
@@ -269,7 +283,9 @@ class VectorStore:
         batch = await self.max_batch_size()
         for start in range(0, len(ids), batch):
             part = list(ids[start : start + batch])
-            await self._on_collection(chroma_name, lambda c, p=part: c.delete(ids=p, where=dict(where) if where else None))
+            await self._on_collection(
+                chroma_name, lambda c, p=part: c.delete(ids=p, where=dict(where) if where else None)
+            )
 
     async def count(self, chroma_name: str) -> int:
         return await self._on_collection(chroma_name, lambda c: c.count())
@@ -287,8 +303,11 @@ class VectorStore:
         result = await self._on_collection(
             chroma_name,
             lambda c: c.get(
-                ids=list(ids) if ids is not None else None, where=dict(where) if where else None,
-                limit=limit, offset=offset, include=["documents", "metadatas"],
+                ids=list(ids) if ids is not None else None,
+                where=dict(where) if where else None,
+                limit=limit,
+                offset=offset,
+                include=["documents", "metadatas"],
             ),
         )
         documents = result.get("documents") or [""] * len(result["ids"])
@@ -304,14 +323,21 @@ class VectorStore:
         while True:
             result = await self._on_collection(
                 chroma_name,
-                lambda c: c.get(where=dict(where) if where else None, limit=GET_PAGE, offset=len(found), include=[]),
+                lambda c: c.get(
+                    where=dict(where) if where else None, limit=GET_PAGE, offset=len(found), include=[]
+                ),
             )
             found.extend(result["ids"])
             if len(result["ids"]) < GET_PAGE:
                 return found
 
     async def query(
-        self, chroma_name: str, embedding: Sequence[float], *, top_k: int, where: Mapping[str, Any] | None = None
+        self,
+        chroma_name: str,
+        embedding: Sequence[float],
+        *,
+        top_k: int,
+        where: Mapping[str, Any] | None = None,
     ) -> list[Hit]:
         """The top_k nearest records, best first, scored 1 - cosine distance."""
         if top_k < 1:
@@ -319,7 +345,9 @@ class VectorStore:
         result = await self._on_collection(
             chroma_name,
             lambda c: c.query(
-                query_embeddings=[list(embedding)], n_results=top_k, where=dict(where) if where else None,
+                query_embeddings=[list(embedding)],
+                n_results=top_k,
+                where=dict(where) if where else None,
                 include=["documents", "metadatas", "distances"],
             ),
         )

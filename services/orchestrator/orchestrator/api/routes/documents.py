@@ -39,8 +39,12 @@ async def list_documents(
 ) -> Page[Document]:
     """Newest first; pass `next_cursor` back as `cursor` for the next page."""
     return await registry.list_documents(
-        collection=collection, status=status, filename_contains=filename,
-        metadata_equals=_metadata_filter(metadata), cursor=cursor, limit=limit,
+        collection=collection,
+        status=status,
+        filename_contains=filename,
+        metadata_equals=_metadata_filter(metadata),
+        cursor=cursor,
+        limit=limit,
     )
 
 

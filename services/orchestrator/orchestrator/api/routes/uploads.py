@@ -91,7 +91,9 @@ async def upload_document(
         lambda: _read(request, clients.settings.max_upload_bytes),
         idempotency_key=idempotency_key,
     )
-    body = UploadAccepted(document_id=accepted.document_id, job_id=accepted.job_id, duplicate=accepted.duplicate)
+    body = UploadAccepted(
+        document_id=accepted.document_id, job_id=accepted.job_id, duplicate=accepted.duplicate
+    )
     return JSONResponse(
         body.model_dump(),
         status_code=202 if accepted.queued else 200,
