@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help setup setup-redis setup-compute setup-orchestrator setup-chroma setup-lint lint format test test-compute \
-        test-orchestrator test-e2e run compute bench bench-compute bench-queue clean
+        test-orchestrator test-deploy test-e2e run compute bench bench-compute bench-queue clean
 
 help:
 	@echo "make setup          redis-server if missing, then every environment (.venv/compute, .venv/orchestrator, .venv/chroma)"
@@ -77,7 +77,7 @@ format: setup-lint
 	$(LINT)/ruff check --fix .
 	$(LINT)/ruff format .
 
-test: test-compute test-orchestrator test-e2e
+test: test-compute test-orchestrator test-deploy test-e2e
 
 test-compute: setup-compute
 	$(COMPUTE_PY) -m pytest tests/compute -q -p no:cacheprovider
@@ -85,6 +85,10 @@ test-compute: setup-compute
 # The orchestrator's tests start real Chroma and compute processes from their own environments.
 test-orchestrator: setup-redis setup-orchestrator setup-chroma setup-compute
 	$(ORCH_PY) -m pytest tests/orchestrator -q -p no:cacheprovider
+
+# The deployment files' structure: manifests against the Kubernetes schemas, compose, Dockerfiles.
+test-deploy: setup-orchestrator
+	$(ORCH_PY) -m pytest tests/deploy -q -p no:cacheprovider
 
 # The whole stack as `make run` starts it (two compute replicas), on free ports: ingest, search, delete,
 # invariants, a replica killed mid-ingest. E2E_CORPUS_PER_FORMAT=N ingests only N corpus files per format.

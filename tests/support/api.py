@@ -77,32 +77,30 @@ async def upload(
     )
 
 
+async def _wait_status(
+    client: httpx.AsyncClient, path: str, statuses: set[str], timeout_s: float
+) -> dict[str, Any]:
+    """Polls the record at `path` until its status is one of `statuses`."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        response = await client.get(f"{API}{path}")
+        assert response.status_code == 200, response.text
+        record = response.json()
+        if record["status"] in statuses:
+            return record
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} stuck at {record}")
+        await asyncio.sleep(0.05)
+
+
 async def wait_document(
     client: httpx.AsyncClient, document_id: str, statuses: set[str] = FINAL_DOCUMENT, timeout_s: float = 120
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        response = await client.get(f"{API}/documents/{document_id}")
-        assert response.status_code == 200, response.text
-        document = response.json()
-        if document["status"] in statuses:
-            return document
-        if time.monotonic() > deadline:
-            raise AssertionError(f"document {document_id} stuck at {document}")
-        await asyncio.sleep(0.05)
+    return await _wait_status(client, f"/documents/{document_id}", statuses, timeout_s)
 
 
 async def wait_job(client: httpx.AsyncClient, job_id: str, timeout_s: float = 120) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout_s
-    while True:
-        response = await client.get(f"{API}/jobs/{job_id}")
-        assert response.status_code == 200, response.text
-        job = response.json()
-        if job["status"] in FINAL_JOB:
-            return job
-        if time.monotonic() > deadline:
-            raise AssertionError(f"job {job_id} stuck at {job}")
-        await asyncio.sleep(0.05)
+    return await _wait_status(client, f"/jobs/{job_id}", FINAL_JOB, timeout_s)
 
 
 async def ingest(
