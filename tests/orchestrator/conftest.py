@@ -17,7 +17,6 @@ from tests.support.queue import FAST
 from tests.support.redis_server import RedisServer
 
 HERE = Path(__file__).parent
-REPO = HERE.parents[1]
 
 # A hung test fails on its own instead of stalling the suite (a guard, not a speed assertion).
 TEST_TIMEOUT_S = 240

@@ -6,7 +6,7 @@ from pydantic import BaseModel, Field
 
 from contracts import ChunkStrategy
 from orchestrator.catalog.model import Collection
-from orchestrator.search import ChunkOut, ChunksPage, SearchHit  # noqa: F401 (bodies of /api/v1 too)
+from orchestrator.search import SearchHit
 
 # Lower case letters, digits, '-' and '_', starting with a letter or digit, 2 to 63 characters.
 COLLECTION_NAME = r"^[a-z0-9][a-z0-9_-]{1,62}$"

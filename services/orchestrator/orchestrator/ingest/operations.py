@@ -66,19 +66,18 @@ async def reingest(
     """Queues a re-ingest of a document from its kept bytes; the old generation serves until it is done."""
     if not await clients.blobs.touch(document.id):
         raise Conflict(f"the original bytes of document {document.id} are no longer kept")
-    return await queue_for_document(
-        clients,
-        document.id,
-        lambda: _enqueued(
-            clients.queue.enqueue(
-                JobType.reingest,
-                {"document_id": document.id, "chunking": chunking or {}},
-                collection=document.collection,
-                document_id=document.id,
-                idempotency_key=idempotency_key,
-            )
-        ),
-    )
+
+    async def enqueue() -> Job:
+        enqueued = await clients.queue.enqueue(
+            JobType.reingest,
+            {"document_id": document.id, "chunking": chunking or {}},
+            collection=document.collection,
+            document_id=document.id,
+            idempotency_key=idempotency_key,
+        )
+        return enqueued.job
+
+    return await queue_for_document(clients, document.id, enqueue)
 
 
 async def reingest_document(clients: Clients, document_id: str, chunking: dict[str, Any] | None) -> Job:
@@ -156,7 +155,3 @@ async def original(clients: Clients, document_id: str) -> tuple[Document, bytes]
         return document, await clients.blobs.get(document_id)
     except BlobMissing:
         raise NotFound(f"the original of document {document_id!r} is no longer kept") from None
-
-
-async def _enqueued(enqueue: Awaitable[Any]) -> Job:
-    return (await enqueue).job

@@ -8,11 +8,11 @@ from fastapi import APIRouter, Query, Response, status
 
 from orchestrator.api.deps import ClientsDep, RegistryDep
 from orchestrator.api.errors import ApiError
-from orchestrator.api.schemas import ChunksPage, DocumentPatch, JobAccepted, ReingestRequest
+from orchestrator.api.schemas import DocumentPatch, JobAccepted, ReingestRequest
 from orchestrator.catalog import Document, DocumentStatus
 from orchestrator.core.records import Page
 from orchestrator.ingest import metadata, operations
-from orchestrator.search import document_chunks
+from orchestrator.search import ChunksPage, document_chunks
 
 router = APIRouter(prefix="/documents", tags=["documents"])
 
