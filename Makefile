@@ -38,18 +38,18 @@ setup-chroma: $(VENV)/chroma/.stamp
 setup-lint: $(VENV)/lint/.stamp
 
 # torch first and alone: pinned to the CPU build, so nothing later pulls a CUDA build in.
-$(VENV)/compute/.stamp: services/compute/requirements.txt services/compute/pyproject.toml shared/pyproject.toml
+$(VENV)/compute/.stamp: services/compute/requirements.txt services/compute/requirements-test.txt services/compute/pyproject.toml shared/pyproject.toml
 	$(PYTHON) -m venv $(VENV)/compute
 	$(VENV)/compute/bin/pip install -q --upgrade pip
 	$(VENV)/compute/bin/pip install -q torch==2.13.0
-	$(VENV)/compute/bin/pip install -q -r services/compute/requirements.txt
+	$(VENV)/compute/bin/pip install -q -r services/compute/requirements-test.txt
 	$(VENV)/compute/bin/pip install -q --no-deps -e shared -e services/compute
 	touch $@
 
-$(VENV)/orchestrator/.stamp: services/orchestrator/requirements.txt services/orchestrator/pyproject.toml shared/pyproject.toml
+$(VENV)/orchestrator/.stamp: services/orchestrator/requirements.txt services/orchestrator/requirements-test.txt services/orchestrator/pyproject.toml shared/pyproject.toml
 	$(PYTHON) -m venv $(VENV)/orchestrator
 	$(VENV)/orchestrator/bin/pip install -q --upgrade pip
-	$(VENV)/orchestrator/bin/pip install -q -r services/orchestrator/requirements.txt
+	$(VENV)/orchestrator/bin/pip install -q -r services/orchestrator/requirements-test.txt
 	$(VENV)/orchestrator/bin/pip install -q --no-deps -e shared -e services/orchestrator
 	touch $@
 
