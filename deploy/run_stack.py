@@ -7,9 +7,13 @@ Why not honcho or supervisord: neither can wait for one process to be *ready* (R
 before starting the next, which is what this script is about. Standard library and httpx only.
 
 Environment (all optional): RUN_DATA_DIR (./data), RUN_REDIS_PORT (6380), RUN_REDIS_SERVER (redis-server),
-RUN_CHROMA_PORT (8000), RUN_VENV_DIR (.venv), RUN_READY_TIMEOUT_S (300), COMPUTE_HOST/COMPUTE_PORT
-(127.0.0.1, 8090), ORCH_HOST/ORCH_PORT (127.0.0.1, 8080), ORCH_API_WORKERS (4), ORCH_ENV (dev); any other
-COMPUTE_* / ORCH_* variable passes through to its service.
+RUN_REDIS_MAXMEMORY (512mb), RUN_CHROMA_PORT (8000), RUN_VENV_DIR (.venv), RUN_READY_TIMEOUT_S (300),
+COMPUTE_HOST/COMPUTE_PORT (127.0.0.1, 8090), COMPUTE_ENV (dev), ORCH_HOST/ORCH_PORT (127.0.0.1, 8080),
+ORCH_API_WORKERS (4), ORCH_ENV (dev), ORCH_BLOB_URL ($RUN_DATA_DIR/blobs); any other COMPUTE_* / ORCH_*
+variable passes through to its service.
+
+Dev mode on both services (no API keys, no compute token), said loudly at start: every port is bound to
+127.0.0.1, and Redis there has no password, so this is for one machine, never a shared host.
 """
 
 import os
@@ -26,6 +30,10 @@ import httpx
 
 ROOT = Path(__file__).resolve().parents[1]
 MAX_RESTARTS = 3
+# Redis holds only small records (originals live in the blob store): a document is ~1-2 KB with its
+# indexes, a job ~1 KB plus its capped event stream, so 512mb holds ~100k documents with their jobs and
+# still leaves a laptop its memory. noeviction: a full Redis refuses writes, never drops a job silently.
+DEFAULT_REDIS_MAXMEMORY = "512mb"
 
 
 def env(name: str, default: str) -> str:
@@ -106,6 +114,7 @@ def services() -> list[Service]:
     orch_host, orch_port = env("ORCH_HOST", "127.0.0.1"), env("ORCH_PORT", "8080")
     (data / "redis").mkdir(parents=True, exist_ok=True)
     (data / "chroma").mkdir(parents=True, exist_ok=True)
+    (data / "blobs").mkdir(parents=True, exist_ok=True)
     offline = {"HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1"}
     return [
         Service(
@@ -122,6 +131,10 @@ def services() -> list[Service]:
                 str(data / "redis"),
                 "--save",
                 "",
+                "--maxmemory",
+                env("RUN_REDIS_MAXMEMORY", DEFAULT_REDIS_MAXMEMORY),
+                "--maxmemory-policy",
+                "noeviction",
             ],
             f"redis://127.0.0.1:{redis_port}",
         ),
@@ -144,7 +157,12 @@ def services() -> list[Service]:
             "compute",
             [str(venvs / "compute/bin/python"), "-m", "compute"],
             f"http://{compute_host}:{compute_port}/readyz",
-            {**offline, "COMPUTE_HOST": compute_host, "COMPUTE_PORT": compute_port},
+            {
+                **offline,
+                "COMPUTE_ENV": env("COMPUTE_ENV", "dev"),
+                "COMPUTE_HOST": compute_host,
+                "COMPUTE_PORT": compute_port,
+            },
         ),
         Service(
             "orchestrator",
@@ -158,9 +176,30 @@ def services() -> list[Service]:
                 "ORCH_REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
                 "ORCH_CHROMA_URL": f"http://127.0.0.1:{chroma_port}",
                 "ORCH_COMPUTE_URLS": f"http://{compute_host}:{compute_port}",
+                "ORCH_BLOB_URL": env("ORCH_BLOB_URL", str(data / "blobs")),
             },
         ),
     ]
+
+
+def dev_mode_banner(stack: list[Service]) -> str:
+    """The warning printed at start for every service running in dev mode ("" when none does)."""
+    dev = [
+        f"{name}=dev"
+        for service in stack
+        for name in ("COMPUTE_ENV", "ORCH_ENV")
+        if service.env.get(name) == "dev"
+    ]
+    if not dev:
+        return ""
+    bar = "!" * 78
+    return (
+        f"{bar}\n"
+        f"  DEV MODE ({', '.join(dev)}): the API accepts requests without API keys (unless ORCH_API_KEYS\n"
+        "  is set) and compute without its service token (unless COMPUTE_SERVICE_TOKEN is set).\n"
+        "  Every port is bound to 127.0.0.1 and this Redis has no password: never expose them.\n"
+        f"{bar}\n"
+    )
 
 
 class Stop(Exception):
@@ -170,6 +209,7 @@ class Stop(Exception):
 def main() -> int:
     stack = services()
     timeout_s = float(env("RUN_READY_TIMEOUT_S", "300"))
+    print(dev_mode_banner(stack), end="", flush=True)
 
     def on_signal(signum: int, _frame: object) -> None:
         raise Stop(signal.Signals(signum).name)

@@ -33,8 +33,11 @@ RUN if [ "$BAKE_DOCLING_MODELS" = "true" ]; then \
         docling-tools models download layout tableformer -o /opt/docling-models; \
     else mkdir -p /opt/docling-models; fi
 
-RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin app
-USER 10001
+# Runtime requirements only: test packages (requirements-test.txt) never enter the image, nor do tests/.
+# It writes only under /tmp (HF_HOME, XDG_CACHE_HOME, spooled uploads), so the root filesystem can be
+# read-only.
+RUN groupadd --gid 10001 app && useradd --uid 10001 --gid 10001 --create-home --shell /usr/sbin/nologin app
+USER 10001:10001
 EXPOSE 8090
 HEALTHCHECK --interval=10s --timeout=3s --start-period=120s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8090/readyz', timeout=3)"]

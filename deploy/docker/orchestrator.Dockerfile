@@ -19,8 +19,12 @@ COPY shared shared
 COPY services/orchestrator services/orchestrator
 RUN pip install --no-deps ./shared ./services/orchestrator
 
-RUN useradd --uid 10001 --create-home --shell /usr/sbin/nologin app
-USER 10001
+# Runtime requirements only: test packages (requirements-test.txt) never enter the image, nor do tests/.
+# /data/blobs: where compose and Kubernetes mount the originals volume (ORCH_BLOB_URL); created here owned
+# by the app user, so a fresh Docker volume starts writable by it. The root filesystem can be read-only.
+RUN groupadd --gid 10001 app && useradd --uid 10001 --gid 10001 --create-home --shell /usr/sbin/nologin app \
+    && mkdir -p /data/blobs && chown 10001:10001 /data/blobs
+USER 10001:10001
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/readyz', timeout=3)"]

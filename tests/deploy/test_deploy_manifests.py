@@ -3,42 +3,31 @@ available here): every document parses, probes, resources and pinned images are 
 HPAs point at what exists, and every ORCH_*/COMPUTE_* variable set is a real settings field."""
 
 import re
-from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-REPO = Path(__file__).resolve().parents[2]
-K8S = REPO / "deploy" / "k8s"
-COMPOSE = REPO / "docker-compose.yml"
-DOCKERFILES = sorted((REPO / "deploy" / "docker").glob("*.Dockerfile"))
+from tests.deploy.manifests import (
+    DOCKERFILES,
+    K8S,
+    REPO,
+    compose_file,
+    containers,
+    k8s_docs,
+    of_kind,
+)
+
 SETTINGS = {
     "ORCH_": REPO / "services/orchestrator/orchestrator/settings.py",
     "COMPUTE_": REPO / "services/compute/compute/settings.py",
 }
-WORKLOADS = {"Deployment", "StatefulSet"}
 
 
 def setting_names(prefix: str) -> set[str]:
     """Field names of a settings class, read from its source (no import: compute is not installed here)."""
     fields = re.findall(r"^    ([a-z_][a-z0-9_]*)\s*:", SETTINGS[prefix].read_text(), re.MULTILINE)
     return {prefix + name.upper() for name in fields if name != "model_config"}
-
-
-def k8s_docs() -> list[dict[str, Any]]:
-    docs = []
-    for path in sorted(K8S.glob("*.yaml")):
-        docs += [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
-    return docs
-
-
-def of_kind(kind: str) -> list[dict[str, Any]]:
-    return [doc for doc in k8s_docs() if doc["kind"] == kind]
-
-
-def containers(doc: dict[str, Any]) -> list[dict[str, Any]]:
-    return doc["spec"]["template"]["spec"]["containers"]
 
 
 def check_env_name(name: str) -> None:
@@ -144,7 +133,7 @@ def test_config_map_and_secret_hold_real_setting_names() -> None:
 
 @pytest.fixture(scope="module")
 def compose() -> dict[str, Any]:
-    return yaml.safe_load(COMPOSE.read_text())
+    return compose_file()
 
 
 def test_compose_services(compose: dict[str, Any]) -> None:
@@ -163,9 +152,9 @@ def test_compose_services(compose: dict[str, Any]) -> None:
     assert "--appendonly" in services["redis"]["command"]
     assert any(volume.endswith(":/data") for volume in services["redis"]["volumes"])
     assert services["worker"]["command"][:3] == ["python", "-m", "orchestrator"]
-    for name in ("redis", "chroma", "compute", "worker"):
-        assert services[name]["networks"] == ["internal"], name
-    assert compose["networks"]["internal"]["internal"] is True
+    for name, service in services.items():  # only the API is on a network that reaches out
+        assert "public" not in service["networks"] or name == "api", name
+    assert all(net.get("internal") for name, net in compose["networks"].items() if name != "public")
 
 
 def test_dockerfiles_are_slim_pinned_and_non_root() -> None:

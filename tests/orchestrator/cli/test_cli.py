@@ -9,6 +9,8 @@ from orchestrator.cli import run
 from orchestrator.settings import Settings
 from tests.support.api import running_app
 
+KEY = "cli-test-key-" + "0" * 32  # long enough for the API (orchestrator.api.security)
+
 
 def _folder(tmp_path: Path) -> Path:
     folder = tmp_path / "docs"
@@ -68,13 +70,13 @@ async def test_api_key_and_usage_errors(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    settings = api_settings.model_copy(update={"api_keys": "key-1", "env": "prod"})
+    settings = api_settings.model_copy(update={"api_keys": KEY, "env": "prod"})
     async with running_app(settings) as (app, _):
         transport = httpx.ASGITransport(app=app)
         assert await run(["collections"], transport=transport) == 1
         assert "401" in capsys.readouterr().err
-        assert await run(["--api-key", "key-1", "collections"], transport=transport) == 0
-        monkeypatch.setenv("DOCSEARCH_API_KEY", "key-1")
+        assert await run(["--api-key", KEY, "collections"], transport=transport) == 0
+        monkeypatch.setenv("DOCSEARCH_API_KEY", KEY)
         assert await run(["collections"], transport=transport) == 0
         capsys.readouterr()
 
