@@ -1,15 +1,22 @@
 """Queue settings for tests (short leases, fast retries), waiting for a condition, worker processes."""
 
 import asyncio
+import atexit
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 
 from orchestrator.core.redis_client import TRANSIENT_ERRORS
 from orchestrator.settings import Settings
 from tests.support import REPO
+
+# The test process's blob store (originals): a temporary directory, removed at exit; never ./data.
+BLOB_DIR = tempfile.mkdtemp(prefix="orch-blobs-")
+atexit.register(shutil.rmtree, BLOB_DIR, ignore_errors=True)
 
 # Short leases and backoffs so that lapses and retries happen within a test; the ratios stay realistic.
 FAST = {
@@ -22,6 +29,7 @@ FAST = {
     "reconnect_base_s": 0.02,
     "reconnect_max_s": 0.5,
     "max_deliveries": 4,
+    "blob_url": BLOB_DIR,
 }
 
 

@@ -48,7 +48,7 @@ class Clients:
             settings=settings,
             redis=redis,
             registry=Registry(redis),
-            blobs=BlobStore(redis, ttl_s=settings.blob_ttl_s),
+            blobs=BlobStore(settings.blob_url),
             queue=JobQueue(redis, settings),
             vectors=VectorStore.from_settings(settings),
             compute=ComputeClient.from_settings(settings),

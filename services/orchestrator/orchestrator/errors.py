@@ -22,7 +22,9 @@ class OrchErrorCode(StrEnum):
     collection_missing = "collection_missing"  # the Chroma collection is gone (deleted under a job)
     # Hostile or unlucky clients (issue 10).
     idempotency_key_reused = "idempotency_key_reused"  # the same Idempotency-Key with another request (409)
-    original_not_kept = "original_not_kept"  # re-ingest asked after ORCH_KEEP_ORIGINALS=false dropped it (409)
+    original_not_kept = (
+        "original_not_kept"  # re-ingest asked after ORCH_KEEP_ORIGINALS=false dropped it (409)
+    )
     invalid_metadata = "invalid_metadata"  # metadata the vector store would refuse (422)
     too_many_streams = "too_many_streams"  # event streams over the per-key or process budget (429)
 

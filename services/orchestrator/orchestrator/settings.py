@@ -14,6 +14,15 @@ class Settings(BaseSettings):
     # Must outlast the longest blocking read (idle_block_s), or an idle wait would look like a dead server.
     redis_socket_timeout_s: float = Field(10.0, gt=0, le=300)
 
+    # Bounded API (issue 10): the Redis pool waits for a free connection instead of failing at once; a
+    # wait past redis_pool_timeout_s is answered 503 with Retry-After. Event streams (SSE) never hold a
+    # pooled connection: one reader per process serves them all, within their own caps (429 past them).
+    redis_max_connections: int = Field(64, ge=2, le=10_000)
+    redis_pool_timeout_s: float = Field(5.0, gt=0, le=120)
+    sse_max_streams: int = Field(1_000, ge=1, le=100_000)  # open event streams per API process
+    sse_max_streams_per_key: int = Field(100, ge=1, le=100_000)  # per API key (client address without keys)
+    sse_heartbeat_s: float = Field(15.0, gt=0, le=300)  # a comment line this often, so dead clients show
+
     # Worker pool.
     concurrency: int = Field(4, ge=1, le=256)
     handlers: str = Field(
@@ -52,7 +61,15 @@ class Settings(BaseSettings):
     cors_origins: str = Field("", description="comma-separated allowed CORS origins (none by default)")
     api_workers: int = Field(2, ge=0, le=256)  # jobs at once in the API process's own worker pool; 0: none
     max_upload_bytes: int = Field(100 * 1024 * 1024, ge=1, le=10 * 1024**3)
-    blob_ttl_s: int = Field(7 * 86_400, ge=60, le=365 * 86_400)  # originals kept for re-ingest this long
+
+    # Blob store and uploads (issue 10). Originals live in the blob store, never in Redis: a directory
+    # (relative to the working directory, or file:///abs/path) or s3://bucket/prefix, whose credentials
+    # and endpoint come from the standard AWS_* variables.
+    blob_url: str = Field("data/blobs", min_length=1)
+    # False: a document's original is deleted once it is ready (a re-ingest is then 409 original_not_kept).
+    keep_originals: bool = True
+    # A document's password (an encrypted PDF's) is kept for its job only, at most this long.
+    job_secret_ttl_s: int = Field(86_400, ge=60, le=30 * 86_400)
     default_chunk_strategy: str = "markdown"
     default_chunk_max_tokens: int | None = Field(None, ge=16, le=8192)  # None: what the model reads
     search_max_top_k: int = Field(100, ge=1, le=1_000)
@@ -110,6 +127,9 @@ class Settings(BaseSettings):
             raise ValueError("retry_base_s must not exceed retry_max_s")
         if self.reconnect_base_s > self.reconnect_max_s:
             raise ValueError("reconnect_base_s must not exceed reconnect_max_s")
+        if self.redis_max_connections < max(self.concurrency, self.api_workers) + 2:
+            # Each running job holds a connection at times; the API's requests need a few more.
+            raise ValueError("redis_max_connections must exceed the jobs a process runs at once by 2")
         if self.compute_backoff_base_s > self.compute_backoff_max_s:
             raise ValueError("compute_backoff_base_s must not exceed compute_backoff_max_s")
         return self

@@ -153,6 +153,7 @@ def _worker(settings: Settings, worker_id: str, log_path) -> subprocess.Popen:
         "ORCH_COMPUTE_URLS": ",".join(settings.compute_urls),
         "ORCH_COMPUTE_TOKEN": settings.compute_token.get_secret_value() if settings.compute_token else "",
         "ORCH_EMBED_BATCH_TEXTS": "2",
+        "ORCH_BLOB_URL": settings.blob_url,  # the originals the API process stored
     }
     env.pop("ORCH_HANDLERS", None)
     return subprocess.Popen(

@@ -1,12 +1,14 @@
 """A worker pool on real Redis: priorities, retries with backoff, cancel, shutdown, progress, presence."""
 
 import asyncio
+from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
 
 from orchestrator.core import keys
 from orchestrator.jobs import presence
-from orchestrator.jobs.events import follow as events
+from orchestrator.jobs.event_hub import EventHub
+from orchestrator.jobs.events import JobEvent
 from orchestrator.jobs.model import JobStatus, JobType, Priority
 from orchestrator.jobs.queue import JobQueue
 from orchestrator.jobs.worker import WorkerPool
@@ -14,6 +16,19 @@ from orchestrator.settings import Settings
 from tests.support import fake_handlers
 from tests.support.pools import running_pools, wait_final
 from tests.support.queue import wait_until
+
+
+async def events(redis: Redis, job_id: str, *, block_s: float = 0.2) -> AsyncIterator[JobEvent]:
+    """The job's events as an SSE client gets them: through an event hub, until the job ends."""
+    reader = Redis(connection_pool=redis.connection_pool)  # shares the test's pool; closing it keeps it
+    hub = EventHub(reader, max_streams=1, max_per_owner=1, block_s=block_s, check_s=block_s)
+    await hub.start()
+    try:
+        async for event in hub.subscribe(job_id, "test").events(heartbeat_s=60):
+            if event is not None:
+                yield event
+    finally:
+        await hub.stop()
 
 
 async def test_higher_priorities_run_first_from_a_backlog(

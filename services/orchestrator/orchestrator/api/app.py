@@ -14,30 +14,14 @@ from orchestrator.api import errors
 from orchestrator.api.auth import require_api_key
 from orchestrator.api.request_context import RequestContext
 from orchestrator.api.routes import admin, collections, documents, health, jobs, search, uploads
+from orchestrator.api.security import check_security
 from orchestrator.clients import Clients
+from orchestrator.core.redis_client import connect
 from orchestrator.ingest import run_periodically
-from orchestrator.jobs import PoolCollector, WorkerPool, load_factory
+from orchestrator.jobs import EventHub, PoolCollector, WorkerPool, load_factory
 from orchestrator.settings import Settings
 
 log = logging.getLogger(__name__)
-
-
-class InsecureConfiguration(RuntimeError):
-    pass
-
-
-def check_security(settings: Settings) -> list[str]:
-    keys = settings.api_key_list
-    if keys:
-        return keys
-    if settings.env != "dev":
-        raise InsecureConfiguration(
-            "no API keys: set ORCH_API_KEYS (comma-separated), or ORCH_ENV=dev to run without authentication"
-        )
-    log.warning("!" * 78)
-    log.warning("ORCH_ENV=dev and no ORCH_API_KEYS: the API accepts every request WITHOUT AUTHENTICATION")
-    log.warning("!" * 78)
-    return []
 
 
 @contextlib.asynccontextmanager
@@ -46,6 +30,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     clients = Clients.build(settings)
     await clients.queue.setup()
     app.state.clients = clients
+    # Event streams read through a hub on a connection of their own, never from the shared pool.
+    hub = EventHub(
+        connect(settings, max_connections=2),
+        max_streams=settings.sse_max_streams,
+        max_per_owner=settings.sse_max_streams_per_key,
+        block_s=min(1.0, settings.idle_block_s),
+    )
+    await hub.start()
+    app.state.event_hub = hub
     pool: WorkerPool | None = None
     stop = asyncio.Event()
     reconcile_task: asyncio.Task[None] | None = None
@@ -67,6 +60,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await reconcile_task
         if pool is not None:
             await pool.stop()
+        await hub.stop()
         await clients.close()
 
 

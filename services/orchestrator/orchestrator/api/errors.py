@@ -1,7 +1,8 @@
 """Every error the API answers is `{"error": {"code", "message", "retryable"}}` with a stable code:
 the domain's errors (each mapped here to its status: domain code raises NotFound, Conflict, ... and never
 thinks in HTTP), the API's own ApiError (a bad request), validation (422), unknown routes (404) and
-methods (405), and anything unexpected (500, logged)."""
+methods (405), Redis away or its pool exhausted (503 with Retry-After), and anything unexpected (500,
+logged). Every 503 carries Retry-After: it is the one 5xx a client should see, and it says when to retry."""
 
 import logging
 from typing import Any
@@ -9,12 +10,16 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import OutOfMemoryError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from contracts.errors import ErrorCode
+from orchestrator.core.redis_client import TRANSIENT_ERRORS
 from orchestrator.errors import Conflict, NotFound, OrchErrorCode, OrchestratorError, VectorStoreError
 
 log = logging.getLogger(__name__)
+
+RETRY_AFTER_S = 1  # what a 503 asks a client to wait: the dependencies it stands for recover in seconds
 
 # Codes that HTTP statuses without an error of our own get.
 STATUS_CODES = {
@@ -42,6 +47,10 @@ CODE_STATUS = {
     OrchErrorCode.compute_unavailable: 503,
     OrchErrorCode.vector_store_unavailable: 503,
     OrchErrorCode.collection_missing: 409,
+    OrchErrorCode.too_many_streams: 429,
+    OrchErrorCode.invalid_metadata: 422,
+    OrchErrorCode.original_not_kept: 409,
+    OrchErrorCode.idempotency_key_reused: 409,
 }
 
 
@@ -103,9 +112,39 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(OrchestratorError)
     async def orchestrator_error(_: Request, exc: OrchestratorError) -> JSONResponse:
+        status = status_of(exc)
+        headers = None
+        if status in (429, 503):  # a budget or a dependency: both say when to come back
+            headers = {"Retry-After": str(exc.details.get("retry_after_s", RETRY_AFTER_S))}
         return envelope(
-            status_of(exc), str(exc.code), exc.message, retryable=exc.retryable, extra=exc.details
+            status, str(exc.code), exc.message, retryable=exc.retryable, headers=headers, extra=exc.details
         )
+
+    @app.exception_handler(OutOfMemoryError)
+    async def redis_full(request: Request, exc: OutOfMemoryError) -> JSONResponse:
+        # maxmemory with noeviction: Redis refuses writes rather than dropping a job; nothing was written.
+        log.error("%s %s: Redis is at its maxmemory: %s", request.method, request.url.path, exc)
+        return envelope(
+            503,
+            STATUS_CODES[503],
+            "the registry is full (Redis maxmemory); retry later",
+            retryable=True,
+            headers={"Retry-After": str(RETRY_AFTER_S * 30)},
+        )
+
+    for transient in TRANSIENT_ERRORS:
+
+        @app.exception_handler(transient)
+        async def redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
+            # A pool with no free connection within redis_pool_timeout_s lands here too.
+            log.warning("%s %s: Redis unavailable: %s", request.method, request.url.path, exc)
+            return envelope(
+                503,
+                STATUS_CODES[503],
+                "the registry is busy or unreachable; retry shortly",
+                retryable=True,
+                headers={"Retry-After": str(RETRY_AFTER_S)},
+            )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:

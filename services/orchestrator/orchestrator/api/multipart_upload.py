@@ -1,14 +1,17 @@
-"""Reads a multipart upload from the request stream itself: the file's size is checked as its bytes
-arrive (413 at the first byte past the limit, and at once from a Content-Length that says so), and its
-sha256 is computed on the way. Text fields are small and bounded."""
+"""Reads a multipart upload from the request stream itself, straight into the blob store: the file's size
+is checked as its bytes arrive (413 at the first byte past the limit, and at once from a Content-Length
+that says so), its sha256 is computed on the way, and it is written to a staged blob chunk by chunk, so
+an upload is never held whole in memory. Text fields are small and bounded."""
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from python_multipart.multipart import MultipartParser, parse_options_header
-from starlette.requests import Request
+from python_multipart.multipart import MAX_BOUNDARY_LENGTH, MultipartParser, parse_options_header
+from starlette.requests import ClientDisconnect, Request
 
 from orchestrator.api.errors import ApiError
+from orchestrator.catalog import BlobStore, StagedBlob
 
 MAX_FIELD_BYTES = 64 * 1024
 MAX_PARTS = 16
@@ -18,11 +21,15 @@ OVERHEAD_BYTES = MAX_PARTS * (MAX_FIELD_BYTES + 1024)
 
 @dataclass
 class Upload:
+    staged: StagedBlob  # the file's bytes, written; the caller commits or discards it
     filename: str | None = None
-    data: bytearray = field(default_factory=bytearray)
     sha256: str = ""
     fields: dict[str, str] = field(default_factory=dict)
     has_file: bool = False
+
+    @property
+    def size_bytes(self) -> int:
+        return self.staged.size_bytes
 
 
 def too_large(limit_bytes: int) -> ApiError:
@@ -38,11 +45,14 @@ def _disposition(headers: dict[bytes, bytes]) -> tuple[str, str | None]:
 
 class _Parts:
     """The parser's callbacks: collects the one file (size-checked, hashed) and the small text fields.
-    A callback cannot raise through the parser, so errors are kept and raised after each write."""
+    A callback cannot raise through the parser, so errors are kept and raised after each write; nor can
+    it await, so the file's bytes of one write wait in `pending` for the blob write after it."""
 
     def __init__(self, upload: Upload, max_file_bytes: int, file_field: str):
         self.upload, self.max_file_bytes, self.file_field = upload, max_file_bytes, file_field
         self.digest = hashlib.sha256()
+        self.file_bytes = 0
+        self.pending: list[bytes] = []
         self.errors: list[ApiError] = []
         self.parts = 0
         self.header_field = b""
@@ -93,10 +103,11 @@ class _Parts:
     def on_part_data(self, data: bytes, start: int, end: int) -> None:
         chunk = data[start:end]
         if self.is_file:
-            if len(self.upload.data) + len(chunk) > self.max_file_bytes:
+            if self.file_bytes + len(chunk) > self.max_file_bytes:
                 self.errors.append(too_large(self.max_file_bytes))
                 return
-            self.upload.data += chunk
+            self.file_bytes += len(chunk)
+            self.pending.append(chunk)
             self.digest.update(chunk)
         else:
             if len(self.value) + len(chunk) > MAX_FIELD_BYTES:
@@ -113,32 +124,65 @@ def _boundary(request: Request, max_file_bytes: int) -> bytes:
     content_type, params = parse_options_header(request.headers.get("content-type", ""))
     if content_type != b"multipart/form-data" or b"boundary" not in params:
         raise ApiError(415, "unsupported_media_type", "send the document as multipart/form-data")
+    boundary = params[b"boundary"]
+    if not 1 <= len(boundary) <= MAX_BOUNDARY_LENGTH:
+        raise ApiError(
+            422, "invalid_request", f"the multipart boundary must have 1 to {MAX_BOUNDARY_LENGTH} characters"
+        )
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_file_bytes + OVERHEAD_BYTES:
         raise too_large(max_file_bytes)
-    return params[b"boundary"]
+    return boundary
 
 
-async def read_upload(request: Request, *, max_file_bytes: int, file_field: str = "file") -> Upload:
+async def read_upload(
+    request: Request, blobs: BlobStore, *, max_file_bytes: int, file_field: str = "file"
+) -> Upload:
+    """The upload, its file written to a staged blob that the caller must commit or discard (it is
+    discarded here when reading fails)."""
     boundary = _boundary(request, max_file_bytes)
-    upload = Upload()
+    upload = Upload(staged=blobs.stage())
+    try:
+        await _read(request, boundary, upload, max_file_bytes, file_field)
+    except BaseException:
+        await blobs.discard(upload.staged)
+        raise
+    return upload
+
+
+async def _read(
+    request: Request, boundary: bytes, upload: Upload, max_file_bytes: int, file_field: str
+) -> None:
     parts = _Parts(upload, max_file_bytes, file_field)
     parser = MultipartParser(boundary, parts.callbacks())
     try:
         async for chunk in request.stream():
-            parser.write(chunk)
-            if parts.errors:
-                raise parts.errors[0]
-        parser.finalize()
-    except ApiError:
-        raise
-    except Exception as exc:  # a malformed body: the parser's own errors
-        raise ApiError(422, "invalid_request", f"malformed multipart body: {exc}") from exc
-    if parts.errors:
-        raise parts.errors[0]
+            _parse(parts, parser.write, chunk)
+            await _flush(parts, upload.staged)
+    except ClientDisconnect:
+        raise ApiError(400, "invalid_request", "the client went away before the upload ended") from None
+    _parse(parts, parser.finalize)
+    await _flush(parts, upload.staged)
     if not upload.has_file:
         raise ApiError(
             422, "invalid_request", f"the multipart field {file_field!r} (the document) is missing"
         )
+    await upload.staged.close()
     upload.sha256 = parts.digest.hexdigest()
-    return upload
+
+
+def _parse(parts: _Parts, step: Callable[..., object], *args: bytes) -> None:
+    """One parser step; what it found wrong raised as a 4xx (a blob store failure is not wrapped)."""
+    try:
+        step(*args)
+    except Exception as exc:  # a malformed body: the parser's own errors
+        raise ApiError(422, "invalid_request", f"malformed multipart body: {exc}") from exc
+    if parts.errors:
+        raise parts.errors[0]
+
+
+async def _flush(parts: _Parts, staged: StagedBlob) -> None:
+    if parts.pending:
+        data = b"".join(parts.pending)
+        parts.pending.clear()
+        await staged.write(data)

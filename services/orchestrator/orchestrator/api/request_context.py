@@ -16,8 +16,9 @@ from contracts import REQUEST_ID_HEADER
 
 
 def request_id(given: str) -> str:
-    """The client's X-Request-ID if it is sane (short, no odd characters), else a new one."""
-    ok = 0 < len(given) <= 128 and all(c.isalnum() or c in "-_.:" for c in given)
+    """The client's X-Request-ID if it is sane (short, ASCII letters, digits and -_.:), else a new one.
+    ASCII only: str.isalnum() takes 'é' or '²', which httpx then cannot put in a header to compute."""
+    ok = 0 < len(given) <= 128 and given.isascii() and all(c.isalnum() or c in "-_.:" for c in given)
     return given if ok else uuid.uuid4().hex
 
 

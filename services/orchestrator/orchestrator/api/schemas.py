@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 from contracts import ChunkStrategy
 from orchestrator.catalog.model import Collection
@@ -51,6 +51,10 @@ class DocumentPatch(BaseModel):
 
 class ReingestRequest(BaseModel):
     chunking: ChunkingOptions | None = None
+    # Opens an encrypted PDF: for this re-ingest's job only, never kept, logged or answered.
+    password: SecretStr | None = Field(
+        None, min_length=1, max_length=1024, json_schema_extra={"writeOnly": True}
+    )
 
 
 class JobAccepted(BaseModel):

@@ -1,8 +1,8 @@
 """The catalog: collections and documents in Redis, their state machines, the generations the ingestion
-saga commits, and the original bytes kept for re-ingest. It knows nothing of jobs or vectors."""
+saga commits, and the originals in the blob store. It knows nothing of jobs or vectors."""
 
 from orchestrator.catalog import generations
-from orchestrator.catalog.blobs import BlobMissing, BlobStore
+from orchestrator.catalog.blobs import STAGED_ABANDONED_S, BlobMissing, BlobStore, StagedBlob
 from orchestrator.catalog.generations import Superseded, searchable
 from orchestrator.catalog.model import (
     IN_FLIGHT,
@@ -17,6 +17,7 @@ from orchestrator.catalog.registry import CollectionStats, Registry
 
 __all__ = [
     "IN_FLIGHT",
+    "STAGED_ABANDONED_S",
     "BlobMissing",
     "BlobStore",
     "Collection",
@@ -26,6 +27,7 @@ __all__ = [
     "DocumentError",
     "DocumentStatus",
     "Registry",
+    "StagedBlob",
     "Superseded",
     "generations",
     "merge_metadata",

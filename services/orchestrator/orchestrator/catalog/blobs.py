@@ -1,35 +1,193 @@
-"""Original document bytes, kept in Redis with a TTL so that every worker (any process, any host) can
-read them, and a re-ingest can run again without a new upload."""
+"""Original document bytes in a blob store, never in Redis: a local directory or an S3-compatible bucket
+(obstore serves both with one API), chosen by ORCH_BLOB_URL. Bytes go in and come out as streams, never
+whole in memory.
 
-from redis.asyncio import Redis
+An upload is written under a staging name and moved to its document's name only once it is accepted
+(`commit`), so an interrupted or refused upload leaves no original behind: its staged object is discarded,
+or, if the process died mid-upload, found by `sweep_staged`.
+"""
 
-from orchestrator.core import keys
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import obstore
+from obstore.store import LocalStore, ObjectStore, from_url
+
+STAGING = "staging/"
+ORIGINALS = "originals/"
+# The most a writer holds before it flushes (S3's smallest multipart part), and a read's chunk size.
+PART_BYTES = 5 * 1024 * 1024
+READ_CHUNK_BYTES = 1024 * 1024
+# Parts in flight per upload to S3: bounds an upload's memory to a few parts.
+MAX_PART_CONCURRENCY = 2
+# A staged upload untouched this long belongs to a process that died mid-upload (a live one writes a part
+# every few seconds even on a slow link): the reconciler sweeps it.
+STAGED_ABANDONED_S = 3600
 
 
 class BlobMissing(Exception):
-    """The bytes are gone: their TTL ran out, or the document was removed."""
+    """The bytes are gone: never kept (ORCH_KEEP_ORIGINALS=false), or the document was removed."""
+
+
+def local_root(url: str) -> Path | None:
+    """The directory of a local store's URL; None for an object store."""
+    if "://" not in url:
+        return Path(url).resolve()
+    if url.startswith("file://"):
+        return Path(url.removeprefix("file://")).resolve()
+    return None
+
+
+def open_store(url: str) -> ObjectStore:
+    """A plain path (relative to the working directory) or file:// URL: a local directory, created if
+    missing. Anything else (s3://bucket/prefix): obstore's store for the URL, whose credentials, region
+    and endpoint come from the standard AWS_* environment variables."""
+    if "://" not in url:
+        return LocalStore(Path(url).resolve(), mkdir=True)
+    if url.startswith("file://"):
+        return LocalStore.from_url(url, mkdir=True)
+    return from_url(url)
+
+
+def _original(document_id: str) -> str:
+    return ORIGINALS + document_id
+
+
+class StagedBlob:
+    """One upload being written under a staging name: `write` its chunks in order, then
+    BlobStore.commit or BlobStore.discard it."""
+
+    def __init__(self, store: ObjectStore):
+        self.name = f"{STAGING}{uuid.uuid4().hex}"
+        self.size_bytes = 0
+        self._store = store
+        self._writer = obstore.open_writer_async(
+            store, self.name, buffer_size=PART_BYTES, max_concurrency=MAX_PART_CONCURRENCY
+        )
+        self._closed = False
+        self.committed = False  # it became a document's original
+
+    async def write(self, chunk: bytes) -> None:
+        if chunk:
+            await self._writer.write(chunk)
+            self.size_bytes += len(chunk)
+
+    async def close(self) -> None:
+        """Completes the object (a no-op the second time)."""
+        if not self._closed:
+            self._closed = True
+            await self._writer.close()
 
 
 class BlobStore:
-    def __init__(self, redis: Redis, *, ttl_s: int):
-        self._redis = redis
-        self.ttl_s = ttl_s
+    """Originals by document id: put a stream, open one for reading, check, delete. The store itself is
+    opened on first use, so building a BlobStore does no I/O."""
 
-    async def put(self, document_id: str, data: bytes) -> None:
-        await self._redis.set(keys.blob(document_id), data, ex=self.ttl_s)
+    def __init__(self, url: str | ObjectStore):
+        self._url = url if isinstance(url, str) else None
+        self._store = url if not isinstance(url, str) else None
 
-    async def get(self, document_id: str) -> bytes:
-        # The shared client decodes replies to str; bytes need a raw read of the same key.
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.execute_command("GET", keys.blob(document_id), NEVER_DECODE=True)
-            (data,) = await pipe.execute()
-        if data is None:
-            raise BlobMissing(f"the original bytes of document {document_id} are no longer kept")
-        return bytes(data)
+    @property
+    def store(self) -> ObjectStore:
+        if self._store is None:
+            assert self._url is not None
+            self._store = open_store(self._url)
+        return self._store
 
-    async def touch(self, document_id: str) -> bool:
-        """Restarts the bytes' TTL; False when they are gone."""
-        return bool(await self._redis.expire(keys.blob(document_id), self.ttl_s))
+    def stage(self) -> StagedBlob:
+        return StagedBlob(self.store)
+
+    async def commit(self, staged: StagedBlob, document_id: str) -> None:
+        """Makes a staged upload the document's original (replacing an older one)."""
+        await staged.close()
+        await obstore.rename_async(self.store, staged.name, _original(document_id))
+        staged.committed = True
+
+    async def discard(self, staged: StagedBlob) -> None:
+        """Removes what a staged upload wrote, unless it was committed (then this is a no-op)."""
+        if staged.committed:
+            return
+        if not staged._closed:
+            staged._closed = True
+            # An unclosed writer aborts its object when dropped: nothing was written under its name.
+            del staged._writer
+            return
+        await self._remove(staged.name)
+
+    async def put(self, document_id: str, chunks: AsyncIterable[bytes]) -> int:
+        """Stores a stream as the document's original; returns its size in bytes."""
+        staged = self.stage()
+        try:
+            async for chunk in chunks:
+                await staged.write(chunk)
+            await self.commit(staged, document_id)
+        except BaseException:
+            await self.discard(staged)
+            raise
+        return staged.size_bytes
+
+    async def open(self, document_id: str) -> AsyncIterator[bytes]:
+        """The original as a stream of chunks; BlobMissing at once (before any chunk) when it is gone."""
+        try:
+            result = await obstore.get_async(self.store, _original(document_id))
+        except FileNotFoundError:
+            raise BlobMissing(f"the original of document {document_id} is not kept") from None
+        return aiter(result.stream(min_chunk_size=READ_CHUNK_BYTES))
+
+    async def exists(self, document_id: str) -> bool:
+        try:
+            await obstore.head_async(self.store, _original(document_id))
+        except FileNotFoundError:
+            return False
+        return True
 
     async def delete(self, document_id: str) -> None:
-        await self._redis.delete(keys.blob(document_id))
+        """Removes the document's original; nothing to remove is fine."""
+        await self._remove(_original(document_id))
+
+    async def sweep_staged(self, older_than_s: float) -> int:
+        """Removes staged uploads older than `older_than_s` (left by a process that died mid-upload);
+        returns how many."""
+        root = local_root(self._url) if self._url else None
+        if root is not None:
+            return await asyncio.to_thread(_sweep_local, root / STAGING, older_than_s)
+        # Object stores: an unfinished multipart upload is invisible here; a bucket lifecycle rule for
+        # incomplete multipart uploads removes those.
+        cutoff = datetime.now(UTC) - timedelta(seconds=older_than_s)
+        removed = 0
+        async for batch in obstore.list(self.store, prefix=STAGING):
+            for meta in batch:
+                if meta["last_modified"] < cutoff:
+                    await self._remove(meta["path"])
+                    removed += 1
+        return removed
+
+    async def _remove(self, name: str) -> None:
+        try:
+            await obstore.delete_async(self.store, name)
+        except FileNotFoundError:
+            pass
+
+
+def _sweep_local(staging: Path, older_than_s: float) -> int:
+    """A local store writes an unfinished object as `name#N` beside its name, and obstore's listing
+    skips those: the directory itself is what a crash leaves behind."""
+    cutoff = time.time() - older_than_s
+    removed = 0
+    try:
+        entries = list(os.scandir(staging))
+    except FileNotFoundError:
+        return 0
+    for entry in entries:
+        try:
+            if entry.is_file() and entry.stat().st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed += 1
+        except FileNotFoundError:  # another process swept it first
+            continue
+    return removed

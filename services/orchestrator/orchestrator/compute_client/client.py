@@ -41,6 +41,7 @@ from contracts import (
     MetadataResponse,
     ParseResult,
 )
+from orchestrator.compute_client.multipart import StreamedFile, StreamedForm
 from orchestrator.compute_client.retry import (
     RETRY_EXCEPTIONS,
     RETRY_STATUSES,
@@ -136,17 +137,25 @@ class ComputeClient:
 
     async def parse(
         self,
-        data: bytes,
+        data: bytes | StreamedFile,
         filename: str,
         *,
         password: str | None = None,
         include_document: bool = False,
         request_id: str | None = None,
     ) -> ParseResult:
-        files = {"file": (filename or "document", data, "application/octet-stream")}
-        form = {"password": password} if password else None
+        """Parses a document given as bytes, or as a StreamedFile (read anew for each attempt, never
+        whole in memory). The password, if any, goes in the form only: it is never logged."""
+        form = {"password": password} if password else {}
         params = {"include_document": "true"} if include_document else None
-        response = await self._call("parse", "/parse", request_id, files=files, data=form, params=params)
+        if isinstance(data, StreamedFile):
+            body = StreamedForm(data, filename, form)
+            response = await self._call("parse", "/parse", request_id, streamed=body, params=params)
+        else:
+            files = {"file": (filename or "document", data, "application/octet-stream")}
+            response = await self._call(
+                "parse", "/parse", request_id, files=files, data=form or None, params=params
+            )
         return self._decode(response, ParseResult)
 
     async def chunk(self, req: ChunkRequest, *, request_id: str | None = None) -> ChunkResponse:
@@ -295,6 +304,9 @@ class ComputeClient:
         headers = {REQUEST_ID_HEADER: call.request_id}
         if "content" in request:
             headers["Content-Type"] = "application/json"
+        if isinstance(streamed := request.get("streamed"), StreamedForm):
+            headers.update(streamed.headers)
+            request = {**{k: v for k, v in request.items() if k != "streamed"}, "content": streamed.chunks()}
         try:
             response = await self._http.post(replica + path, headers=headers, timeout=timeout, **request)
         except RETRY_EXCEPTIONS as exc:

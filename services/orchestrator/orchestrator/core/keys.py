@@ -23,14 +23,16 @@ _JOB = PREFIX + "job:{}"
 _JOB_EVENTS = PREFIX + "job:{}:events"
 _JOBS_BY_STATUS = PREFIX + "jobs:status:{}"
 _JOBS_BY_COLLECTION = PREFIX + "jobs:collection:{}"
-_IDEMPOTENCY = PREFIX + "idempotency:{}"
 _WORKER = PREFIX + "worker:{}"
 _COLLECTION = PREFIX + "collection:{}"
 _DOCUMENT = PREFIX + "doc:{}"
 _DOCS_BY_COLLECTION = PREFIX + "docs:collection:{}"
 _DOCS_BY_STATUS = PREFIX + "docs:status:{}"
 _DOCS_BY_SHA256 = PREFIX + "docs:sha256:{}"  # hash per collection: sha256 -> document id
-_BLOB = PREFIX + "blob:{}"  # string: a document's original bytes, with a TTL
+# hash {job, fingerprint}: the job a scoped idempotency key made, and the request it stood for.
+_IDEMPOTENCY = PREFIX + "idem:{}"
+_IDEMPOTENCY_LOCK = PREFIX + "idem-lock:{}"
+_JOB_SECRET = PREFIX + "secret:{}"  # string by job id: a job's document password, deleted when the job ends
 
 
 def stream(priority: str) -> str:
@@ -61,6 +63,10 @@ def idempotency(key: str) -> str:
     return _IDEMPOTENCY.format(key)
 
 
+def job_secret(job_id: str) -> str:
+    return _JOB_SECRET.format(job_id)
+
+
 def worker(worker_id: str) -> str:
     return _WORKER.format(worker_id)
 
@@ -87,16 +93,12 @@ def documents_by_sha256(collection_name: str) -> str:
 
 def idempotency_lock(key: str) -> str:
     """Held while a request with this idempotency key runs, so concurrent repeats wait for its job."""
-    return _IDEMPOTENCY.format(key) + ":lock"
+    return _IDEMPOTENCY_LOCK.format(key)
 
 
 def rate_window(kind: str, client: str, window: int) -> str:
     """A counter of one client's requests of one kind in one fixed window."""
     return f"{PREFIX}ratelimit:{kind}:{client}:{window}"
-
-
-def blob(document_id: str) -> str:
-    return _BLOB.format(document_id)
 
 
 def _lua_function(name: str, template: str) -> str:
@@ -113,5 +115,6 @@ def lua_builders() -> str:
         "status_index": _JOBS_BY_STATUS,
         "collection_index": _JOBS_BY_COLLECTION,
         "idempotency_key": _IDEMPOTENCY,
+        "secret_key": _JOB_SECRET,
     }
     return "\n".join(_lua_function(name, t) for name, t in templates.items())

@@ -1,7 +1,10 @@
 """Keyset pagination over the lexical indexes (sorted sets whose members all score 0).
 
 Ids sort by creation time (`records.new_id`), so an index read by lexical range is a listing by time, and
-the cursor is simply the last id returned: stable while records are added or removed.
+the cursor is simply the last id returned: stable while records are added or removed. Other listings
+page a stream (the cursor is an entry id) or an ordered sequence (the cursor is an offset). A cursor is
+the client's to hand back, so each is checked here before it reaches Redis or Chroma: a bad one is an
+InvalidCursor (422), never a server error.
 """
 
 from collections.abc import Awaitable, Callable, Sequence
@@ -9,13 +12,51 @@ from typing import TypeVar
 
 from redis.asyncio import Redis
 
-from orchestrator.core.ids import id_floor
+from contracts.errors import ErrorCode
+from orchestrator.core.ids import id_floor, is_record_id, is_stream_id
 from orchestrator.core.records import Page
+from orchestrator.errors import OrchestratorError
 
 T = TypeVar("T")
 
 # A filtered listing reads at most this many ids per page, then hands back a cursor to go on from.
 MAX_SCAN = 2_000
+MAX_OFFSET = 10**9  # far past any listing; an offset cursor beyond it is not one we handed out
+
+
+class InvalidCursor(OrchestratorError):
+    code = ErrorCode.invalid_request
+
+    def __init__(self, cursor: str):
+        super().__init__(f"cursor {cursor[:40]!r} is not a cursor this listing handed out")
+
+
+def key_cursor(cursor: str | None) -> str | None:
+    """The id (or name) a keyset listing resumes after; None (or empty) starts from the beginning."""
+    if not cursor:
+        return None
+    if not is_record_id(cursor):
+        raise InvalidCursor(cursor)
+    return cursor
+
+
+def stream_cursor(cursor: str | None) -> str | None:
+    """The stream entry id a stream listing resumes after."""
+    if not cursor:
+        return None
+    if not is_stream_id(cursor):
+        raise InvalidCursor(cursor)
+    return cursor
+
+
+def offset_cursor(cursor: str | None) -> int:
+    """The position an ordered listing resumes at (0 without a cursor)."""
+    if not cursor:
+        return 0
+    # isdigit alone takes '²' and other digits int() refuses; only ASCII decimal is ours.
+    if not (cursor.isascii() and cursor.isdigit()) or int(cursor) > MAX_OFFSET:
+        raise InvalidCursor(cursor)
+    return int(cursor)
 
 
 def narrowest_index(*candidates: str | None, everything: str) -> str:
@@ -39,6 +80,7 @@ async def paginate(
     """One page of records from `index`; `load` fetches records by id (None for a vanished one)."""
     if not 1 <= limit <= 1_000:
         raise ValueError("limit must be between 1 and 1000")
+    cursor = key_cursor(cursor)
     low = f"[{id_floor(created_after_ms)}" if created_after_ms is not None else "-"
     high = f"({id_floor(created_before_ms)}" if created_before_ms is not None else "+"
     items: list[T] = []

@@ -6,13 +6,24 @@ from typing import Any
 from orchestrator.catalog import Document, merge_metadata
 from orchestrator.clients import Clients
 from orchestrator.ingest.operations import live_document
-from orchestrator.vectors import RESERVED, user_metadata, where_document
+from orchestrator.vectors import (
+    MAX_METADATA_KEYS,
+    RESERVED,
+    InvalidMetadata,
+    check_user_metadata,
+    user_metadata,
+    where_document,
+)
 
 
 async def patch_metadata(clients: Clients, document_id: str, patch: dict[str, Any]) -> Document:
-    """Merges `patch` into the document's metadata (a None value removes a key)."""
+    """Merges `patch` into the document's metadata (a None value removes a key); metadata the vector
+    store would refuse is InvalidMetadata (422), before anything changes."""
+    check_user_metadata(patch)
     document = await live_document(clients, document_id)
     merged = merge_metadata(document.metadata, patch)
+    if len(merged) > MAX_METADATA_KEYS:
+        raise InvalidMetadata(f"at most {MAX_METADATA_KEYS} metadata keys")
     updated = await clients.registry.update_document(document_id, metadata=merged)
     if updated.generation == 0:
         return updated

@@ -8,14 +8,16 @@ an ingest job's document follows its job.
 - Deleting a document hides it at once and cancels its ingest job, whose commit would be refused anyway.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 from typing import Any
 
 from orchestrator.catalog import BlobMissing, Document, DocumentError, DocumentStatus, generations
 from orchestrator.clients import Clients
+from orchestrator.core.ids import new_id
 from orchestrator.errors import Conflict, IllegalTransition, NotFound, OrchErrorCode
-from orchestrator.jobs import Job, JobStatus, JobType, Priority
+from orchestrator.ingest import passwords
+from orchestrator.jobs import Enqueued, Job, JobStatus, JobType, Priority
 
 INGEST_TYPES = frozenset({JobType.ingest, JobType.reingest})
 LOST = DocumentError(code="job_lost", message="its ingest job ended without finishing it")
@@ -56,33 +58,72 @@ async def settle_document(clients: Clients, document_id: str, job_id: str, job: 
     return await generations.finish_unready(clients.redis, document_id, job_id, status, error) is not None
 
 
+async def enqueue_ingest(
+    clients: Clients,
+    type: JobType,
+    document: Document,
+    chunking: dict[str, Any] | None,
+    *,
+    password: str | None = None,
+    idempotency_key: str | None = None,
+    fingerprint: str = "",
+) -> Enqueued:
+    """Queues an ingest or re-ingest job of the document; its password, if any, is stored under the job's
+    id before the job is queued (and forgotten again if the idempotency key had made a job already)."""
+    job_id = new_id()
+    if password:
+        await passwords.keep(clients.redis, job_id, password, clients.settings.job_secret_ttl_s)
+    enqueued = await clients.queue.enqueue(
+        type,
+        {"document_id": document.id, "chunking": chunking or {}},
+        collection=document.collection,
+        document_id=document.id,
+        idempotency_key=idempotency_key,
+        fingerprint=fingerprint,
+        job_id=job_id,
+    )
+    if password and not enqueued.created:
+        await passwords.forget(clients.redis, job_id)
+    return enqueued
+
+
 async def reingest(
     clients: Clients,
     document: Document,
     chunking: dict[str, Any] | None,
     *,
+    password: str | None = None,
     idempotency_key: str | None = None,
+    fingerprint: str = "",
 ) -> Job:
-    """Queues a re-ingest of a document from its kept bytes; the old generation serves until it is done."""
-    if not await clients.blobs.touch(document.id):
-        raise Conflict(f"the original bytes of document {document.id} are no longer kept")
+    """Queues a re-ingest of a document from its kept original; the old generation serves until it is
+    done. 409 original_not_kept when the original is gone (ORCH_KEEP_ORIGINALS=false)."""
+    if not await clients.blobs.exists(document.id):
+        raise Conflict(
+            f"the original of document {document.id} is not kept: upload it again",
+            code=OrchErrorCode.original_not_kept,
+        )
 
     async def enqueue() -> Job:
-        enqueued = await clients.queue.enqueue(
+        enqueued = await enqueue_ingest(
+            clients,
             JobType.reingest,
-            {"document_id": document.id, "chunking": chunking or {}},
-            collection=document.collection,
-            document_id=document.id,
+            document,
+            chunking,
+            password=password,
             idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
         )
         return enqueued.job
 
     return await queue_for_document(clients, document.id, enqueue)
 
 
-async def reingest_document(clients: Clients, document_id: str, chunking: dict[str, Any] | None) -> Job:
+async def reingest_document(
+    clients: Clients, document_id: str, chunking: dict[str, Any] | None, *, password: str | None = None
+) -> Job:
     document = await live_document(clients, document_id)
-    return await reingest(clients, document, chunking)
+    return await reingest(clients, document, chunking, password=password)
 
 
 async def run_again(clients: Clients, job_id: str, *, dead_only: bool = False) -> Job:
@@ -148,10 +189,12 @@ async def live_document(clients: Clients, document_id: str) -> Document:
     return document
 
 
-async def original(clients: Clients, document_id: str) -> tuple[Document, bytes]:
-    """The document and its uploaded bytes; NotFound once they are no longer kept."""
+async def original(clients: Clients, document_id: str) -> tuple[Document, AsyncIterator[bytes]]:
+    """The document and its uploaded bytes as a stream; 409 original_not_kept once they are gone."""
     document = await clients.registry.get_document(document_id)
     try:
-        return document, await clients.blobs.get(document_id)
+        return document, await clients.blobs.open(document_id)
     except BlobMissing:
-        raise NotFound(f"the original of document {document_id!r} is no longer kept") from None
+        raise Conflict(
+            f"the original of document {document_id!r} is not kept", code=OrchErrorCode.original_not_kept
+        ) from None

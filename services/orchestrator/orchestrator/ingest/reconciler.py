@@ -6,6 +6,8 @@
 - Marks documents failed whose ingest job ended without saying so (dead-lettered after its workers died).
 - Lapsed leases: workers re-queue them on every claim (XAUTOCLAIM); the report counts those waiting.
 - Forgets finished jobs older than `job_retention_s` (dead ones stay for the dead-letter queue).
+- Removes staged uploads that a process dying mid-upload left in the blob store.
+- Recounts each collection's kept chunk count from its documents (a check; writes keep it exact).
 A collection is read a page at a time, so its size does not set the orchestrator's memory.
 Runs periodically in the API process (`reconcile_interval_s`) and on demand (`POST /api/v1/admin/reconcile`).
 """
@@ -15,7 +17,7 @@ import logging
 
 from pydantic import BaseModel
 
-from orchestrator.catalog import IN_FLIGHT, CollectionStatus, Document, searchable
+from orchestrator.catalog import IN_FLIGHT, STAGED_ABANDONED_S, CollectionStatus, Document, searchable
 from orchestrator.clients import Clients
 from orchestrator.core.ids import now_ms
 from orchestrator.ingest.operations import fail_if_stuck
@@ -34,6 +36,8 @@ class ReconcileReport(BaseModel):
     documents_failed: int = 0  # stuck queued/processing behind a job that had ended
     lapsed_leases: int = 0  # waiting for a worker's next claim to re-queue them
     jobs_forgotten: int = 0  # finished longer ago than the job retention
+    staged_uploads_removed: int = 0  # left by a process that died mid-upload
+    counts_fixed: int = 0  # collections whose kept chunk count differed from their documents' (recounted)
     orphan_chroma_collections: list[str] = []  # in Chroma, unknown to the registry (reported, not deleted)
 
 
@@ -62,12 +66,14 @@ class Reconciler:
                 if collection.status is CollectionStatus.active:
                     await self._collection(name, report)
                     report.collections_checked += 1
+                    report.counts_fixed += await self._recount(collection.name)
             if page.next_cursor is None:
                 break
             cursor = page.next_cursor
         names = await self.c.vectors.list_collection_names()
         report.orphan_chroma_collections = sorted(set(names) - known)
         report.lapsed_leases = await self.c.queue.lapsed_leases()
+        report.staged_uploads_removed = await self.c.blobs.sweep_staged(STAGED_ABANDONED_S)
         retention_s = self.c.settings.job_retention_s
         if retention_s:
             report.jobs_forgotten = await self.c.queue.forget_finished(now_ms() - retention_s * 1000)
@@ -98,6 +104,12 @@ class Reconciler:
         for start in range(0, len(doomed), PAGE):
             await self.c.vectors.delete(chroma, ids=doomed[start : start + PAGE])
         report.vectors_deleted += len(doomed)
+
+    async def _recount(self, name: str) -> int:
+        """1 if the collection's kept chunk count was off (a write raced a change before the counter
+        existed, or a hand edit): it is set from its documents either way."""
+        kept = (await self.c.registry.collection_stats(name)).chunk_count
+        return int(await self.c.registry.recount(name) != kept)
 
     async def _fix_stuck_documents(self, report: ReconcileReport) -> None:
         for status in sorted(IN_FLIGHT):

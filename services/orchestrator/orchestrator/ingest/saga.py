@@ -1,5 +1,6 @@
 """The ingestion saga, the handler of `ingest` and `reingest` jobs; every step idempotent:
-  begin (document `processing`, the job's generation chosen; retries reuse it) → load the bytes → parse →
+  begin (document `processing`, the job's generation chosen; retries reuse it) → stream the original
+  (and the job's password, if any) to parse →
   (metadata) → chunk → embed in batches → upsert ids `{document_id}:{generation}:{index}` → ONE transaction
   marks the document `ready` at that generation (refused if it or its collection is being deleted) →
   older generations' vectors deleted.
@@ -23,8 +24,10 @@ from orchestrator.catalog import (
     generations,
 )
 from orchestrator.clients import Clients
+from orchestrator.compute_client import StreamedFile
 from orchestrator.core.ids import now_ms
 from orchestrator.errors import JobCancelled, JobError, LeaseLost, NotFound
+from orchestrator.ingest import passwords
 from orchestrator.jobs import Job, JobContext, as_job_error
 from orchestrator.settings import Settings
 from orchestrator.vectors import chunk_metadata, vector_id, where_document
@@ -82,6 +85,8 @@ class Ingestion:
         attempt = _Attempt(self.c, ctx, job, document, collection, generation)
         if not begun.committed:
             await attempt.build_or_roll_back(reused=begun.reused)
+        if not self.c.settings.keep_originals:
+            await attempt.drop_original()
         if generation > 1:  # generation 1 is the document's first: there is nothing older to drop
             await attempt.drop_old_generations()
 
@@ -132,15 +137,20 @@ class _Attempt:
         await self.commit(parsed, len(chunks), extracted)
 
     async def parse(self) -> ParseResult:
-        ctx = self.ctx
+        """The original goes to compute as a stream from the blob store, with the job's password if the
+        upload gave one (never logged; the queue deletes it when the job ends)."""
+        ctx, document_id = self.ctx, self.document.id
         await ctx.stage("load")
-        data = await self.c.blobs.get(self.document.id)
+        if not await self.c.blobs.exists(document_id):
+            raise BlobMissing(f"the original of document {document_id} is not kept")
+        password = await passwords.read(self.c.redis, self.job.id)
         await ctx.check_cancelled()
         strategy, _ = chunk_options(self.c.settings, self.job, self.collection)
         await ctx.progress(0, None, "pages", stage="parse")
         parsed = await self.c.compute.parse(
-            data,
+            StreamedFile(lambda: self.c.blobs.open(document_id), self.document.size_bytes),
             self.document.filename,
+            password=password,
             include_document=strategy is ChunkStrategy.docling_hybrid,
             request_id=self.job.id,
         )
@@ -233,6 +243,14 @@ class _Attempt:
                 self.generation,
             )
             raise JobCancelled(self.job.id) from exc
+
+    async def drop_original(self) -> None:
+        """ORCH_KEEP_ORIGINALS=false: the original goes once its document is ready (a re-ingest is then
+        refused). Best effort: a failure leaves it for the document's delete."""
+        try:
+            await self.c.blobs.delete(self.document.id)
+        except Exception as exc:
+            log.warning("document %s: its original stays for now (%s)", self.document.id, exc)
 
     async def roll_back(self, status: DocumentStatus, error: DocumentError) -> None:
         """Deletes this generation's vectors (best effort: the reconciler removes what is left) and marks the

@@ -5,6 +5,7 @@ a job does is its handler's business (`orchestrator.ingest` supplies them).
 """
 
 from orchestrator.jobs.context import JobContext
+from orchestrator.jobs.event_hub import EventHub, StreamsFull, Subscription
 from orchestrator.jobs.events import JobEvent
 from orchestrator.jobs.handlers import Handler, HandlerFactory, Handlers, load_factory
 from orchestrator.jobs.leases import Lease, Leases, LeaseState
@@ -29,6 +30,7 @@ __all__ = [
     "PRIORITIES",
     "DeadLetter",
     "Enqueued",
+    "EventHub",
     "Handler",
     "HandlerFactory",
     "Handlers",
@@ -46,6 +48,8 @@ __all__ = [
     "Priority",
     "Progress",
     "QueueStats",
+    "StreamsFull",
+    "Subscription",
     "WorkerInfo",
     "WorkerPool",
     "as_job_error",

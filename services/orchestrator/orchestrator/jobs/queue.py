@@ -5,18 +5,18 @@ worker side, sharing the queue's scripts). Every change of a job's status runs i
 operation it implies.
 """
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from orchestrator.core import keys
-from orchestrator.core.ids import id_floor, new_id
-from orchestrator.core.pagination import narrowest_index, paginate
+from orchestrator.core.ids import id_floor, is_record_id, new_id
+from orchestrator.core.pagination import narrowest_index, paginate, stream_cursor
 from orchestrator.core.records import Page, encode_fields, pairs
 from orchestrator.errors import Conflict, IllegalTransition, NotFound, OrchErrorCode
-from orchestrator.jobs import events, presence
+from orchestrator.jobs import presence
 from orchestrator.jobs.leases import Leases
 from orchestrator.jobs.model import PRIORITIES, Job, JobStatus, JobType, Priority, WorkerInfo
 from orchestrator.jobs.scripts import Scripts
@@ -27,6 +27,11 @@ from orchestrator.settings import Settings
 class Enqueued(NamedTuple):
     job: Job
     created: bool  # False: the idempotency key was known, and `job` is the job it made before
+
+
+class KeyedJob(NamedTuple):
+    job: Job
+    fingerprint: str  # the request the idempotency key stood for ('' when none was given)
 
 
 class DeadLetter(BaseModel):
@@ -60,6 +65,12 @@ def raise_for(result: str, job_id: str, target: JobStatus) -> None:
         raise IllegalTransition("job", job_id, result.removeprefix("illegal:"), target)
 
 
+def _check_id(job_id: str) -> None:
+    """No job has an odd id: one such as `x:events` would name another job's keys."""
+    if not is_record_id(job_id):
+        raise NotFound(f"job {job_id[:80]!r} not found")
+
+
 class JobQueue:
     def __init__(self, redis: Redis, settings: Settings):
         self._redis = redis
@@ -87,10 +98,14 @@ class JobQueue:
         collection: str | None = None,
         document_id: str | None = None,
         idempotency_key: str | None = None,
+        fingerprint: str = "",
+        job_id: str | None = None,
     ) -> Enqueued:
-        """Queues a job; with an idempotency key already seen, returns that key's job instead."""
+        """Queues a job; with an idempotency key already seen, returns that key's job instead (and keeps
+        the key's fingerprint, the request it stood for: see job_for_key). `job_id`: an id chosen
+        beforehand (so that what the job needs can be stored under it before any worker sees it)."""
         fields = {
-            "id": new_id(),
+            "id": job_id or new_id(),
             "type": type,
             "payload": payload or {},
             "collection": collection,
@@ -107,23 +122,26 @@ class JobQueue:
             self._settings.idempotency_ttl_s,
             collection or "",
             priority,
+            fingerprint,
             *flat,
         )
         return Enqueued(Job.from_redis(pairs(record)), bool(created))
 
     async def get(self, job_id: str) -> Job:
+        _check_id(job_id)
         raw = await self._redis.hgetall(keys.job(job_id))
         if not raw:
             raise NotFound(f"job {job_id!r} not found")
         return Job.from_redis(raw)
 
-    async def job_for_key(self, idempotency_key: str) -> Job | None:
-        """The job an idempotency key made, while the key is remembered (idempotency_ttl_s)."""
-        job_id = await self._redis.get(keys.idempotency(idempotency_key))
+    async def job_for_key(self, idempotency_key: str) -> KeyedJob | None:
+        """The job an idempotency key made, and the fingerprint it was stored with, while the key is
+        remembered (idempotency_ttl_s)."""
+        job_id, fingerprint = await self._redis.hmget(keys.idempotency(idempotency_key), "job", "fingerprint")
         if job_id is None:
             return None
         try:
-            return await self.get(job_id)
+            return KeyedJob(await self.get(job_id), fingerprint or "")
         except NotFound:
             return None
 
@@ -168,6 +186,7 @@ class JobQueue:
 
     async def cancel(self, job_id: str) -> Job:
         """A waiting job ends `cancelled` now; a running one is flagged and stops between its steps."""
+        _check_id(job_id)
         result = await self._scripts.run("cancel", job_id)
         if isinstance(result, str):
             raise_for(result, job_id, JobStatus.cancelled)
@@ -176,6 +195,7 @@ class JobQueue:
 
     async def requeue(self, job_id: str) -> Job:
         """Queues a `failed` job again, or replays a `dead` one (leaving the dead-letter stream)."""
+        _check_id(job_id)
         raise_for(await self._scripts.run("requeue", job_id), job_id, JobStatus.queued)
         return await self.get(job_id)
 
@@ -200,6 +220,7 @@ class JobQueue:
 
     async def dead_letters(self, *, cursor: str | None = None, limit: int = 50) -> Page[DeadLetter]:
         """Dead letters oldest first; the cursor is the last entry id seen."""
+        cursor = stream_cursor(cursor)
         start = f"({cursor}" if cursor else "-"
         rows = await self._redis.xrange(keys.DEAD, min=start, max="+", count=limit)
         letters = [DeadLetter(entry_id=entry_id, job_id=fields["job"], **fields) for entry_id, fields in rows]
@@ -216,10 +237,6 @@ class JobQueue:
                 pipe.xdel(keys.DEAD, job.dead_entry_id)
                 pipe.hdel(keys.job(job_id), "dead_entry_id")
                 await pipe.execute()
-
-    def events(self, job_id: str, *, after: str = "0-0") -> AsyncIterator[events.JobEvent]:
-        """The job's progress and status events after `after`, until it ends (see jobs.events)."""
-        return events.follow(self._redis, job_id, after=after)
 
     async def lapsed_leases(self, *, count: int = 1000) -> int:
         """Jobs whose lease lapsed (their worker is gone or stalled), up to `count` per priority; the next

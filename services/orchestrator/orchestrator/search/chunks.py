@@ -4,7 +4,8 @@ from pydantic import BaseModel
 
 from orchestrator.catalog import DocumentStatus
 from orchestrator.clients import Clients
-from orchestrator.vectors import ChunkMeta, where_document
+from orchestrator.core.pagination import offset_cursor
+from orchestrator.vectors import ChunkMeta, vector_id
 
 
 class ChunkOut(BaseModel):
@@ -26,14 +27,19 @@ async def document_chunks(
     clients: Clients, document_id: str, *, cursor: str | None, limit: int
 ) -> ChunksPage:
     """One page of the chunks (none before the document is first ready, or while it is being deleted);
-    the cursor is the index of the page's first chunk."""
+    the cursor is the index of the page's first chunk.
+
+    A page reads only its own chunks from Chroma, by id: a generation's chunks are indexes 0 to
+    chunk_count - 1 with deterministic ids, so the ids name the page exactly and in order (a `get` with
+    where, limit and offset would follow Chroma's storage order, which nothing promises to be ours)."""
+    start = offset_cursor(cursor)
     document = await clients.registry.get_document(document_id)
     if document.generation == 0 or document.status is DocumentStatus.deleting:
         return ChunksPage(document_id=document_id, generation=document.generation, chunks=[])
     collection = await clients.registry.get_collection(document.collection)
-    records = await clients.vectors.get(
-        collection.vector_name, where=where_document(document_id, generation=document.generation)
-    )
+    end = min(start + limit, document.chunk_count)
+    ids = [vector_id(document_id, document.generation, index) for index in range(start, end)]
+    records = await clients.vectors.get(collection.vector_name, ids=ids) if ids else []
     chunks = []
     for record in records:
         meta = ChunkMeta.read(record.metadata)
@@ -47,9 +53,7 @@ async def document_chunks(
             )
         )
     chunks.sort(key=lambda c: c.index)
-    start = int(cursor) if cursor and cursor.isdigit() else 0
-    page = chunks[start : start + limit]
-    next_cursor = str(start + limit) if start + limit < len(chunks) else None
+    next_cursor = str(end) if end < document.chunk_count else None
     return ChunksPage(
-        document_id=document_id, generation=document.generation, chunks=page, next_cursor=next_cursor
+        document_id=document_id, generation=document.generation, chunks=chunks, next_cursor=next_cursor
     )

@@ -3,11 +3,14 @@ chunk's vector carries. It knows nothing of the registry or of jobs."""
 
 from orchestrator.vectors.records import (
     LIST_KEYS,
+    MAX_METADATA_KEYS,
     RESERVED,
     ChunkMeta,
     CollectionInfo,
     Hit,
+    InvalidMetadata,
     VectorRecord,
+    check_user_metadata,
     chunk_metadata,
     document_ids,
     flatten_metadata,
@@ -21,12 +24,15 @@ from orchestrator.vectors.store import VectorStore
 
 __all__ = [
     "LIST_KEYS",
+    "MAX_METADATA_KEYS",
     "RESERVED",
     "ChunkMeta",
     "CollectionInfo",
     "Hit",
+    "InvalidMetadata",
     "VectorRecord",
     "VectorStore",
+    "check_user_metadata",
     "chunk_metadata",
     "document_ids",
     "flatten_metadata",

@@ -5,15 +5,18 @@ Metadata values must be str, int, float or bool. Chroma 1.5 also takes lists, bu
 delete, a later record can come back carrying a deleted record's list values (measured on 1.5.9), so the
 store never writes one: `flatten_metadata` turns lists and dicts into JSON strings, `restore_metadata`
 turns the list fields back into lists. Every chunk's vector carries the reserved fields below; user
-metadata of the same name is dropped, never allowed to override them.
+metadata of the same name is refused at the door (`check_user_metadata`), and dropped should one get
+through, never allowed to override them.
 """
 
 import json
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from contracts import Chunk
+from orchestrator.errors import OrchErrorCode, VectorStoreError
 
 # The reserved chunk fields, set by the orchestrator on every vector.
 DOCUMENT_ID = "document_id"
@@ -31,6 +34,72 @@ LIST_KEYS = (HEADING_PATH, PAGES)  # stored as JSON strings, restored as lists
 
 Metadata = Mapping[str, Any]
 Scalar = str | int | float | bool
+
+
+# What user metadata may hold: what Chroma stores and filters without refusing it, within small bounds.
+MAX_METADATA_KEYS = 64
+MAX_KEY_CHARS = 128
+MAX_VALUE_CHARS = 4_096  # a string, or a list or object as the JSON the codec stores
+MAX_NESTING = 4
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
+# Chroma refuses keys of its own namespace; `$` and `#` start its filter operators and special fields.
+REFUSED_KEY_PREFIXES = ("chroma:", "$", "#")
+
+
+class InvalidMetadata(VectorStoreError):
+    """User metadata the vector store would refuse, or that would collide with the reserved fields (422)."""
+
+    def __init__(self, message: str):
+        super().__init__(OrchErrorCode.invalid_metadata, message)
+
+
+def _check_value(key: str, value: Any, depth: int = 0) -> None:
+    if value is None or isinstance(value, bool | str):
+        if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
+            raise InvalidMetadata(f"metadata {key!r}: strings hold at most {MAX_VALUE_CHARS} characters")
+        return
+    if isinstance(value, int):
+        if not INT64_MIN <= value <= INT64_MAX:
+            raise InvalidMetadata(f"metadata {key!r}: integers must fit in 64 bits")
+        return
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise InvalidMetadata(f"metadata {key!r}: numbers must be finite")
+        return
+    if isinstance(value, list | dict):
+        if depth >= MAX_NESTING:
+            raise InvalidMetadata(f"metadata {key!r}: nested deeper than {MAX_NESTING} levels")
+        items = value.values() if isinstance(value, dict) else value
+        if isinstance(value, dict) and not all(isinstance(k, str) for k in value):
+            raise InvalidMetadata(f"metadata {key!r}: object keys must be strings")
+        for item in items:
+            _check_value(key, item, depth + 1)
+        if depth == 0 and len(scalar(value)) > MAX_VALUE_CHARS:
+            raise InvalidMetadata(f"metadata {key!r}: at most {MAX_VALUE_CHARS} characters as JSON")
+        return
+    raise InvalidMetadata(f"metadata {key!r}: {type(value).__name__} values are not allowed")
+
+
+def check_user_metadata(metadata: Mapping[Any, Any], *, allow_none: bool = True) -> dict[str, Any]:
+    """The one rule for user metadata, at upload and on patch: keys are non-empty strings of at most
+    MAX_KEY_CHARS, outside Chroma's namespace and the reserved fields; values are None (allow_none: it
+    removes a key in a patch), str, bool, an int within int64, a finite float, or lists and objects of
+    those (stored as JSON). Returns it unchanged; InvalidMetadata otherwise."""
+    if len(metadata) > MAX_METADATA_KEYS:
+        raise InvalidMetadata(f"at most {MAX_METADATA_KEYS} metadata keys")
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_CHARS:
+            raise InvalidMetadata(
+                f"metadata keys are non-empty strings of at most {MAX_KEY_CHARS} characters"
+            )
+        if key.startswith(REFUSED_KEY_PREFIXES):
+            raise InvalidMetadata(f"metadata key {key!r}: keys may not start with {REFUSED_KEY_PREFIXES}")
+        if key in RESERVED:
+            raise InvalidMetadata(f"metadata key {key!r} is reserved: every chunk's vector sets it")
+        if value is None and not allow_none:
+            raise InvalidMetadata(f"metadata {key!r}: null is only a patch's way to remove a key")
+        _check_value(key, value)
+    return dict(metadata)
 
 
 def vector_id(document_id: str, generation: int, index: int) -> str:

@@ -7,11 +7,20 @@ from orchestrator.ingest import Reconciler, ReconcileReport
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
+# The bound of ORCH_RECONCILE_GRACE_S: past it (1.8e308 is inf) the cutoff's arithmetic overflows.
+MAX_GRACE_S = 7 * 86_400
+
 
 @router.post("/reconcile", response_model=ReconcileReport)
 async def reconcile(
     clients: ClientsDep,
-    grace_s: float | None = Query(None, ge=0, description="override ORCH_RECONCILE_GRACE_S for this run"),
+    grace_s: float | None = Query(
+        None,
+        ge=0,
+        le=MAX_GRACE_S,
+        allow_inf_nan=False,
+        description="override ORCH_RECONCILE_GRACE_S for this run",
+    ),
 ) -> ReconcileReport:
     """Deletes vectors no document vouches for (missing, failed, deleting, old generations) once past the
     grace period, fails documents whose job ended without them, and reports what it did."""

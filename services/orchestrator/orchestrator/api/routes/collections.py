@@ -35,7 +35,9 @@ async def list_collections(
     registry: RegistryDep, cursor: str | None = None, limit: int = Query(50, ge=1, le=1000)
 ) -> Page[CollectionOut]:
     page = await registry.list_collections(cursor=cursor, limit=limit, active_only=True)
-    return Page(items=[await _out(registry, c) for c in page.items], next_cursor=page.next_cursor)
+    stats = await registry.collections_stats([c.name for c in page.items])  # one round trip: kept counts
+    items = [CollectionOut(**c.model_dump(), **s._asdict()) for c, s in zip(page.items, stats, strict=True)]
+    return Page(items=items, next_cursor=page.next_cursor)
 
 
 @router.get("/{name}", response_model=CollectionOut)

@@ -4,9 +4,10 @@ the original's download."""
 
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Query, status
+from fastapi.responses import StreamingResponse
 
-from orchestrator.api.deps import ClientsDep, RegistryDep
+from orchestrator.api.deps import ClientsDep, DocumentId, RegistryDep
 from orchestrator.api.errors import ApiError
 from orchestrator.api.schemas import DocumentPatch, JobAccepted, ReingestRequest
 from orchestrator.catalog import Document, DocumentStatus
@@ -49,25 +50,29 @@ async def list_documents(
 
 
 @router.get("/{document_id}", response_model=Document)
-async def get_document(document_id: str, registry: RegistryDep) -> Document:
+async def get_document(document_id: DocumentId, registry: RegistryDep) -> Document:
     return await registry.get_document(document_id)
 
 
 @router.get(
     "/{document_id}/original",
-    response_class=Response,
+    response_class=StreamingResponse,
     responses={200: {"content": {"application/octet-stream": {}}}},
 )
-async def download_original(document_id: str, clients: ClientsDep) -> Response:
-    """The uploaded bytes, while they are kept (ORCH_BLOB_TTL_S; they are what a re-ingest reads)."""
-    document, data = await operations.original(clients, document_id)
-    disposition = f"attachment; filename*=UTF-8''{quote(document.filename)}"
-    return Response(data, media_type="application/octet-stream", headers={"Content-Disposition": disposition})
+async def download_original(document_id: str, clients: ClientsDep) -> StreamingResponse:
+    """The uploaded bytes, streamed from the blob store, while they are kept (they are what a re-ingest
+    reads; with ORCH_KEEP_ORIGINALS=false they go once the document is ready: 409 original_not_kept)."""
+    document, chunks = await operations.original(clients, document_id)
+    headers = {
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(document.filename)}",
+        "Content-Length": str(document.size_bytes),
+    }
+    return StreamingResponse(chunks, media_type="application/octet-stream", headers=headers)
 
 
 @router.get("/{document_id}/chunks", response_model=ChunksPage)
 async def chunks(
-    document_id: str,
+    document_id: DocumentId,
     clients: ClientsDep,
     cursor: str | None = Query(None, description="the next_cursor of the previous page"),
     limit: int = Query(100, ge=1, le=1000),
@@ -95,7 +100,9 @@ async def reingest_document(
     document_id: str, clients: ClientsDep, body: ReingestRequest | None = None
 ) -> JobAccepted:
     """Parses, chunks and embeds the kept original again as a new generation; the current one stays
-    searchable until the new one is ready."""
+    searchable until the new one is ready. `password` opens an encrypted PDF, for this job only; 409
+    original_not_kept when the original is gone."""
     chunking = body.chunking.model_dump(exclude_none=True) if body and body.chunking else None
-    job = await operations.reingest_document(clients, document_id, chunking)
+    password = body.password.get_secret_value() if body and body.password else None
+    job = await operations.reingest_document(clients, document_id, chunking, password=password)
     return JobAccepted(job_id=job.id, document_id=document_id)

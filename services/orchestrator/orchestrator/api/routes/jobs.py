@@ -1,14 +1,16 @@
 """/api/v1/jobs, /api/v1/queue and /api/v1/dlq: list, get, follow (Server-Sent Events), retry, cancel,
 queue stats, dead letters, their replay and purge."""
 
-import json
-from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from orchestrator.api.deps import ClientsDep, QueueDep
+from orchestrator.api import ratelimit
+from orchestrator.api.deps import ClientsDep, EventHubDep, JobId, QueueDep
+from orchestrator.api.errors import ApiError
+from orchestrator.api.event_stream import EventStreamResponse
+from orchestrator.core.ids import STREAM_ID_PATTERN, is_stream_id
 from orchestrator.core.records import Page
 from orchestrator.ingest import operations
 from orchestrator.jobs import DeadLetter, Job, JobStatus, JobType, QueueStats
@@ -30,39 +32,45 @@ async def list_jobs(
 
 
 @router.get("/jobs/{job_id}", response_model=Job)
-async def get_job(job_id: str, queue: QueueDep) -> Job:
+async def get_job(job_id: JobId, queue: QueueDep) -> Job:
     return await queue.get(job_id)
 
 
-@router.get("/jobs/{job_id}/events", response_class=StreamingResponse)
+@router.get(
+    "/jobs/{job_id}/events",
+    response_class=StreamingResponse,
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        429: {"description": "too many event streams open (per API key or on this server); see Retry-After"},
+    },
+)
 async def job_events(
-    job_id: str,
+    job_id: JobId,
     queue: QueueDep,
-    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    hub: EventHubDep,
+    request: Request,
+    last_event_id: Annotated[
+        str | None, Header(alias="Last-Event-ID", pattern=STREAM_ID_PATTERN, description="resume after it")
+    ] = None,
 ) -> StreamingResponse:
-    """Server-Sent Events: `status`, `progress` and `cancel_requested` events, until the job ends.
-    Reconnect with `Last-Event-ID` to resume after the last event seen."""
+    """Server-Sent Events: `status`, `progress` and `cancel_requested` events, until the job ends, with
+    a comment line every ORCH_SSE_HEARTBEAT_S in quiet times. Reconnect with `Last-Event-ID` to resume
+    after the last event seen."""
+    if last_event_id is not None and not is_stream_id(last_event_id):  # checked before the 200 starts
+        raise ApiError(422, "invalid_request", "Last-Event-ID is not an event id this stream sent")
     await queue.get(job_id)
-
-    async def stream() -> AsyncIterator[str]:
-        async for event in queue.events(job_id, after=last_event_id or "0-0"):
-            yield f"id: {event.id}\nevent: {event.type}\ndata: {json.dumps(event.data)}\n\n"
-
-    return StreamingResponse(
-        stream(),
-        media_type="text/event-stream",
-        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
-    )
+    subscription = hub.subscribe(job_id, ratelimit.client_id(request), after=last_event_id or "0-0")
+    return EventStreamResponse(subscription, heartbeat_s=queue.settings.sse_heartbeat_s)
 
 
 @router.post("/jobs/{job_id}/retry", response_model=Job)
-async def retry_job(job_id: str, clients: ClientsDep) -> Job:
+async def retry_job(job_id: JobId, clients: ClientsDep) -> Job:
     """Queues a failed (or dead) job again, with a fresh attempt budget."""
     return await operations.run_again(clients, job_id)
 
 
 @router.post("/jobs/{job_id}/cancel", response_model=Job)
-async def cancel_job(job_id: str, clients: ClientsDep) -> Job:
+async def cancel_job(job_id: JobId, clients: ClientsDep) -> Job:
     """A waiting job ends `cancelled` at once; a running one stops at its next step (and rolls back)."""
     return await operations.cancel_job(clients, job_id)
 
@@ -82,12 +90,12 @@ async def dead_letters(
 
 
 @router.post("/dlq/{job_id}/replay", response_model=Job)
-async def replay_dead_letter(job_id: str, clients: ClientsDep) -> Job:
+async def replay_dead_letter(job_id: JobId, clients: ClientsDep) -> Job:
     return await operations.run_again(clients, job_id, dead_only=True)
 
 
 @router.delete("/dlq/{job_id}", status_code=204)
-async def purge_dead_letter(job_id: str, queue: QueueDep) -> Response:
+async def purge_dead_letter(job_id: JobId, queue: QueueDep) -> Response:
     """Drops the job's dead letter (the job record stays `dead`, and can still be replayed)."""
     await queue.purge_dead_letter(job_id)
     return Response(status_code=204)

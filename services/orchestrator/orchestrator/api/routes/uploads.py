@@ -1,6 +1,7 @@
 """POST /api/v1/collections/{name}/documents: a multipart upload becomes a queued document and its job
 (orchestrator.ingest.uploads). The collection is checked before the body is read; the body is read from
-the stream with the size limit enforced as it arrives (multipart_upload)."""
+the stream into a staged blob with the size limit enforced as it arrives (multipart_upload); metadata the
+vector store would refuse is 422 invalid_metadata."""
 
 import json
 from typing import Annotated, Any
@@ -15,6 +16,7 @@ from orchestrator.api.multipart_upload import read_upload
 from orchestrator.api.schemas import ChunkingOptions, UploadAccepted
 from orchestrator.ingest import uploads
 from orchestrator.ingest.uploads import NewUpload, OnDuplicate
+from orchestrator.vectors import check_user_metadata
 
 router = APIRouter(tags=["documents"])
 
@@ -31,6 +33,11 @@ _UPLOAD_SCHEMA = {
                         "metadata": {"type": "string", "description": "a JSON object"},
                         "chunking": {"type": "string", "description": 'JSON: {"strategy", "max_tokens"}'},
                         "on_duplicate": {"type": "string", "enum": [p.value for p in OnDuplicate]},
+                        "password": {
+                            "type": "string",
+                            "format": "password",
+                            "description": "opens an encrypted PDF; used by this upload's job only, never kept",
+                        },
                     },
                 }
             }
@@ -45,29 +52,35 @@ def _json_field(fields: dict[str, str], name: str) -> dict[str, Any]:
         return {}
     try:
         value = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past what the parser can follow
         raise ApiError(422, "invalid_request", f"{name!r} must be a JSON object") from None
     if not isinstance(value, dict):
         raise ApiError(422, "invalid_request", f"{name!r} must be a JSON object")
     return value
 
 
-async def _read(request: Request, max_file_bytes: int) -> NewUpload:
-    """The multipart body as an upload: the file, and its metadata, chunking and on_duplicate fields."""
-    upload = await read_upload(request, max_file_bytes=max_file_bytes)
-    metadata = _json_field(upload.fields, "metadata")
+async def _read(request: Request, clients: ClientsDep) -> NewUpload:
+    """The multipart body as an upload: the file (in a staged blob), and its metadata, chunking,
+    on_duplicate and password fields."""
+    upload = await read_upload(request, clients.blobs, max_file_bytes=clients.settings.max_upload_bytes)
     try:
-        chunking = ChunkingOptions.model_validate(_json_field(upload.fields, "chunking"))
-        policy = OnDuplicate(upload.fields.get("on_duplicate") or OnDuplicate.reject)
-    except ValueError as exc:
-        raise ApiError(422, "invalid_request", f"invalid chunking or on_duplicate: {exc}") from None
+        metadata = check_user_metadata(_json_field(upload.fields, "metadata"), allow_none=False)
+        try:
+            chunking = ChunkingOptions.model_validate(_json_field(upload.fields, "chunking"))
+            policy = OnDuplicate(upload.fields.get("on_duplicate") or OnDuplicate.reject)
+        except ValueError as exc:
+            raise ApiError(422, "invalid_request", f"invalid chunking or on_duplicate: {exc}") from None
+    except BaseException:
+        await clients.blobs.discard(upload.staged)
+        raise
     return NewUpload(
         filename=upload.filename,
-        data=upload.data,
+        staged=upload.staged,
         sha256=upload.sha256,
         metadata=metadata,
         chunking=chunking.model_dump(exclude_none=True),
         on_duplicate=policy,
+        password=upload.fields.get("password") or None,
     )
 
 
@@ -88,8 +101,9 @@ async def upload_document(
     accepted = await uploads.upload(
         clients,
         name,
-        lambda: _read(request, clients.settings.max_upload_bytes),
+        lambda: _read(request, clients),
         idempotency_key=idempotency_key,
+        scope=ratelimit.client_id(request),
     )
     body = UploadAccepted(
         document_id=accepted.document_id, job_id=accepted.job_id, duplicate=accepted.duplicate

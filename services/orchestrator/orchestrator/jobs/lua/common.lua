@@ -40,11 +40,13 @@ local function set_status(id, from, to, ms, data)
   emit(id, 'status', data)
 end
 
--- A final status: the finish time, and the job's events expire after their TTL.
+-- A final status: the finish time, the job's events expire after their TTL, and its secret (a
+-- document's password) is gone: every way a job ends passes here.
 local function finalize(id, from, to, ms, data)
   set_status(id, from, to, ms, data)
   redis.call('HSET', job_key(id), 'finished_at_ms', ms)
   redis.call('EXPIRE', events_key(id), EVENTS_TTL_S)
+  redis.call('DEL', secret_key(id))
 end
 
 local function dead_letter(id, from, ms, reason, error_json)

@@ -1,0 +1,117 @@
+"""Bad input found by fuzzing and by reading answers a 4xx with a stable code, never a 500; a Redis pool
+with no free connection answers 503 with Retry-After; chunk pages are read from Chroma page by page."""
+
+import httpx
+import pytest
+
+from orchestrator.settings import Settings
+from tests.support import assert_error
+from tests.support.api import API, create_collection, ingest, long_markdown, running_app
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/dlq", {"cursor": "null"}),
+        ("/dlq", {"cursor": "1-2-3"}),
+        ("/dlq", {"cursor": "99999999999999999999"}),  # past 2^64
+        ("/jobs", {"cursor": "a:b"}),
+        ("/jobs", {"cursor": "x" * 200}),
+        ("/documents", {"cursor": "bad cursor"}),
+        ("/collections", {"cursor": "é"}),
+        ("/documents/nope/chunks", {"cursor": "²"}),
+        ("/documents/nope/chunks", {"cursor": "-1"}),
+        ("/documents/nope/chunks", {"cursor": "9" * 30}),
+        ("/jobs", {"limit": str(2**63)}),
+        ("/documents", {"limit": str(2**64 + 1)}),
+    ],
+)
+async def test_bad_cursors_and_huge_limits_are_422(api: httpx.AsyncClient, path: str, params: dict) -> None:
+    assert_error(await api.get(f"{API}{path}", params=params), 422, "invalid_request")
+
+
+@pytest.mark.parametrize("grace_s", ["1.8e308", "inf", "nan", "-1", "-0.5", str(2**64)])
+async def test_reconcile_grace_out_of_range_is_422(api: httpx.AsyncClient, grace_s: str) -> None:
+    response = await api.post(f"{API}/admin/reconcile", params={"grace_s": grace_s})
+    assert_error(response, 422, "invalid_request")
+
+
+async def test_odd_ids_are_refused_before_any_lookup(api: httpx.AsyncClient) -> None:
+    await create_collection(api, "odd")
+    job_id = (await api.delete(f"{API}/collections/odd")).json()["job_id"]
+    assert (await api.get(f"{API}/jobs/{job_id}")).status_code == 200
+    for path in (
+        f"/jobs/{job_id}:events",  # would name the job's event stream, a key of another type
+        f"/jobs/{job_id}%3Aevents/events",
+        f"/jobs/{job_id}:events/cancel",
+        f"/documents/{job_id}:x",
+        f"/documents/{job_id}:x/chunks",
+    ):
+        method = api.post if path.endswith("cancel") else api.get
+        response = await method(f"{API}{path}")
+        assert response.status_code in (404, 422), (path, response.text)
+        assert response.json()["error"]["code"] in ("not_found", "invalid_request")
+
+
+async def test_integers_past_2_63_in_bodies_are_422(api: httpx.AsyncClient) -> None:
+    await create_collection(api, "ints")
+    for top_k in (2**63, 2**64 + 7, -(2**63) - 1):
+        response = await api.post(
+            f"{API}/search", json={"query": "x", "collections": ["ints"], "top_k": top_k}
+        )
+        assert_error(response, 422, "invalid_request")
+    body = {"name": "ints2", "chunking": {"max_tokens": 2**70}}
+    assert_error(await api.post(f"{API}/collections", json=body), 422, "invalid_request")
+
+
+async def test_a_non_ascii_request_id_is_replaced_before_it_travels(api: httpx.AsyncClient) -> None:
+    """'é' passes str.isalnum(); sent on toward compute it would make httpx fail (a 500 before)."""
+    await create_collection(api, "rid")
+    await ingest(api, "rid", "r.md", b"# Rivers\n\nRivers carry water to the sea.\n")
+    for given in ("café".encode("latin-1"), b"\xb2\xb3", "ok-ascii-é".encode("latin-1")):
+        response = await api.post(
+            f"{API}/search", json={"query": "rivers", "collections": ["rid"]}, headers={"X-Request-ID": given}
+        )
+        assert response.status_code == 200, response.text
+        echoed = response.headers["X-Request-ID"]
+        assert echoed.isascii() and echoed.encode() != given
+    sane = await api.get("/livez", headers={"X-Request-ID": "req-1.a_b:c"})
+    assert sane.headers["X-Request-ID"] == "req-1.a_b:c"
+
+
+async def test_chunk_pages_follow_the_offset_cursor_in_order(api: httpx.AsyncClient) -> None:
+    await create_collection(api, "pages", chunking={"strategy": "sentence", "max_tokens": 64})
+    document = await ingest(api, "pages", "long.md", long_markdown(6))
+    total = document["chunk_count"]
+    assert total > 7
+    seen, cursor, pages = [], None, 0
+    while True:
+        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        page = (await api.get(f"{API}/documents/{document['id']}/chunks", params=params)).json()
+        assert len(page["chunks"]) <= 3
+        seen += [c["index"] for c in page["chunks"]]
+        pages += 1
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == list(range(total)) and pages == -(-total // 3)
+    past = await api.get(f"{API}/documents/{document['id']}/chunks", params={"cursor": str(total + 5)})
+    assert past.json()["chunks"] == [] and past.json()["next_cursor"] is None
+
+
+async def test_an_exhausted_redis_pool_is_503_with_retry_after_then_recovers(api_settings: Settings) -> None:
+    settings = api_settings.model_copy(
+        update={"redis_max_connections": 2, "redis_pool_timeout_s": 0.2, "api_workers": 0}
+    )
+    async with running_app(settings) as (app, client):
+        pool = app.state.clients.redis.connection_pool
+        held = [await pool.get_connection() for _ in range(2)]  # every connection the API may use
+        try:
+            busy = await client.get(f"{API}/jobs")
+            assert_error(busy, 503, "unavailable")
+            assert busy.json()["error"]["retryable"] is True
+            assert int(busy.headers["Retry-After"]) >= 1
+        finally:
+            for connection in held:
+                await pool.release(connection)
+        assert (await client.get(f"{API}/jobs")).status_code == 200
