@@ -50,6 +50,9 @@ def run_api(settings: Settings, *, workers: int | None, host: str | None, port: 
         port=port or settings.port,
         log_level="info",
         proxy_headers=False,
+        # Open event streams never close on their own: without a deadline uvicorn would wait for them
+        # forever before the lifespan's shutdown (workers stopping, the hub ending its streams) runs.
+        timeout_graceful_shutdown=settings.shutdown_deadline_s,
     )
 
 

@@ -27,6 +27,7 @@ class OrchErrorCode(StrEnum):
     )
     invalid_metadata = "invalid_metadata"  # metadata the vector store would refuse (422)
     too_many_streams = "too_many_streams"  # event streams over the per-key or process budget (429)
+    blob_store_unavailable = "blob_store_unavailable"  # the originals' store failed: retry later (503)
 
 
 Code = ErrorCode | OrchErrorCode

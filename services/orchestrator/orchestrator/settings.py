@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     cors_origins: str = Field("", description="comma-separated allowed CORS origins (none by default)")
     api_workers: int = Field(2, ge=0, le=256)  # jobs at once in the API process's own worker pool; 0: none
     max_upload_bytes: int = Field(100 * 1024 * 1024, ge=1, le=10 * 1024**3)
+    # Every other request body (JSON: search, collections, patches): read whole before the key check runs.
+    max_json_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
 
     # Blob store and uploads (issue 10). Originals live in the blob store, never in Redis: a directory
     # (relative to the working directory, or file:///abs/path) or s3://bucket/prefix, whose credentials

@@ -115,3 +115,41 @@ async def test_an_exhausted_redis_pool_is_503_with_retry_after_then_recovers(api
             for connection in held:
                 await pool.release(connection)
         assert (await client.get(f"{API}/jobs")).status_code == 200
+
+
+SURROGATE = '"\\ud800"'  # JSON for a lone surrogate: valid JSON, not encodable as UTF-8
+
+
+async def test_lone_surrogates_are_422_and_every_listing_still_answers(api: httpx.AsyncClient) -> None:
+    headers = {"content-type": "application/json"}
+    created = await api.post(
+        f"{API}/collections", content=f'{{"name": "sur", "metadata": {{"k": {SURROGATE}}}}}', headers=headers
+    )
+    assert_error(created, 422, "invalid_request")
+    await create_collection(api, "sur")
+    patched = await api.patch(
+        f"{API}/collections/sur", content=f'{{"metadata": {{{SURROGATE}: 1}}}}', headers=headers
+    )
+    assert_error(patched, 422, "invalid_request")
+    upload = await api.post(
+        f"{API}/collections/sur/documents",
+        files={"file": ("a.md", b"# A\n\nsome text here")},
+        data={"metadata": f'{{"k": {SURROGATE}}}'},
+    )
+    assert_error(upload, 422, "invalid_metadata")
+    document = await ingest(api, "sur", "b.md", b"# B\n\nother text here")
+    patch = await api.patch(
+        f"{API}/documents/{document['id']}",
+        content=f'{{"metadata": {{"k": [{SURROGATE}]}}}}',
+        headers=headers,
+    )
+    assert_error(patch, 422, "invalid_metadata")
+    reingest = await api.post(
+        f"{API}/documents/{document['id']}/reingest",
+        content=f'{{"password": {SURROGATE}}}',
+        headers=headers,
+    )
+    assert_error(reingest, 422, "invalid_request")
+    # Nothing of it was stored: every read still answers.
+    for path in ("/collections", "/collections/sur", "/documents", f"/documents/{document['id']}"):
+        assert (await api.get(f"{API}{path}")).status_code == 200, path

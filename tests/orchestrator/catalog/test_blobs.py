@@ -11,7 +11,7 @@ import pytest
 from obstore.store import LocalStore, S3Store
 
 from orchestrator.catalog import BlobMissing, BlobStore
-from orchestrator.catalog.blobs import PART_BYTES, open_store
+from orchestrator.catalog.blobs import PART_BYTES, BlobStoreUnavailable, open_store
 
 
 def files(root: Path) -> list[str]:
@@ -131,3 +131,14 @@ async def test_sweep_removes_the_partial_file_a_dead_writer_left(tmp_path: Path)
     os.utime(partial, (hour_ago, hour_ago))
     assert await blobs.sweep_staged(older_than_s=3600) == 1
     assert not partial.exists()
+
+
+async def test_a_failing_store_is_retryable_not_a_crash(tmp_path: Path) -> None:
+    # A file where the staging directory should be: every write fails, even for root (as a full or
+    # broken disk would), and the caller gets a retryable error instead of an OSError.
+    blobs = BlobStore(str(tmp_path))
+    (tmp_path / "staging").write_bytes(b"not a directory")
+    with pytest.raises(BlobStoreUnavailable) as caught:
+        await blobs.put("new", chunks_of(PART_BYTES * 2))
+    assert caught.value.retryable
+    assert not await blobs.exists("new")

@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 
 from orchestrator.api import errors
 from orchestrator.api.auth import require_api_key
+from orchestrator.api.body_limit import BodyLimit
 from orchestrator.api.request_context import RequestContext
 from orchestrator.api.routes import admin, collections, documents, health, jobs, search, uploads
 from orchestrator.api.security import check_security
@@ -77,6 +78,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.api_keys = api_keys
     app.state.metrics = CollectorRegistry()
     errors.install(app)
+    app.add_middleware(BodyLimit, max_bytes=settings.max_json_bytes)
     app.add_middleware(RequestContext, registry=app.state.metrics)
     if settings.cors_origin_list:
         app.add_middleware(

@@ -146,6 +146,12 @@ def install(app: FastAPI) -> None:
                 headers={"Retry-After": str(RETRY_AFTER_S)},
             )
 
+    @app.exception_handler(UnicodeEncodeError)
+    async def not_utf8(request: Request, exc: UnicodeEncodeError) -> JSONResponse:
+        # The second line behind the checks at the door: a client's lone surrogate met an encoder.
+        log.warning("%s %s: text that is not UTF-8: %s", request.method, request.url.path, exc)
+        return envelope(422, "invalid_request", "text must be valid UTF-8 (no lone surrogates)")
+
     @app.exception_handler(RequestValidationError)
     async def validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
         return envelope(422, "invalid_request", _validation_message(exc))

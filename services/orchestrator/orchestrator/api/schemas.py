@@ -1,15 +1,27 @@
 """Request and response bodies of /api/v1 (the domain's records and results are returned as they are)."""
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, Field, SecretStr
 
 from contracts import ChunkStrategy
 from orchestrator.catalog.model import Collection
+from orchestrator.core.records import utf8_encodable
 from orchestrator.search import SearchHit
 
 # Lower case letters, digits, '-' and '_', starting with a letter or digit, 2 to 63 characters.
 COLLECTION_NAME = r"^[a-z0-9][a-z0-9_-]{1,62}$"
+
+
+def _utf8(value: Any) -> Any:
+    raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if not utf8_encodable(raw):
+        raise ValueError("text must be valid UTF-8 (no lone surrogates)")
+    return value
+
+
+# A JSON object whose strings can all be stored (collection metadata is kept in Redis only).
+Metadata = Annotated[dict[str, Any], AfterValidator(_utf8)]
 
 
 class ChunkingOptions(BaseModel):
@@ -19,14 +31,14 @@ class ChunkingOptions(BaseModel):
 
 class CollectionCreate(BaseModel):
     name: str = Field(pattern=COLLECTION_NAME, description="lower case letters, digits, - and _; 2-63 long")
-    metadata: dict[str, Any] = Field(default_factory=dict)
+    metadata: Metadata = Field(default_factory=dict)
     embedding_model: str | None = None  # compute's default model when absent
     chunking: ChunkingOptions = Field(default_factory=ChunkingOptions)
     extract_metadata: bool = False  # also extract title, language, keywords and a summary per document
 
 
 class CollectionPatch(BaseModel):
-    metadata: dict[str, Any]
+    metadata: Metadata
 
 
 class CollectionOut(Collection):
@@ -52,7 +64,7 @@ class DocumentPatch(BaseModel):
 class ReingestRequest(BaseModel):
     chunking: ChunkingOptions | None = None
     # Opens an encrypted PDF: for this re-ingest's job only, never kept, logged or answered.
-    password: SecretStr | None = Field(
+    password: Annotated[SecretStr, AfterValidator(_utf8)] | None = Field(
         None, min_length=1, max_length=1024, json_schema_extra={"writeOnly": True}
     )
 

@@ -11,12 +11,16 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import obstore
+import obstore.exceptions
 from obstore.store import LocalStore, ObjectStore, from_url
+
+from orchestrator.errors import OrchErrorCode, OrchestratorError
 
 STAGING = "staging/"
 ORIGINALS = "originals/"
@@ -32,6 +36,25 @@ STAGED_ABANDONED_S = 3600
 
 class BlobMissing(Exception):
     """The bytes are gone: never kept (ORCH_KEEP_ORIGINALS=false), or the document was removed."""
+
+
+class BlobStoreUnavailable(OrchestratorError):
+    """The store failed (a full disk, permissions, an object store away): retryable, answered 503."""
+
+    code = OrchErrorCode.blob_store_unavailable
+    retryable = True
+
+
+@contextmanager
+def _io(what: str) -> Iterator[None]:
+    try:
+        yield
+    except FileNotFoundError:  # each caller decides what missing means
+        raise
+    except obstore.exceptions.NotFoundError as exc:  # an object store's "missing", as the local one says it
+        raise FileNotFoundError(str(exc)) from exc
+    except (obstore.exceptions.BaseError, OSError) as exc:
+        raise BlobStoreUnavailable(f"the blob store could not {what}: {type(exc).__name__}") from exc
 
 
 def local_root(url: str) -> Path | None:
@@ -74,14 +97,16 @@ class StagedBlob:
 
     async def write(self, chunk: bytes) -> None:
         if chunk:
-            await self._writer.write(chunk)
+            with _io("write an upload"):
+                await self._writer.write(chunk)
             self.size_bytes += len(chunk)
 
     async def close(self) -> None:
         """Completes the object (a no-op the second time)."""
         if not self._closed:
             self._closed = True
-            await self._writer.close()
+            with _io("complete an upload"):
+                await self._writer.close()
 
 
 class BlobStore:
@@ -96,16 +121,19 @@ class BlobStore:
     def store(self) -> ObjectStore:
         if self._store is None:
             assert self._url is not None
-            self._store = open_store(self._url)
+            with _io("open its directory or bucket"):
+                self._store = open_store(self._url)
         return self._store
 
     def stage(self) -> StagedBlob:
-        return StagedBlob(self.store)
+        with _io("start an upload"):
+            return StagedBlob(self.store)
 
     async def commit(self, staged: StagedBlob, document_id: str) -> None:
         """Makes a staged upload the document's original (replacing an older one)."""
         await staged.close()
-        await obstore.rename_async(self.store, staged.name, _original(document_id))
+        with _io("keep an upload"):
+            await obstore.rename_async(self.store, staged.name, _original(document_id))
         staged.committed = True
 
     async def discard(self, staged: StagedBlob) -> None:
@@ -134,14 +162,16 @@ class BlobStore:
     async def open(self, document_id: str) -> AsyncIterator[bytes]:
         """The original as a stream of chunks; BlobMissing at once (before any chunk) when it is gone."""
         try:
-            result = await obstore.get_async(self.store, _original(document_id))
+            with _io("read an original"):
+                result = await obstore.get_async(self.store, _original(document_id))
         except FileNotFoundError:
             raise BlobMissing(f"the original of document {document_id} is not kept") from None
         return aiter(result.stream(min_chunk_size=READ_CHUNK_BYTES))
 
     async def exists(self, document_id: str) -> bool:
         try:
-            await obstore.head_async(self.store, _original(document_id))
+            with _io("look for an original"):
+                await obstore.head_async(self.store, _original(document_id))
         except FileNotFoundError:
             return False
         return True
@@ -169,7 +199,8 @@ class BlobStore:
 
     async def _remove(self, name: str) -> None:
         try:
-            await obstore.delete_async(self.store, name)
+            with _io("remove an object"):
+                await obstore.delete_async(self.store, name)
         except FileNotFoundError:
             pass
 

@@ -11,6 +11,23 @@ from typing import Any, ClassVar, Generic, Self, TypeVar
 from pydantic import BaseModel
 
 
+def utf8_encodable(value: Any) -> bool:
+    """Whether every string in a JSON-like value (keys included) can be written as UTF-8. JSON's `\\ud800`
+    decodes to a lone surrogate, which Redis's encoder and every response would refuse: such input is
+    checked at the door, or one stored record would make each later read of it fail."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, Mapping):
+        return all(utf8_encodable(k) and utf8_encodable(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return all(utf8_encodable(item) for item in value)
+    return True
+
+
 class RedisRecord(BaseModel):
     """A pydantic model stored as one Redis hash."""
 

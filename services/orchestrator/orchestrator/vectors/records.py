@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts import Chunk
+from orchestrator.core.records import utf8_encodable
 from orchestrator.errors import OrchErrorCode, VectorStoreError
 
 # The reserved chunk fields, set by the orchestrator on every vector.
@@ -87,6 +88,8 @@ def check_user_metadata(metadata: Mapping[Any, Any], *, allow_none: bool = True)
     those (stored as JSON). Returns it unchanged; InvalidMetadata otherwise."""
     if len(metadata) > MAX_METADATA_KEYS:
         raise InvalidMetadata(f"at most {MAX_METADATA_KEYS} metadata keys")
+    if not utf8_encodable(metadata):
+        raise InvalidMetadata("metadata keys and values must be valid UTF-8 (no lone surrogates)")
     for key, value in metadata.items():
         if not isinstance(key, str) or not key.strip() or len(key) > MAX_KEY_CHARS:
             raise InvalidMetadata(
