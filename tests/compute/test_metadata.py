@@ -56,7 +56,7 @@ LLM_URL = "http://llm.test/v1"
 
 @pytest.fixture(scope="module")
 def llm_app():
-    settings = Settings(llm_url=LLM_URL, llm_model="tiny", parse_workers=1)
+    settings = Settings(llm_url=LLM_URL, llm_model="tiny", parse_workers=1, env="dev")
     with TestClient(create_app(settings)) as tc:
         yield tc
 

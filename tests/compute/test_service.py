@@ -1,11 +1,15 @@
 """Service-level behaviour: health, request ids, metrics, the service token, the error envelope."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 from fastapi.testclient import TestClient
 
-from compute.app import create_app
+from compute.app import InsecureConfig, create_app
 from compute.settings import Settings
-from tests.support import assert_error
+from tests.support import VENVS, assert_error, free_port
 
 
 def test_health_endpoints(client):
@@ -44,3 +48,36 @@ def test_service_token_is_required(guarded):
     assert ok.status_code == 200
     # Probes stay open so an orchestrator or kubelet can check health without the secret.
     assert guarded.get("/livez").status_code == 200
+
+
+def test_refuses_to_start_without_a_token_outside_dev():
+    with pytest.raises(InsecureConfig, match="COMPUTE_SERVICE_TOKEN"):
+        create_app(Settings(env="prod"))
+    with pytest.raises(InsecureConfig):
+        create_app(Settings(service_token="", env="prod"))  # an empty secret is no secret
+    create_app(Settings(env="dev"))  # dev runs open, with a warning (below)
+    create_app(Settings(service_token="t0ken", env="prod"))
+
+
+def _start_process(**env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("COMPUTE_")}
+    python = VENVS / "compute" / "bin" / "python"
+    return subprocess.run(
+        [str(python) if python.exists() else sys.executable, "-m", "compute"],
+        env={**clean, "COMPUTE_PORT": str(free_port()), **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_process_exits_without_a_token():
+    done = _start_process()  # COMPUTE_ENV defaults to prod
+    assert done.returncode == 2
+    assert "COMPUTE_SERVICE_TOKEN is not set; refusing to start" in done.stderr
+
+
+def test_dev_mode_warns_loudly(caplog):
+    with caplog.at_level("WARNING", logger="compute"):
+        create_app(Settings(env="dev"))
+    assert any("DEV MODE (COMPUTE_ENV=dev)" in r.getMessage() for r in caplog.records)

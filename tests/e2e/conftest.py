@@ -98,7 +98,12 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     with mock.patch.dict(os.environ, {"RUN_DATA_DIR": str(data), **ports}):
         redis, chroma, compute_a, orchestrator = run_stack.services()
     # Two replicas on two shared cores: one parse worker and one embedding thread each.
-    small = {"COMPUTE_PARSE_WORKERS": "1", "COMPUTE_EMBED_THREADS": "1", "COMPUTE_LOG_LEVEL": "warning"}
+    small = {
+        "COMPUTE_PARSE_WORKERS": "1",
+        "COMPUTE_EMBED_THREADS": "1",
+        "COMPUTE_LOG_LEVEL": "warning",
+        "COMPUTE_ENV": "dev",  # no service token in this stack: compute runs open, loudly
+    }
     port_b = str(free_port())
     compute_b = replace(
         compute_a,

@@ -48,6 +48,8 @@ class ComputeServer:
             "COMPUTE_PORT": str(self.port),
             "COMPUTE_LOG_LEVEL": "warning",
             "HF_HUB_OFFLINE": "1",
+            # Tests run compute open (no token) unless they pass COMPUTE_SERVICE_TOKEN: dev mode says so.
+            "COMPUTE_ENV": "dev",
             **env,
         }
         self.log_path = log_path

@@ -2,11 +2,12 @@
 
 import logging
 import os
+import sys
 
 import uvicorn
 
 from compute import memory
-from compute.app import create_app
+from compute.app import InsecureConfig, create_app
 from compute.settings import Settings
 
 
@@ -18,8 +19,13 @@ def main() -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
+    try:
+        app = create_app(settings)
+    except InsecureConfig as exc:
+        logging.getLogger("compute").error("%s", exc)
+        sys.exit(2)
     uvicorn.run(
-        create_app(settings),
+        app,
         host=settings.host,
         port=settings.port,
         log_level=settings.log_level,

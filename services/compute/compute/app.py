@@ -1,12 +1,14 @@
 """The compute app factory. The lifespan loads models and starts the parse workers before serving."""
 
 import asyncio
+import gc
 import logging
 from contextlib import asynccontextmanager
 
 import httpx
 from fastapi import FastAPI
 
+from compute.body_limit import MULTIPART_OVERHEAD_BYTES, BodyLimitMiddleware
 from compute.embedding.model import EmbeddingModel, default_model_path
 from compute.embedding.queue import EmbedQueue
 from compute.errors import install_handlers
@@ -28,14 +30,29 @@ def _load_models(settings: Settings) -> dict[str, EmbeddingModel]:
     }
 
 
+class InsecureConfig(RuntimeError):
+    """The service would start open to anyone: no token outside dev mode."""
+
+
+def check_token(settings: Settings) -> None:
+    if settings.service_token is not None and settings.service_token.get_secret_value():
+        return
+    if settings.env != "dev":
+        raise InsecureConfig(
+            "COMPUTE_SERVICE_TOKEN is not set; refusing to start (set COMPUTE_ENV=dev to run open, for dev only)"
+        )
+    log.warning(
+        "DEV MODE (COMPUTE_ENV=dev): COMPUTE_SERVICE_TOKEN is not set, compute accepts requests from anyone"
+    )
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
+    check_token(settings)
     state = AppState(settings=settings, metrics=Metrics())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        if settings.service_token is None:
-            log.warning("COMPUTE_SERVICE_TOKEN is not set: the compute service accepts requests from anyone")
         state.parse_pool = ParsePool(settings)
         # Models load in a thread while the parse workers start in their own processes.
         models, _ = await asyncio.gather(asyncio.to_thread(_load_models, settings), state.parse_pool.start())
@@ -46,6 +63,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
         state.embed_queue.start()
         state.http = httpx.AsyncClient()
+        # torch, transformers and Docling's modules are millions of objects; a full collection that scans
+        # them holds the GIL (and so the event loop) for ~0.4 s while a thread builds a big response.
+        # Frozen, they are never scanned again (the parse worker does the same).
+        gc.collect()
+        gc.freeze()
         state.ready = True
         for m in models.values():
             log.info("model %s loaded: dim=%d backend=%s dtype=%s", m.name, m.dim, m.backend, m.dtype)
@@ -62,6 +84,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_handlers(app)
     for module in (parse, chunk, embed, metadata, health):
         app.include_router(module.router)
+    # Added first, so it runs inside the token check: an unauthorised body is never read at all.
+    app.add_middleware(
+        BodyLimitMiddleware,
+        route_limits={"/parse": settings.max_upload_bytes + MULTIPART_OVERHEAD_BYTES},
+        default_bytes=settings.max_json_bytes,
+    )
     token = settings.service_token.get_secret_value() if settings.service_token else None
     app.add_middleware(ServiceMiddleware, token=token, metrics=state.metrics)
     return app

@@ -2,6 +2,7 @@
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,8 +22,10 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8090
     log_level: str = "info"
-    # Shared secret the orchestrator sends as `Authorization: Bearer ...`; unset means open (dev only).
+    # Shared secret the orchestrator sends as `Authorization: Bearer ...`. Without one the service refuses
+    # to start unless `env` is "dev" (fail closed: an open compute parses anyone's files).
     service_token: SecretStr | None = None
+    env: Literal["prod", "dev"] = "prod"
 
     # --- parsing -------------------------------------------------------------------------------
     max_upload_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
@@ -39,6 +42,8 @@ class Settings(BaseSettings):
     zip_member_max_bytes: int = Field(default=32 * 1024 * 1024, gt=0)
     # Threads the parse worker may use; embedding gets the rest, so they never fight unplanned.
     parse_threads: int = Field(default=1, ge=1)
+    # Where the parse pool makes its temp directory (one subdirectory per worker); default: the system's.
+    parse_tmp_dir: Path | None = None
     # Directory with Docling's layout/table models; when set, PDFs use the standard (model) pipeline.
     docling_artifacts_path: Path | None = None
     ocr: bool = True
@@ -62,8 +67,17 @@ class Settings(BaseSettings):
 
     # --- chunking ------------------------------------------------------------------------------
     chunk_max_text_chars: int = Field(default=20_000_000, gt=0)
+    # More chunks than this in one answer is refused (413): 1 MB of one-line sections made 62,000, and
+    # building and writing them held the event loop through the collector's passes over them.
+    chunk_max_chunks: int = Field(default=20_000, gt=0)
 
     # --- metadata ------------------------------------------------------------------------------
+    # A longer text is refused (413); the patterns and the ranking read only a prefix of it (below).
+    metadata_max_text_chars: int = Field(default=20_000_000, gt=0)
+    # Dates, emails, URLs and names are looked for in the first this many characters (all linear-time).
+    metadata_scan_chars: int = Field(default=2_000_000, gt=0, le=50_000_000)
+    # Keyword and summary ranking (one embedding call) reads at most this much text.
+    metadata_rank_chars: int = Field(default=200_000, gt=0, le=5_000_000)
     llm_url: str | None = None  # OpenAI-compatible base URL, e.g. http://127.0.0.1:1234/v1
     llm_model: str = "local-model"
     llm_api_key: SecretStr | None = None

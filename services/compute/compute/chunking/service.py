@@ -20,8 +20,8 @@ def _document_sections(req: ChunkRequest) -> list[tuple[list[str], int, str, lis
     return out
 
 
-def chunk(
-    req: ChunkRequest, counter: TokenCounter, model_max_tokens: int, max_text_chars: int
+def _chunk(
+    req: ChunkRequest, counter: TokenCounter, model_max_tokens: int, max_text_chars: int, max_chunks: int
 ) -> ChunkResponse:
     max_tokens = req.max_tokens or model_max_tokens
     overlap = min(req.overlap_tokens, max_tokens // 2)
@@ -52,6 +52,9 @@ def chunk(
             sections = _document_sections(req)
         else:
             sections = [(path, start, body, []) for path, start, body in splitters.markdown_sections(text)]
+        _check_count(
+            len(sections), max_chunks
+        )  # each section is one chunk at least: refuse before tokenising
         pieces = splitters.markdown(sections, counter, max_tokens, overlap)
     elif strategy == ChunkStrategy.sentence:
         pieces = splitters.sentence(text, counter, max_tokens, overlap)
@@ -59,7 +62,33 @@ def chunk(
         pieces = splitters.token(text, counter, max_tokens, overlap)
     else:
         pieces = splitters.hierarchical(text, counter, max_tokens, overlap)
+    _check_count(len(pieces), max_chunks)
+    return _response(strategy, max_tokens, counter, pieces)
 
+
+def chunk(
+    req: ChunkRequest, counter: TokenCounter, model_max_tokens: int, max_text_chars: int, max_chunks: int
+) -> ChunkResponse:
+    try:
+        return _chunk(req, counter, model_max_tokens, max_text_chars, max_chunks)
+    except TimeoutError as exc:
+        # nltk's sentence tokenizer runs its patterns under a time limit; text made of tens of thousands
+        # of one-letter sentences (or worse) exceeds it. An input problem, not a service failure.
+        raise ComputeError(
+            ErrorCode.invalid_request, "the text could not be split into sentences within the time limit"
+        ) from exc
+
+
+def _check_count(chunks: int, max_chunks: int) -> None:
+    if chunks > max_chunks:
+        raise ComputeError(
+            ErrorCode.too_large, f"the text makes {chunks} chunks at least; the limit is {max_chunks}"
+        )
+
+
+def _response(
+    strategy: ChunkStrategy, max_tokens: int, counter: TokenCounter, pieces: list[Piece]
+) -> ChunkResponse:
     chunks = [
         Chunk(
             index=i,

@@ -1,5 +1,6 @@
 """LlamaIndex splitters (sentence, token, hierarchical) and the heading-aware markdown strategy."""
 
+import bisect
 import re
 from dataclasses import dataclass, field
 
@@ -89,24 +90,37 @@ def hierarchical(text: str, counter: TokenCounter, max_tokens: int, overlap: int
     return pieces
 
 
-_HEADING = re.compile(r"^(#{1,6})\s+(.+?)\s*#*\s*$", re.MULTILINE)
+# Linear on any line: the heading text is taken whole and its closing #s stripped in Python (a pattern
+# like `(.+?)\s*#*\s*$` backtracks cubically on a long run of spaces). `[ \t]`, not `\s`: never across lines.
+_HEADING = re.compile(r"^(#{1,6})[ \t]+(.*)$", re.MULTILINE)
+_FENCE = re.compile(r"^```", re.MULTILINE)
+
+
+def _fences(text: str) -> list[int]:
+    """Offsets where fenced code opens and closes, alternating; a last, unclosed mark is no fence."""
+    marks = [m.start() for m in _FENCE.finditer(text)]
+    return marks[: len(marks) // 2 * 2]
 
 
 def markdown_sections(text: str) -> list[tuple[list[str], int, str]]:
     """(heading path, offset, body) per markdown section; fenced code is not mistaken for headings."""
-    fences = [(m.start(), m.end()) for m in re.finditer(r"^```.*?^```", text, re.MULTILINE | re.DOTALL)]
-    heads = [m for m in _HEADING.finditer(text) if not any(a <= m.start() < b for a, b in fences)]
+    fences = _fences(text)
+    heads = []
+    for m in _HEADING.finditer(text):
+        title = m.group(2).rstrip(" \t#").strip()
+        # Inside a fence when an odd number of fence marks precede the heading.
+        if title and bisect.bisect_right(fences, m.start()) % 2 == 0:
+            heads.append((m.start(), m.end(), len(m.group(1)), title))
     sections: list[tuple[list[str], int, str]] = []
     path: list[tuple[int, str]] = []
     start = 0
-    for m in heads:
-        if m.start() > start:
-            sections.append(([h for _, h in path], start, text[start : m.start()]))
-        level = len(m.group(1))
+    for head_start, head_end, level, title in heads:
+        if head_start > start:
+            sections.append(([h for _, h in path], start, text[start:head_start]))
         while path and path[-1][0] >= level:
             path.pop()
-        path.append((level, m.group(2)))
-        start = m.end()
+        path.append((level, title))
+        start = head_end
     sections.append(([h for _, h in path], start, text[start:]))
     return [s for s in sections if s[2].strip()]
 

@@ -5,7 +5,6 @@ local extractor and says so in the response.
 """
 
 import json
-import re
 
 import httpx
 
@@ -25,10 +24,7 @@ class LLMUnavailable(Exception):
 
 
 def _json_from(content: str) -> dict:
-    content = content.strip()
-    fenced = re.search(r"```(?:json)?\s*(\{.*\})\s*```", content, re.DOTALL)
-    if fenced:
-        content = fenced.group(1)
+    # The outermost braces, fenced or not: two finds, linear on any answer (no backtracking pattern).
     start, end = content.find("{"), content.rfind("}")
     if start < 0 or end <= start:
         raise LLMUnavailable("the model's answer holds no JSON object")

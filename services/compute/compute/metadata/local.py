@@ -2,9 +2,13 @@
 
 Keywords and the summary are ranked with the embedding model (the phrase or sentence closest to the
 document's own embedding wins, with a diversity penalty so the top keywords are not near-copies).
+Everything that reads the text runs in a worker thread (`asyncio.to_thread`), never on the event loop,
+and reads at most the prefixes the settings allow.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import numpy as np
 import py3langid
@@ -13,7 +17,14 @@ from compute.metadata import patterns
 from contracts import MetadataMode, MetadataResponse, ParseResult
 
 EmbedFn = Callable[[list[str]], Awaitable[np.ndarray]]  # returns unit vectors
-MAX_CHARS_FOR_MODEL = 200_000  # keyword/summary ranking reads at most this much text
+LANGUAGE_SAMPLE_CHARS = 20_000
+TITLE_SCAN_LINES = 2_000
+
+
+@dataclass(frozen=True)
+class TextLimits:
+    scan_chars: int  # the patterns read this prefix
+    rank_chars: int  # keyword and summary ranking read this prefix
 
 
 def title_of(text: str, document: ParseResult | None) -> str | None:
@@ -21,10 +32,10 @@ def title_of(text: str, document: ParseResult | None) -> str | None:
         for section in document.sections:
             if section.heading_path:
                 return section.heading_path[0]
-        for line in document.markdown.splitlines():
+        for line in document.markdown[: 200 * TITLE_SCAN_LINES].splitlines()[:TITLE_SCAN_LINES]:
             if line.startswith("#"):
                 return line.lstrip("#").strip() or None
-    for line in text.splitlines():
+    for line in text[: 200 * TITLE_SCAN_LINES].splitlines()[:TITLE_SCAN_LINES]:
         line = line.strip().lstrip("#").strip()
         if 3 <= len(line) <= 200:
             return line
@@ -32,11 +43,28 @@ def title_of(text: str, document: ParseResult | None) -> str | None:
 
 
 def language_of(text: str) -> str | None:
-    sample = text[:20_000]
-    if len(patterns.WORD.findall(sample)) < 3:
+    sample = text[:LANGUAGE_SAMPLE_CHARS]
+    if len(patterns.findall(patterns.WORD, sample)) < 3:
         return None
     lang, _score = py3langid.classify(sample)
     return lang
+
+
+def facts(text: str, document: ParseResult | None, limits: TextLimits) -> MetadataResponse:
+    """What the text states (title, language, counts, dates, emails, URLs, names); CPU only."""
+    scanned = text[: limits.scan_chars]
+    names = patterns.findall(patterns.PROPER, scanned)
+    return MetadataResponse(
+        mode=MetadataMode.local,
+        title=title_of(text, document),
+        language=language_of(text),
+        word_count=patterns.count_words(text),
+        page_count=document.pages if document is not None else 0,
+        dates=patterns.unique(patterns.findall(patterns.DATE, scanned)),
+        emails=patterns.unique(patterns.findall(patterns.EMAIL, scanned)),
+        urls=patterns.unique(patterns.findall(patterns.URL, scanned)),
+        entities={"proper_nouns": patterns.unique([patterns.strip_article(n) for n in names], limit=30)},
+    )
 
 
 def _mmr(doc_vec: np.ndarray, vecs: np.ndarray, k: int, diversity: float = 0.5) -> list[int]:
@@ -56,32 +84,26 @@ def _mmr(doc_vec: np.ndarray, vecs: np.ndarray, k: int, diversity: float = 0.5) 
     return chosen
 
 
+def _prepare(
+    text: str, document: ParseResult | None, limits: TextLimits
+) -> tuple[MetadataResponse, list[str], list[str]]:
+    body = text[: limits.rank_chars]
+    return facts(text, document, limits), patterns.candidate_phrases(body), patterns.sentences(body)
+
+
 async def extract(
-    text: str, document: ParseResult | None, embed: EmbedFn, max_keywords: int, summary_sentences: int
+    text: str,
+    document: ParseResult | None,
+    embed: EmbedFn,
+    max_keywords: int,
+    summary_sentences: int,
+    limits: TextLimits,
 ) -> MetadataResponse:
-    words = patterns.WORD.findall(text)
-    response = MetadataResponse(
-        mode=MetadataMode.local,
-        title=title_of(text, document),
-        language=language_of(text),
-        word_count=len(words),
-        page_count=document.pages if document is not None else 0,
-        dates=patterns.unique(patterns.DATE.findall(text)),
-        emails=patterns.unique(patterns.EMAIL.findall(text)),
-        urls=patterns.unique(patterns.URL.findall(text)),
-        entities={
-            "proper_nouns": patterns.unique(
-                [patterns.strip_article(n) for n in patterns.PROPER.findall(text)], limit=30
-            )
-        },
-    )
-    body = text[:MAX_CHARS_FOR_MODEL]
-    phrases = patterns.candidate_phrases(body)
-    sents = patterns.sentences(body)
+    response, phrases, sents = await asyncio.to_thread(_prepare, text, document, limits)
     if not phrases and not sents:
         return response
     # One embedding call for the document, its candidate phrases and its sentences.
-    doc_text = " ".join(sents[:40]) or body[:4000]
+    doc_text = " ".join(sents[:40]) or text[:4000]
     vectors = await embed([doc_text, *phrases, *sents])
     doc_vec = vectors[0]
     phrase_vecs = vectors[1 : 1 + len(phrases)]

@@ -4,13 +4,21 @@ Each worker is a spawned process (never forked from a process that holds torch t
 runs past `parse_timeout_s`, or whose worker's resident memory passes `parse_memory_mb`, gets its
 worker killed and replaced; a worker that dies mid-job (native crash) is replaced too. The API
 process only waits on pipes, in threads, so the event loop never blocks.
+
+Every worker gets its own temp directory (its TMPDIR) under one the pool owns, so whatever Docling, OCR
+or a backend writes there is removed by this process when it kills or replaces the worker, and the
+pool's directory at shutdown. Directories left by a pool whose process was killed are swept at start.
 """
 
 import asyncio
 import logging
 import multiprocessing as mp
+import os
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 from compute.errors import ComputeError
 from compute.parsing import worker
@@ -22,6 +30,7 @@ log = logging.getLogger("compute.parse.pool")
 _CTX = mp.get_context("spawn")
 POLL_S = 0.05
 START_TIMEOUT_S = 180.0
+ROOT_PREFIX = "compute-parse-"
 
 
 @dataclass
@@ -36,6 +45,7 @@ class _Slot:
         self.proc: mp.process.BaseProcess | None = None
         self.conn = None
         self.jobs = 0
+        self.tmp_dir: Path | None = None
 
 
 class ParsePool:
@@ -55,17 +65,25 @@ class ParsePool:
         self._waiting = 0
         self.peak_rss_mb = 0.0  # largest per-job peak seen, for /metrics and the benchmark
         self.restarts = 0
+        self.tmp_root: Path | None = None
 
     @property
     def ready(self) -> bool:
         return self._idle.qsize() > 0 or any(s.proc is not None and s.proc.is_alive() for s in self._slots)
 
     async def start(self) -> None:
+        parent = self.settings.parse_tmp_dir
+        if parent is not None:
+            parent.mkdir(parents=True, exist_ok=True)
+        _sweep_orphans(Path(parent or tempfile.gettempdir()))
+        self.tmp_root = Path(tempfile.mkdtemp(prefix=f"{ROOT_PREFIX}{os.getpid()}-", dir=parent))
         await asyncio.gather(*(self._spawn(slot) for slot in self._slots))
 
     async def close(self) -> None:
         for slot in self._slots:
             self._kill(slot, graceful=True)
+        if self.tmp_root is not None:
+            shutil.rmtree(self.tmp_root, ignore_errors=True)
 
     async def parse(self, data: bytes, filename: str | None, password: str | None) -> ParseOutcome:
         if self._waiting >= self.settings.parse_workers * 4:
@@ -131,16 +149,18 @@ class ParsePool:
             ) from exc
 
     async def _spawn(self, slot: _Slot) -> None:
+        assert self.tmp_root is not None
+        tmp_dir = Path(tempfile.mkdtemp(prefix=f"worker-{slot.index}-", dir=self.tmp_root))
         parent, child = _CTX.Pipe()
         proc = _CTX.Process(
             target=worker.main,
-            args=(child, self.limits.__dict__, self.settings.parse_threads),
+            args=(child, self.limits.__dict__, self.settings.parse_threads, str(tmp_dir)),
             daemon=True,
             name=f"parse-worker-{slot.index}",
         )
         proc.start()
         child.close()
-        slot.proc, slot.conn, slot.jobs = proc, parent, 0
+        slot.proc, slot.conn, slot.jobs, slot.tmp_dir = proc, parent, 0, tmp_dir
         ok = await asyncio.to_thread(parent.poll, START_TIMEOUT_S)
         if not ok or not proc.is_alive():
             log.error("parse worker %d failed to start", slot.index)
@@ -152,8 +172,8 @@ class ParsePool:
         self._idle.put_nowait(slot)
 
     def _kill(self, slot: _Slot, graceful: bool = False) -> None:
-        proc, conn = slot.proc, slot.conn
-        slot.proc, slot.conn = None, None
+        proc, conn, tmp_dir = slot.proc, slot.conn, slot.tmp_dir
+        slot.proc, slot.conn, slot.tmp_dir = None, None, None
         if proc is None:
             return
         self.restarts += 0 if graceful else 1
@@ -168,3 +188,23 @@ class ParsePool:
         proc.join(5.0)
         if conn is not None:
             conn.close()
+        if tmp_dir is not None:  # the worker is gone: nothing of its files is in use any more
+            shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def _sweep_orphans(parent: Path) -> None:
+    """Remove pool directories whose process is gone (killed before its shutdown could clean up)."""
+    for path in parent.glob(f"{ROOT_PREFIX}*-*"):
+        pid = path.name.removeprefix(ROOT_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive, and not ours to clean
+        return True
+    return True

@@ -10,7 +10,10 @@ code can be killed without taking the service down. Messages are plain tuples:
 import gc
 import logging
 import os
+import shutil
+import tempfile
 from multiprocessing.connection import Connection
+from pathlib import Path
 
 from compute import memory
 
@@ -50,10 +53,37 @@ def _release_memory() -> None:
     memory.trim()
 
 
-def main(conn: Connection, limits_dict: dict, threads: int) -> None:
+def _use_tmp_dir(tmp_dir: str) -> None:
+    """Every temp file of this process goes to its own directory, which the pool removes with it."""
+    for var in ("TMPDIR", "TEMP", "TMP"):
+        os.environ[var] = tmp_dir
+    tempfile.tempdir = tmp_dir
+
+
+def _entries(tmp_dir: str) -> set[Path]:
+    try:
+        return set(Path(tmp_dir).iterdir())
+    except OSError:
+        return set()
+
+
+def _empty(tmp_dir: str, keep: set[Path]) -> None:
+    """Between documents, what a backend left behind goes (not what the imports made before the first)."""
+    for entry in _entries(tmp_dir) - keep:
+        try:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+        except OSError:
+            pass
+
+
+def main(conn: Connection, limits_dict: dict, threads: int, tmp_dir: str) -> None:
     # Set before numpy/torch/onnxruntime load, so the parser keeps to its share of the cores.
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         os.environ[var] = str(threads)
+    _use_tmp_dir(tmp_dir)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.WARNING)
     from compute.parsing.convert import Converter, ParseFailure
@@ -64,6 +94,7 @@ def main(conn: Connection, limits_dict: dict, threads: int) -> None:
     # (about 200 ms here, more than parsing a small file takes). Frozen, they are never scanned again.
     gc.collect()
     gc.freeze()
+    at_start = _entries(tmp_dir)
     conn.send(("ready",))
     while True:
         try:
@@ -88,5 +119,6 @@ def main(conn: Connection, limits_dict: dict, threads: int) -> None:
                 f"the document could not be parsed: {type(exc).__name__}: {str(exc)[:200]}",
             )
         peak = peak_rss_kb()
+        _empty(tmp_dir, at_start)
         _release_memory()
         conn.send((*reply, peak))

@@ -1,0 +1,116 @@
+"""Hostile text never stalls compute: 1 MB adversarial inputs to every pattern, while /livez keeps answering.
+
+Each string targets a pattern's worst case (the email pattern used to backtrack quadratically on "a.a.a.",
+the markdown heading pattern cubically on a long run of spaces). Every request must answer within a few
+seconds, and a concurrent poller of /livez must see every answer in under 100 ms: CPU work runs off the
+event loop and every regular expression is linear-time.
+"""
+
+import threading
+import time
+
+import httpx
+import pytest
+
+MB = 1_000_000
+REQUEST_BUDGET_S = 20.0  # generous for a loaded 2-core machine; each takes about 1-3 s here
+LIVEZ_BUDGET_S = 0.100
+
+
+def _fill(block: str) -> str:
+    return (block * (MB // len(block) + 1))[:MB]
+
+
+HOSTILE = {
+    "a-dot blocks (email local part)": _fill("a."),
+    "many @ (email)": _fill("a@"),
+    "dotted runs around @ (email)": _fill("a." * 40 + "@"),
+    "long label after @ (email domain)": "x@" + _fill("a-"),
+    "unclosed URLs": _fill("http://"),
+    "URL of dots": "http://" + _fill("."),
+    "URL of punctuation runs": _fill("https://a" + ".,;:!?" * 50),
+    "one long token": _fill("x"),
+    "capitals (proper nouns)": _fill("A"),
+    "capitalised words (proper nouns)": _fill("Aa "),
+    "connectors (proper nouns)": _fill("Aa of the "),
+    "digits (dates)": _fill("1"),
+    "slashed digits (dates)": _fill("1/"),
+    "month names (dates)": _fill("March 1 "),
+    "sentence ends": _fill(". A"),
+    "whitespace run": "a." + " " * MB + "b",
+    "blank lines": _fill("\n \n"),
+    "heading with a run of spaces (markdown)": "# a" + " " * MB + "b",
+    "hashes and fences (markdown)": _fill("# a\n```\n"),
+    "hash then newlines (markdown)": "#" + "\n" * MB,
+}
+
+
+class LivezPoller:
+    """Polls /livez from its own thread and connection; records the longest wait."""
+
+    def __init__(self, url: str):
+        self.url = url
+        self.longest_s = 0.0
+        self.polls = 0
+        self.failures: list[str] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        with httpx.Client(base_url=self.url, timeout=30.0) as client:
+            client.get("/livez")  # the connection is open before timing starts
+            while not self._stop.is_set():
+                started = time.perf_counter()
+                status = client.get("/livez").status_code
+                waited = time.perf_counter() - started
+                self.polls += 1
+                self.longest_s = max(self.longest_s, waited)
+                if status != 200:
+                    self.failures.append(f"status {status}")
+                time.sleep(0.01)
+
+    def __enter__(self) -> "LivezPoller":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+
+@pytest.fixture(scope="module")
+def livez(compute_url):
+    with LivezPoller(compute_url) as poller:
+        yield poller
+    print(
+        f"\n[hostile-text] longest /livez wait {poller.longest_s * 1000:.1f} ms over {poller.polls} polls "
+        f"(budget {LIVEZ_BUDGET_S * 1000:.0f} ms)"
+    )
+
+
+def _timed_post(client: httpx.Client, route: str, body: dict) -> tuple[httpx.Response, float]:
+    started = time.perf_counter()
+    response = client.post(route, json=body)
+    return response, time.perf_counter() - started
+
+
+@pytest.mark.parametrize("name", list(HOSTILE))
+def test_hostile_metadata_answers_quickly_and_livez_stays_live(client, livez, name):
+    response, took_s = _timed_post(client, "/extract-metadata", {"text": HOSTILE[name], "mode": "local"})
+    assert response.status_code in (200, 413, 422), response.text[:300]
+    assert took_s < REQUEST_BUDGET_S, f"{name}: {took_s:.1f} s"
+    assert livez.longest_s < LIVEZ_BUDGET_S, f"after {name}: /livez waited {livez.longest_s * 1000:.0f} ms"
+    assert not livez.failures
+    print(f"[hostile-text] /extract-metadata {name}: {response.status_code} in {took_s:.2f} s")
+
+
+MARKDOWN_HOSTILE = [n for n in HOSTILE if "markdown" in n or "sentence" in n or "token" in n]
+
+
+@pytest.mark.parametrize("name", MARKDOWN_HOSTILE)
+def test_hostile_chunking_answers_quickly_and_livez_stays_live(client, livez, name):
+    response, took_s = _timed_post(client, "/chunk", {"text": HOSTILE[name], "strategy": "markdown"})
+    assert response.status_code in (200, 413, 422), response.text[:300]
+    assert took_s < REQUEST_BUDGET_S * 3, f"{name}: {took_s:.1f} s"  # tokenising 1 MB is the slow part
+    assert livez.longest_s < LIVEZ_BUDGET_S, f"after {name}: /livez waited {livez.longest_s * 1000:.0f} ms"
+    print(f"[hostile-text] /chunk {name}: {response.status_code} in {took_s:.2f} s")
