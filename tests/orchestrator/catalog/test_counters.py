@@ -7,7 +7,7 @@ import pytest
 from redis.asyncio import Redis
 
 from orchestrator.catalog import generations
-from orchestrator.catalog.counts import CHUNKS_FIELD, CollectionStats
+from orchestrator.catalog.counts import CHUNKS_FIELD, RECOUNT_PAGE, CollectionStats
 from orchestrator.catalog.model import Collection, Document, DocumentError, DocumentStatus
 from orchestrator.catalog.registry import Registry
 from orchestrator.core import keys
@@ -89,8 +89,22 @@ async def test_a_collection_older_than_the_counter_is_counted_once_then_kept(
     document = await registry.add_document(_document())
     await _ingest(redis, document.id, 4)
     await redis.hdel(keys.collection("papers"), CHUNKS_FIELD)  # as a collection made before counters
-    assert (await registry.collection_stats("papers")).chunk_count == 4
-    assert await redis.hget(keys.collection("papers"), CHUNKS_FIELD) == "4"
+    # A write before the first read must not make the field hold only its own delta.
+    await _ingest(redis, (await registry.add_document(_document())).id, 3)
+    assert await redis.hget(keys.collection("papers"), CHUNKS_FIELD) is None
+    assert (await registry.collection_stats("papers")).chunk_count == 7
+    assert await redis.hget(keys.collection("papers"), CHUNKS_FIELD) == "7"
+    await _ingest(redis, (await registry.add_document(_document())).id, 2)
+    assert (await registry.collection_stats("papers")).chunk_count == 9
+
+
+async def test_recount_pages_through_a_large_collection(registry: Registry, redis: Redis) -> None:
+    count = RECOUNT_PAGE * 2 + 5
+    for _ in range(count):
+        await _ingest(redis, (await registry.add_document(_document())).id, 1)
+    await redis.hset(keys.collection("papers"), CHUNKS_FIELD, 0)  # drifted, as a hand edit would
+    assert await registry.recount("papers") == count
+    assert (await registry.collection_stats("papers")).chunk_count == count
 
 
 async def test_listing_reads_no_document(registry: Registry, redis: Redis) -> None:

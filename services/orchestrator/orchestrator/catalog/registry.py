@@ -123,8 +123,9 @@ class Registry:
         """collection_stats of many collections in one round trip (two reads each, whatever their size)."""
         return await counts.collections_stats(self._redis, names)
 
-    async def recount(self, name: str) -> int:
-        """Sets the collection's chunk count from its documents (see catalog.counts); returns it."""
+    async def recount(self, name: str) -> int | None:
+        """Sets the collection's chunk count from its documents (see catalog.counts); returns it, or None
+        when writers kept changing it."""
         return await counts.recount(self._redis, name)
 
     # Documents.

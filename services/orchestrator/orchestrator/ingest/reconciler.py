@@ -109,7 +109,8 @@ class Reconciler:
         """1 if the collection's kept chunk count was off (a write raced a change before the counter
         existed, or a hand edit): it is set from its documents either way."""
         kept = (await self.c.registry.collection_stats(name)).chunk_count
-        return int(await self.c.registry.recount(name) != kept)
+        fresh = await self.c.registry.recount(name)  # None: too busy this round, left for the next
+        return int(fresh is not None and fresh != kept)
 
     async def _fix_stuck_documents(self, report: ReconcileReport) -> None:
         for status in sorted(IN_FLIGHT):
