@@ -115,7 +115,7 @@ async def test_hundreds_of_open_streams_leave_other_requests_answering(
         assert await asyncio.wait_for(_next_comment(lines), ANSWER_WITHIN_S) == ": keep-alive"
         _, lines = opened[1]
         await queue.cancel(jobs[1])
-        rest = [line async for line in lines if line.startswith("data: ")]
+        rest = await asyncio.wait_for(_data_lines(lines), ANSWER_WITHIN_S)
         assert rest and '"cancelled"' in rest[-1]
 
 
@@ -180,3 +180,7 @@ def _quiet_uvicorn_access_log() -> None:
     import logging
 
     logging.getLogger("uvicorn.access").disabled = True
+
+
+async def _data_lines(lines: AsyncIterator[str]) -> list[str]:
+    return [line async for line in lines if line.startswith("data: ")]
