@@ -2,6 +2,10 @@
 and are deleted once past the grace period, on demand and periodically; documents stuck behind a job that
 ended are failed; a dead ingest job can be replayed."""
 
+import os
+import time
+from pathlib import Path
+
 import httpx
 import respx
 
@@ -193,3 +197,27 @@ async def test_search_looks_past_many_stale_vectors(
         assert await search(api, query, ["crowded"], top_k=5, min_score=0.99) == []
     finally:
         await store.close()
+
+
+async def test_originals_of_no_document_and_not_kept_ones_are_swept(api_settings: Settings) -> None:
+    originals = Path(api_settings.blob_url) / "originals"
+    orphan = "0" * 24  # kept by an upload whose process died before it registered the document
+    originals.mkdir(parents=True, exist_ok=True)
+    (originals / orphan).write_bytes(b"bytes of no document")
+    fresh = "1" * 24  # an upload between keeping its original and registering the document: left alone
+    (originals / fresh).write_bytes(b"an upload in flight")
+    two_hours_ago = time.time() - 2 * 3600
+    os.utime(originals / orphan, (two_hours_ago, two_hours_ago))
+    settings = api_settings.model_copy(update={"keep_originals": False, "api_workers": 0})
+    async with running_app(api_settings) as (_, client):
+        await create_collection(client, "kept")
+        document = await ingest(client, "kept", "k.md", b"# K\n\nBeavers build dams of sticks and mud.\n")
+    assert (originals / document["id"]).exists()  # kept: ORCH_KEEP_ORIGINALS is true there
+    async with running_app(settings) as (_, client):
+        report = (await client.post(f"{API}/admin/reconcile")).json()
+        assert report["originals_removed"] == 2, report
+        assert not (originals / orphan).exists() and not (originals / document["id"]).exists()
+        assert (originals / fresh).exists()
+        download = await client.get(f"{API}/documents/{document['id']}/original")
+        assert_error(download, 409, "original_not_kept")
+    (originals / fresh).unlink()

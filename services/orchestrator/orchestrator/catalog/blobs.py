@@ -197,6 +197,16 @@ class BlobStore:
                     removed += 1
         return removed
 
+    async def originals(self) -> AsyncIterator[list[tuple[str, float]]]:
+        """Pages of (document id, age in seconds) of every kept original, for the reconciler."""
+        now = datetime.now(UTC)
+        with _io("list the originals"):
+            async for batch in obstore.list(self.store, prefix=ORIGINALS):
+                yield [
+                    (meta["path"].removeprefix(ORIGINALS), (now - meta["last_modified"]).total_seconds())
+                    for meta in batch
+                ]
+
     async def _remove(self, name: str) -> None:
         try:
             with _io("remove an object"):

@@ -6,7 +6,8 @@
 - Marks documents failed whose ingest job ended without saying so (dead-lettered after its workers died).
 - Lapsed leases: workers re-queue them on every claim (XAUTOCLAIM); the report counts those waiting.
 - Forgets finished jobs older than `job_retention_s` (dead ones stay for the dead-letter queue).
-- Removes staged uploads that a process dying mid-upload left in the blob store.
+- Removes staged uploads that a process dying mid-upload left in the blob store, originals of no
+  document, and (ORCH_KEEP_ORIGINALS=false) originals of ready documents.
 - Recounts each collection's kept chunk count from its documents (a check; writes keep it exact).
 A collection is read a page at a time, so its size does not set the orchestrator's memory.
 Runs periodically in the API process (`reconcile_interval_s`) and on demand (`POST /api/v1/admin/reconcile`).
@@ -17,7 +18,14 @@ import logging
 
 from pydantic import BaseModel
 
-from orchestrator.catalog import IN_FLIGHT, STAGED_ABANDONED_S, CollectionStatus, Document, searchable
+from orchestrator.catalog import (
+    IN_FLIGHT,
+    STAGED_ABANDONED_S,
+    CollectionStatus,
+    Document,
+    DocumentStatus,
+    searchable,
+)
 from orchestrator.clients import Clients
 from orchestrator.core.ids import now_ms
 from orchestrator.ingest.operations import fail_if_stuck
@@ -37,6 +45,7 @@ class ReconcileReport(BaseModel):
     lapsed_leases: int = 0  # waiting for a worker's next claim to re-queue them
     jobs_forgotten: int = 0  # finished longer ago than the job retention
     staged_uploads_removed: int = 0  # left by a process that died mid-upload
+    originals_removed: int = 0  # of no document (a crash between keeping and registering), or not kept
     counts_fixed: int = 0  # collections whose kept chunk count differed from their documents' (recounted)
     orphan_chroma_collections: list[str] = []  # in Chroma, unknown to the registry (reported, not deleted)
 
@@ -74,6 +83,7 @@ class Reconciler:
         report.orphan_chroma_collections = sorted(set(names) - known)
         report.lapsed_leases = await self.c.queue.lapsed_leases()
         report.staged_uploads_removed = await self.c.blobs.sweep_staged(STAGED_ABANDONED_S)
+        report.originals_removed = await self._sweep_originals()
         retention_s = self.c.settings.job_retention_s
         if retention_s:
             report.jobs_forgotten = await self.c.queue.forget_finished(now_ms() - retention_s * 1000)
@@ -104,6 +114,25 @@ class Reconciler:
         for start in range(0, len(doomed), PAGE):
             await self.c.vectors.delete(chroma, ids=doomed[start : start + PAGE])
         report.vectors_deleted += len(doomed)
+
+    async def _sweep_originals(self) -> int:
+        """Deletes originals no document vouches for once they are older than STAGED_ABANDONED_S (an upload
+        keeps its original a moment before it registers the document), and, with ORCH_KEEP_ORIGINALS=false,
+        those of documents that are settled (the saga's own drop is best effort)."""
+        keep_all = self.c.settings.keep_originals
+        removed = 0
+        async for page in self.c.blobs.originals():
+            documents = await self.c.registry.get_documents([document_id for document_id, _ in page])
+            for document_id, age_s in page:
+                document = documents[document_id]
+                if document is None:
+                    doomed = age_s > STAGED_ABANDONED_S
+                else:
+                    doomed = not keep_all and document.status is DocumentStatus.ready
+                if doomed:
+                    await self.c.blobs.delete(document_id)
+                    removed += 1
+        return removed
 
     async def _recount(self, name: str) -> int:
         """1 if the collection's kept chunk count was off (a write raced a change before the counter
