@@ -20,7 +20,7 @@ from orchestrator.catalog.counts import CollectionStats
 from orchestrator.catalog.model import Collection, CollectionStatus, Document, DocumentStatus
 from orchestrator.catalog.transitions import check_collection, check_document
 from orchestrator.core import keys
-from orchestrator.core.ids import is_record_id, now_ms
+from orchestrator.core.ids import now_ms, require_record_id
 from orchestrator.core.pagination import narrowest_index, paginate
 from orchestrator.core.records import Page
 from orchestrator.errors import Conflict, NotFound
@@ -152,7 +152,7 @@ class Registry:
         return await self._redis.transaction(add, collection_key, value_from_callable=True)
 
     async def get_document(self, document_id: str) -> Document:
-        check_document_id(document_id)
+        require_record_id("document", document_id)
         raw = await self._redis.hgetall(keys.document(document_id))
         if not raw:
             raise NotFound(f"document {document_id!r} not found")
@@ -223,7 +223,7 @@ class Registry:
         status again is no transition, so that handlers can repeat a step)."""
         if fixed := _IMMUTABLE_DOCUMENT_FIELDS & changes.keys():
             raise ValueError(f"document fields {sorted(fixed)} cannot change")
-        check_document_id(document_id)
+        require_record_id("document", document_id)
         key = keys.document(document_id)
 
         async def update(pipe: Pipeline) -> Document:
@@ -262,12 +262,6 @@ class Registry:
             for key in record_keys:
                 pipe.hgetall(key)
             return await pipe.execute()
-
-
-def check_document_id(document_id: str) -> None:
-    """No document has an odd id: one with a ':' would name another record's keys."""
-    if not is_record_id(document_id):
-        raise NotFound(f"document {document_id[:80]!r} not found")
 
 
 def _as_text(value: object) -> str | None:

@@ -10,6 +10,8 @@ import secrets
 import threading
 import time
 
+from orchestrator.errors import NotFound
+
 # Ids made here are 24 hex digits; older or hand-made ones are short words. Never ':', which separates the
 # parts of a Redis key (a job id `x:events` would name another job's event stream), nor anything else odd.
 RECORD_ID_PATTERN = r"^[A-Za-z0-9_-]{1,64}$"
@@ -44,6 +46,13 @@ def new_id() -> str:
 def id_floor(epoch_ms: int) -> str:
     """The smallest id created at or after epoch_ms, for time-bounded listings."""
     return f"{epoch_ms:012x}"
+
+
+def require_record_id(kind: str, value: str) -> None:
+    """No record has an odd id: one such as `x:events` would name another record's keys. NotFound,
+    as for any id the registry does not hold."""
+    if not is_record_id(value):
+        raise NotFound(f"{kind} {value[:80]!r} not found")
 
 
 def is_record_id(value: str) -> bool:

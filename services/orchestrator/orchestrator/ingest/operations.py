@@ -8,6 +8,7 @@ an ingest job's document follows its job.
 - Deleting a document hides it at once and cancels its ingest job, whose commit would be refused anyway.
 """
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 from typing import Any
@@ -18,6 +19,8 @@ from orchestrator.core.ids import new_id
 from orchestrator.errors import Conflict, IllegalTransition, NotFound, OrchErrorCode
 from orchestrator.ingest import passwords
 from orchestrator.jobs import Enqueued, Job, JobStatus, JobType, Priority
+
+log = logging.getLogger(__name__)
 
 INGEST_TYPES = frozenset({JobType.ingest, JobType.reingest})
 LOST = DocumentError(code="job_lost", message="its ingest job ended without finishing it")
@@ -71,20 +74,33 @@ async def enqueue_ingest(
     """Queues an ingest or re-ingest job of the document; its password, if any, is stored under the job's
     id before the job is queued (and forgotten again if the idempotency key had made a job already)."""
     job_id = new_id()
-    if password:
-        await passwords.keep(clients.redis, job_id, password, clients.settings.job_secret_ttl_s)
-    enqueued = await clients.queue.enqueue(
-        type,
-        {"document_id": document.id, "chunking": chunking or {}},
-        collection=document.collection,
-        document_id=document.id,
-        idempotency_key=idempotency_key,
-        fingerprint=fingerprint,
-        job_id=job_id,
-    )
+    try:
+        if password:
+            await passwords.keep(clients.redis, job_id, password, clients.settings.job_secret_ttl_s)
+        enqueued = await clients.queue.enqueue(
+            type,
+            {"document_id": document.id, "chunking": chunking or {}},
+            collection=document.collection,
+            document_id=document.id,
+            idempotency_key=idempotency_key,
+            fingerprint=fingerprint,
+            job_id=job_id,
+        )
+    except BaseException:
+        if password:  # no job will end and delete it: forget it now (the TTL is the backstop)
+            await forget_password(clients, job_id)
+        raise
     if password and not enqueued.created:
         await passwords.forget(clients.redis, job_id)
     return enqueued
+
+
+async def forget_password(clients: Clients, job_id: str) -> None:
+    """Best effort: forgets a job's password on a way out that is already raising."""
+    try:
+        await passwords.forget(clients.redis, job_id)
+    except Exception as exc:
+        log.warning("could not forget the password of job %s (its TTL will): %r", job_id, exc)
 
 
 async def reingest(

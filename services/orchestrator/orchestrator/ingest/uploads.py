@@ -3,32 +3,39 @@ follow the upload's `on_duplicate`. An `Idempotency-Key` binds the request: scop
 collection, and hashed into the Redis key (so no user key can name an internal one), it remembers the job
 it made and the request's fingerprint (the file's sha256 and the options). The same key again with the
 same request returns that job without a second document; with another request it is 409
-idempotency_key_reused. Concurrent repeats of one key wait for the first (a lock in Redis, held across the
-body's read, since the fingerprint is known only once the body is in).
+idempotency_key_reused. Concurrent repeats of one key wait for the first: a lock in Redis with an owner
+token, taken once the body is staged (the fingerprint is known then) and held only for the fingerprint
+check and the registration, so a slow body never outlives it.
 
 The file arrives already written to a staged blob (`NewUpload.staged`): it becomes the document's original
 only when the upload is accepted, and is discarded on every other way out."""
 
-import asyncio
 import hashlib
 import json
+import logging
 import posixpath
-import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockError
+
 from contracts.errors import ErrorCode
 from orchestrator.catalog import Collection, Document, DocumentStatus, StagedBlob, generations
 from orchestrator.clients import Clients
 from orchestrator.core import keys
 from orchestrator.errors import Conflict, NotFound, OrchErrorCode, OrchestratorError
-from orchestrator.ingest.operations import enqueue_ingest, reingest
+from orchestrator.ingest.operations import enqueue_ingest, queue_for_document
 from orchestrator.jobs import Job, JobType
+from orchestrator.vectors import MAX_METADATA_KEYS, InvalidMetadata, check_user_metadata
 
-LOCK_WAIT_S = 30.0
+log = logging.getLogger(__name__)
+
+LOCK_WAIT_S = 30.0  # how long a repeat waits for the request that holds its key
+LOCK_TTL_S = 30.0  # the lock covers a fingerprint check and a registration: milliseconds
 LOCK_POLL_S = 0.05
 
 
@@ -87,17 +94,16 @@ async def upload(
     scope: str = "",
 ) -> Accepted:
     """Checks the collection, then calls `read` for the upload (so a body is read only for a live
-    collection, and under the key's lock), then registers and queues it. `scope`: who is asking (a hash
-    of the API key), so that two clients' keys never meet."""
+    collection), then registers and queues it. With an idempotency key, the key's lock is taken only once
+    the body is staged: it covers the fingerprint check and the registration. `scope`: who is asking (a
+    hash of the API key), so that two clients' keys never meet."""
     collection = await clients.registry.get_active_collection(collection_name)
-    if not idempotency_key:
-        new = await read()
-        async with _discarded_unless_committed(clients, new):
+    new = await read()
+    async with _discarded_unless_committed(clients, new):
+        if not idempotency_key:
             return await _register(clients, collection, new, None)
-    key = scoped_key(scope, collection_name, idempotency_key)
-    async with _key_lock(clients, key):
-        new = await read()
-        async with _discarded_unless_committed(clients, new):
+        key = scoped_key(scope, collection_name, idempotency_key)
+        async with _key_lock(clients, key):
             known = await clients.queue.job_for_key(key)
             if known is not None:
                 return _repeat(known.job, known.fingerprint, new)
@@ -125,17 +131,26 @@ async def _discarded_unless_committed(clients: Clients, new: NewUpload) -> Async
 
 @asynccontextmanager
 async def _key_lock(clients: Clients, key: str) -> AsyncIterator[None]:
-    """Holds the key's lock, waiting for a concurrent request with the same key to finish first."""
-    lock = keys.idempotency_lock(key)
-    deadline = time.monotonic() + LOCK_WAIT_S
-    while not await clients.redis.set(lock, "1", nx=True, px=round(LOCK_WAIT_S * 1000)):
-        if time.monotonic() > deadline:
-            raise Conflict("a request with this Idempotency-Key is still running", retryable=True)
-        await asyncio.sleep(LOCK_POLL_S)
+    """Holds the key's lock, waiting for a concurrent request with the same key to finish first. The lock
+    has an owner (a random token): releasing it deletes it only while it is still this request's, so a
+    request that outlived its TTL never frees another request's lock."""
+    lock = Lock(
+        clients.redis,
+        keys.idempotency_lock(key),
+        timeout=LOCK_TTL_S,
+        sleep=LOCK_POLL_S,
+        blocking_timeout=LOCK_WAIT_S,
+        thread_local=False,  # one Lock per request; tasks of one thread must not share a token
+    )
+    if not await lock.acquire():
+        raise Conflict("a request with this Idempotency-Key is still running", retryable=True)
     try:
         yield
     finally:
-        await clients.redis.delete(lock)
+        try:
+            await lock.release()
+        except LockError as exc:  # it expired (and may be another request's now): not ours to delete
+            log.warning("the lock of an idempotency key expired before its request ended: %s", exc)
 
 
 async def _register(clients: Clients, collection: Collection, new: NewUpload, key: str | None) -> Accepted:
@@ -151,28 +166,53 @@ async def _register(clients: Clients, collection: Collection, new: NewUpload, ke
         size_bytes=new.staged.size_bytes,
         metadata=new.metadata,
     )
-    await clients.blobs.commit(new.staged, document.id)
+    added = False
     try:
-        await clients.registry.add_document(document)
-    except (NotFound, Conflict) as exc:  # the collection went away since the check
-        await clients.blobs.delete(document.id)
-        raise NotFound(f"collection {collection.name!r} not found ({exc})") from None
-    enqueued = await enqueue_ingest(
-        clients,
-        JobType.ingest,
-        document,
-        new.chunking,
-        password=new.password,
-        idempotency_key=key,
-        fingerprint=new.fingerprint,
-    )
+        await clients.blobs.commit(new.staged, document.id)
+        try:
+            await clients.registry.add_document(document)
+        except (NotFound, Conflict) as exc:  # the collection went away since the check
+            raise NotFound(f"collection {collection.name!r} not found ({exc})") from None
+        added = True
+        # Its password, if any, is forgotten by enqueue_ingest itself when the enqueue raises.
+        enqueued = await enqueue_ingest(
+            clients,
+            JobType.ingest,
+            document,
+            new.chunking,
+            password=new.password,
+            idempotency_key=key,
+            fingerprint=new.fingerprint,
+        )
+    except BaseException:
+        await _undo_register(clients, document.id, committed=new.staged.committed, added=added)
+        raise
     if not enqueued.created:  # the same key raced this request: its document is the one
-        await clients.blobs.delete(document.id)
-        await clients.registry.remove_document(document.id)
+        await _undo_register(clients, document.id, committed=True, added=True)
         known = await clients.queue.job_for_key(key or "")
         return _repeat(enqueued.job, known.fingerprint if known else "", new)
-    await generations.attach_job(clients.redis, document.id, enqueued.job.id)
+    # The job is queued: the upload is accepted. Naming the job on the document is a convenience (the
+    # job's first attempt names itself), so a failure here does not undo the upload.
+    try:
+        await generations.attach_job(clients.redis, document.id, enqueued.job.id)
+    except Exception as exc:
+        log.warning("document %s: naming its job %s failed: %r", document.id, enqueued.job.id, exc)
     return Accepted(document.id, enqueued.job.id)
+
+
+async def _undo_register(clients: Clients, document_id: str, *, committed: bool, added: bool) -> None:
+    """Best effort, on a way out: removes the original and the record a refused registration made (its
+    own failures are logged, never raised over the error that brought it here)."""
+    if committed:
+        try:
+            await clients.blobs.delete(document_id)
+        except Exception as exc:
+            log.error("upload of document %s refused; its original is left behind: %r", document_id, exc)
+    if added:
+        try:
+            await clients.registry.remove_document(document_id)
+        except Exception as exc:
+            log.error("upload of document %s refused; its record is left behind: %r", document_id, exc)
 
 
 async def _duplicate(clients: Clients, existing: Document, new: NewUpload, key: str | None) -> Accepted:
@@ -184,17 +224,31 @@ async def _duplicate(clients: Clients, existing: Document, new: NewUpload, key: 
         )
     if new.on_duplicate is OnDuplicate.skip:
         return Accepted(existing.id, existing.job_id, duplicate=True, queued=False)
+    # replace: every check that can refuse comes before anything is written.
     if existing.in_flight:
         raise Conflict(f"document {existing.id} is being ingested now", details={"document_id": existing.id})
-    await clients.blobs.commit(new.staged, existing.id)  # the same bytes: also back if it was not kept
-    if new.metadata:
-        await clients.registry.update_document(existing.id, metadata={**existing.metadata, **new.metadata})
-    job = await reingest(
-        clients,
-        existing,
-        new.chunking,
-        password=new.password,
-        idempotency_key=key,
-        fingerprint=new.fingerprint,
-    )
+    merged = check_user_metadata({**existing.metadata, **new.metadata}, allow_none=False)
+    if len(merged) > MAX_METADATA_KEYS:  # (check_user_metadata counts too: this says it outright)
+        raise InvalidMetadata(f"at most {MAX_METADATA_KEYS} metadata keys")
+
+    async def enqueue() -> Job:
+        # The document is ours now (queued, nothing else in flight): the same bytes become its original
+        # (back, if it was not kept), its metadata is merged, and its job is queued.
+        await clients.blobs.commit(new.staged, existing.id)
+        if new.metadata:
+            await clients.registry.update_document(existing.id, metadata=merged)
+        enqueued = await enqueue_ingest(
+            clients,
+            JobType.reingest,
+            existing,
+            new.chunking,
+            password=new.password,
+            idempotency_key=key,
+            fingerprint=new.fingerprint,
+        )
+        return enqueued.job
+
+    # mark_queued refuses (409) a document that went in flight or away since `existing` was read; then
+    # nothing was committed, and the staged blob is discarded on the way out.
+    job = await queue_for_document(clients, existing.id, enqueue)
     return Accepted(existing.id, job.id, duplicate=True)

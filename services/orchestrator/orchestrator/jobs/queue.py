@@ -12,7 +12,7 @@ from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from orchestrator.core import keys
-from orchestrator.core.ids import id_floor, is_record_id, new_id
+from orchestrator.core.ids import id_floor, new_id, require_record_id
 from orchestrator.core.pagination import narrowest_index, paginate, stream_cursor
 from orchestrator.core.records import Page, encode_fields, pairs
 from orchestrator.errors import Conflict, IllegalTransition, NotFound, OrchErrorCode
@@ -63,12 +63,6 @@ def raise_for(result: str, job_id: str, target: JobStatus) -> None:
         raise NotFound(f"job {job_id!r} not found")
     if result.startswith("illegal:"):
         raise IllegalTransition("job", job_id, result.removeprefix("illegal:"), target)
-
-
-def _check_id(job_id: str) -> None:
-    """No job has an odd id: one such as `x:events` would name another job's keys."""
-    if not is_record_id(job_id):
-        raise NotFound(f"job {job_id[:80]!r} not found")
 
 
 class JobQueue:
@@ -128,7 +122,7 @@ class JobQueue:
         return Enqueued(Job.from_redis(pairs(record)), bool(created))
 
     async def get(self, job_id: str) -> Job:
-        _check_id(job_id)
+        require_record_id("job", job_id)
         raw = await self._redis.hgetall(keys.job(job_id))
         if not raw:
             raise NotFound(f"job {job_id!r} not found")
@@ -186,7 +180,7 @@ class JobQueue:
 
     async def cancel(self, job_id: str) -> Job:
         """A waiting job ends `cancelled` now; a running one is flagged and stops between its steps."""
-        _check_id(job_id)
+        require_record_id("job", job_id)
         result = await self._scripts.run("cancel", job_id)
         if isinstance(result, str):
             raise_for(result, job_id, JobStatus.cancelled)
@@ -195,7 +189,7 @@ class JobQueue:
 
     async def requeue(self, job_id: str) -> Job:
         """Queues a `failed` job again, or replays a `dead` one (leaving the dead-letter stream)."""
-        _check_id(job_id)
+        require_record_id("job", job_id)
         raise_for(await self._scripts.run("requeue", job_id), job_id, JobStatus.queued)
         return await self.get(job_id)
 
