@@ -10,7 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
+from orchestrator.core import keys
 from orchestrator.settings import Settings
 from tests.support import assert_error
 from tests.support.api import (
@@ -74,8 +76,13 @@ async def wait_gone(api: httpx.AsyncClient, document_id: str) -> None:
     raise AssertionError(f"document {document_id} not deleted")
 
 
+def originals() -> set[str]:
+    return {p.name for p in (Path(BLOB_DIR) / "originals").glob("*")}
+
+
 async def test_refused_uploads_leave_no_blob(api: httpx.AsyncClient) -> None:
     await create_collection(api, "refused")
+    before = originals()
     first = await upload(api, "refused", "a.md", TEXT)
     assert first.status_code == 202
     assert_error(await upload(api, "refused", "again.md", TEXT), 409, "duplicate")
@@ -87,7 +94,7 @@ async def test_refused_uploads_leave_no_blob(api: httpx.AsyncClient) -> None:
     assert_error(await upload(api, "refused", "empty.md", b""), 422, "empty_document")
     assert staged_files() == []
     await wait_document(api, first.json()["document_id"])
-    assert len(list((Path(BLOB_DIR) / "originals").glob("*"))) >= 1
+    assert originals() - before == {first.json()["document_id"]}
 
 
 async def test_without_kept_originals_the_blob_goes_once_ready(api_settings: Settings) -> None:
@@ -212,3 +219,60 @@ async def test_an_overlong_multipart_boundary_is_422(api: httpx.AsyncClient, bou
     )
     assert_error(response, 422, "invalid_request")
     assert staged_files() == []
+
+
+@pytest.mark.parametrize("failing", ["add_document", "enqueue"])
+async def test_a_redis_failure_while_registering_leaves_nothing_behind(
+    api_settings: Settings, redis: Redis, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    """Redis fails after the original is committed (adding the document, or queueing its job): 503 with
+    Retry-After, and no original, staged object, document or kept password remains."""
+    async with running_app(api_settings.model_copy(update={"api_workers": 0})) as (app, api):
+        await create_collection(api, "fragile")
+        clients = app.state.clients
+        target = clients.registry if failing == "add_document" else clients.queue
+        real = getattr(target, failing)
+
+        async def broken(*args: object, **kwargs: object) -> object:
+            if failing == "add_document":
+                await real(*args, **kwargs)  # the worst case: it was written, then the reply was lost
+            raise RedisConnectionError("Redis went away")
+
+        monkeypatch.setattr(target, failing, broken)
+        before = originals()
+        response = await upload(api, "fragile", "a.md", TEXT, password="hunter2-secret")
+        assert assert_error(response, 503, "unavailable")["retryable"] is True
+        assert "retry-after" in response.headers
+        monkeypatch.undo()
+        assert originals() == before
+        assert staged_files() == []
+        documents = (await api.get(f"{API}/documents", params={"collection": "fragile"})).json()["items"]
+        assert documents == []
+        assert await redis.hlen(keys.documents_by_sha256("fragile")) == 0
+        assert not [key async for key in redis.scan_iter(match=keys.job_secret("*"))]
+        # The same upload goes through once Redis is back: nothing of the first one is in its way.
+        again = await upload(api, "fragile", "a.md", TEXT)
+        assert again.status_code == 202, again.text
+
+
+async def test_concurrent_repeats_of_one_key_get_one_job(api: httpx.AsyncClient, redis: Redis) -> None:
+    await create_collection(api, "idem-race")
+    key = {"Idempotency-Key": "race-1"}
+    responses = await asyncio.gather(*(upload(api, "idem-race", "a.md", TEXT, headers=key) for _ in range(4)))
+    assert [r.status_code for r in responses] == [202] * 4, [r.text for r in responses]
+    answers = {(r.json()["document_id"], r.json()["job_id"]) for r in responses}
+    assert len(answers) == 1, answers
+    # Once the lock is released (none is left), a repeat still gets the same document and job.
+    assert not [k async for k in redis.scan_iter(match=keys.idempotency_lock("*"))]
+    later = await upload(api, "idem-race", "a.md", TEXT, headers=key)
+    assert later.status_code == 202 and (later.json()["document_id"], later.json()["job_id"]) in answers
+    documents = (await api.get(f"{API}/documents", params={"collection": "idem-race"})).json()["items"]
+    assert len(documents) == 1
+    assert staged_files() == []
+
+
+def test_an_uploads_password_is_not_in_its_fields_or_repr() -> None:
+    from orchestrator.api.multipart_upload import Upload
+
+    upload_ = Upload(staged=None, fields={"metadata": "{}"}, password="s3cret-pw")  # type: ignore[arg-type]
+    assert "s3cret-pw" not in repr(upload_) and "password" not in upload_.fields

@@ -3,6 +3,7 @@ for that job only; without it the document fails with encrypted_document. The pa
 own Redis key while the job runs, gone once it ends, and never part of a job, a document or an event."""
 
 import json
+import logging
 
 import httpx
 import pytest
@@ -98,3 +99,34 @@ async def test_the_password_waits_in_its_own_key_until_the_job_ends(
         assert (await api.post(f"{API}/jobs/{job_id}/cancel")).status_code == 200
         assert (await wait_job(api, job_id))["status"] == "cancelled"
         await assert_secret_gone(api, redis, job_id, "test")
+
+
+async def test_the_password_is_never_logged(
+    api_settings: Settings, redis: Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Every log record of an upload and its job, at DEBUG, with the password nowhere in it; a refused
+    (overlong) password is not echoed either."""
+    filename = "pypdf_encrypted-file_pw-test.pdf"
+    password = "test"  # the file's; short, so also look for a distinctive wrong one below
+    wrong = "zq-not-the-password-91f3"
+    caplog.set_level(logging.DEBUG)
+    async with running_app(api_settings) as (_, api):
+        await create_collection(api, "locked-logs")
+        data = (ENCRYPTED / filename).read_bytes()
+        response = await upload(api, "locked-logs", filename, data, password=password)
+        assert response.status_code == 202, response.text
+        assert (await wait_job(api, response.json()["job_id"]))["status"] == "succeeded"
+        document_id = response.json()["document_id"]
+        again = await api.post(f"{API}/documents/{document_id}/reingest", json={"password": wrong})
+        assert (await wait_job(api, again.json()["job_id"]))["status"] == "failed"
+        overlong = "x" * 1025
+        refused = await upload(api, "locked-logs", "other.pdf", b"%PDF-1.4 other", password=overlong)
+        assert refused.status_code == 422 and overlong not in refused.text, refused.text
+    assert caplog.records, "nothing was logged: the check would prove nothing"
+    text = "\n".join(
+        f"{r.getMessage()} {r.args!r} {r.exc_text or ''} {getattr(r, '__dict__', {})!r}"
+        for r in caplog.records
+    )
+    assert wrong not in text
+    assert overlong not in text
+    assert f"'{password}'" not in text and f'"{password}"' not in text

@@ -15,6 +15,8 @@ from orchestrator.catalog import BlobStore, StagedBlob
 
 MAX_FIELD_BYTES = 64 * 1024
 MAX_PARTS = 16
+PASSWORD_FIELD = "password"
+MAX_PASSWORD_CHARS = 1024  # as a re-ingest's password (api.schemas.ReingestRequest)
 # Multipart framing (boundaries, part headers, the small text fields) on top of the file itself.
 OVERHEAD_BYTES = MAX_PARTS * (MAX_FIELD_BYTES + 1024)
 
@@ -24,8 +26,9 @@ class Upload:
     staged: StagedBlob  # the file's bytes, written; the caller commits or discards it
     filename: str | None = None
     sha256: str = ""
-    fields: dict[str, str] = field(default_factory=dict)
+    fields: dict[str, str] = field(default_factory=dict)  # the text fields, never the password
     has_file: bool = False
+    password: str | None = field(default=None, repr=False)  # the `password` field, kept out of `fields`
 
     @property
     def size_bytes(self) -> int:
@@ -116,8 +119,19 @@ class _Parts:
             self.value += chunk
 
     def on_part_end(self) -> None:
-        if not self.is_file and self.name:
-            self.upload.fields[self.name] = self.value.decode("utf-8", "replace")
+        if self.is_file or not self.name:
+            return
+        value = self.value.decode("utf-8", "replace")
+        if self.name != PASSWORD_FIELD:
+            self.upload.fields[self.name] = value
+        elif len(value) > MAX_PASSWORD_CHARS:
+            self.errors.append(
+                ApiError(
+                    422, "invalid_request", f"the password has more than {MAX_PASSWORD_CHARS} characters"
+                )
+            )
+        else:
+            self.upload.password = value or None
 
 
 def _boundary(request: Request, max_file_bytes: int) -> bytes:

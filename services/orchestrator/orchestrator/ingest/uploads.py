@@ -151,6 +151,8 @@ async def _key_lock(clients: Clients, key: str) -> AsyncIterator[None]:
             await lock.release()
         except LockError as exc:  # it expired (and may be another request's now): not ours to delete
             log.warning("the lock of an idempotency key expired before its request ended: %s", exc)
+        except Exception as exc:  # Redis went away: its TTL frees it
+            log.warning("could not release the lock of an idempotency key: %r", exc)
 
 
 async def _register(clients: Clients, collection: Collection, new: NewUpload, key: str | None) -> Accepted:
@@ -166,14 +168,15 @@ async def _register(clients: Clients, collection: Collection, new: NewUpload, ke
         size_bytes=new.staged.size_bytes,
         metadata=new.metadata,
     )
-    added = False
+    added = False  # may be: a failure after the write (a lost reply) leaves it unknown, so remove it
     try:
         await clients.blobs.commit(new.staged, document.id)
         try:
+            added = True
             await clients.registry.add_document(document)
         except (NotFound, Conflict) as exc:  # the collection went away since the check
+            added = False
             raise NotFound(f"collection {collection.name!r} not found ({exc})") from None
-        added = True
         # Its password, if any, is forgotten by enqueue_ingest itself when the enqueue raises.
         enqueued = await enqueue_ingest(
             clients,
@@ -201,8 +204,9 @@ async def _register(clients: Clients, collection: Collection, new: NewUpload, ke
 
 
 async def _undo_register(clients: Clients, document_id: str, *, committed: bool, added: bool) -> None:
-    """Best effort, on a way out: removes the original and the record a refused registration made (its
-    own failures are logged, never raised over the error that brought it here)."""
+    """Best effort, on a way out: removes the original and the record a refused registration made (or
+    may have made: removing a record that is not there is a no-op). Its own failures are logged, never
+    raised over the error that brought it here."""
     if committed:
         try:
             await clients.blobs.delete(document_id)

@@ -80,7 +80,7 @@ async def _read(request: Request, clients: ClientsDep) -> NewUpload:
         metadata=metadata,
         chunking=chunking.model_dump(exclude_none=True),
         on_duplicate=policy,
-        password=upload.fields.get("password") or None,
+        password=upload.password,
     )
 
 
