@@ -20,7 +20,6 @@ FINAL_DOCUMENT = {"ready", "failed", "cancelled"}
 FINAL_JOB = {"succeeded", "failed", "cancelled", "dead"}
 
 
-
 def stack_settings(
     redis_url: str, chroma_url: str, compute_url: str, compute_token: str, **overrides: Any
 ) -> Settings:
