@@ -5,6 +5,7 @@ included, so without this one client could make the API buffer gigabytes. The up
 own body as a stream with its own limits (api/multipart_upload.py) and is left alone here. A declared
 Content-Length past the cap is refused before a byte is read; a chunked body, or one whose length lies,
 is cut off as soon as the count passes the cap (413 `too_large` in the envelope). Nothing is buffered.
+Compute has its twin (compute/body_limit.py): the services share wire contracts only, never code.
 """
 
 import re

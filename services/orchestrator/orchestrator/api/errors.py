@@ -105,6 +105,12 @@ def _validation_message(exc: RequestValidationError) -> str:
     return "; ".join(parts) or "invalid request"
 
 
+def _unavailable(message: str, retry_after_s: int) -> JSONResponse:
+    return envelope(
+        503, STATUS_CODES[503], message, retryable=True, headers={"Retry-After": str(retry_after_s)}
+    )
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
@@ -124,13 +130,7 @@ def install(app: FastAPI) -> None:
     async def redis_full(request: Request, exc: OutOfMemoryError) -> JSONResponse:
         # maxmemory with noeviction: Redis refuses writes rather than dropping a job; nothing was written.
         log.error("%s %s: Redis is at its maxmemory: %s", request.method, request.url.path, exc)
-        return envelope(
-            503,
-            STATUS_CODES[503],
-            "the registry is full (Redis maxmemory); retry later",
-            retryable=True,
-            headers={"Retry-After": str(RETRY_AFTER_S * 30)},
-        )
+        return _unavailable("the registry is full (Redis maxmemory); retry later", RETRY_AFTER_S * 30)
 
     for transient in TRANSIENT_ERRORS:
 
@@ -138,13 +138,7 @@ def install(app: FastAPI) -> None:
         async def redis_unavailable(request: Request, exc: Exception) -> JSONResponse:
             # A pool with no free connection within redis_pool_timeout_s lands here too.
             log.warning("%s %s: Redis unavailable: %s", request.method, request.url.path, exc)
-            return envelope(
-                503,
-                STATUS_CODES[503],
-                "the registry is busy or unreachable; retry shortly",
-                retryable=True,
-                headers={"Retry-After": str(RETRY_AFTER_S)},
-            )
+            return _unavailable("the registry is busy or unreachable; retry shortly", RETRY_AFTER_S)
 
     @app.exception_handler(UnicodeEncodeError)
     async def not_utf8(request: Request, exc: UnicodeEncodeError) -> JSONResponse:
