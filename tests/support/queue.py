@@ -9,6 +9,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable
+from typing import IO
 
 from orchestrator.core.redis_client import TRANSIENT_ERRORS
 from orchestrator.settings import Settings
@@ -63,4 +64,18 @@ def start_worker_process(settings: Settings, worker_id: str, *extra: str) -> sub
         [sys.executable, "-m", "orchestrator", "worker", "--worker-id", worker_id, *extra],
         cwd=REPO,
         env=env,
+    )
+
+
+def start_api_process(
+    env: dict[str, str], port: int, log: IO[bytes], *, workers: int
+) -> subprocess.Popen[bytes]:
+    """`python -m orchestrator api` as its own process (its memory and its signals are its own), configured
+    by `env`, its output in `log`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "orchestrator", "api", "--workers", str(workers), "--port", str(port)],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )

@@ -196,10 +196,9 @@ async def test_top_k_is_bounded_by_the_settings(api: httpx.AsyncClient) -> None:
 def test_the_api_command_serves_until_sigterm(api_settings: Settings, tmp_path) -> None:
     import os
     import signal
-    import subprocess
-    import sys
 
-    from tests.support import REPO, free_port, wait_ready
+    from tests.support import free_port, wait_ready
+    from tests.support.queue import start_api_process
 
     port = free_port()
     env = {
@@ -214,13 +213,7 @@ def test_the_api_command_serves_until_sigterm(api_settings: Settings, tmp_path) 
         "ORCH_RECONCILE_INTERVAL_S": "0",
     }
     log = (tmp_path / "api.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "orchestrator", "api", "--workers", "1", "--port", str(port)],
-        cwd=REPO,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    process = start_api_process(env, port, log, workers=1)
     try:
         wait_ready(f"http://127.0.0.1:{port}/readyz", process, timeout_s=60)
         assert httpx.get(f"http://127.0.0.1:{port}/api/v1/collections").status_code == 200

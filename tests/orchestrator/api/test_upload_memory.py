@@ -8,7 +8,6 @@ import asyncio
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,7 +17,8 @@ import pytest
 from redis.asyncio import Redis
 
 from orchestrator.settings import Settings
-from tests.support import REPO, free_port, wait_ready
+from tests.support import free_port, wait_ready
+from tests.support.queue import start_api_process
 
 MIB = 1024 * 1024
 FILE_BYTES = 100 * MIB
@@ -81,13 +81,7 @@ def api_process(
     }
     log_path = tmp_path / "api.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "orchestrator", "api", "--workers", "0", "--port", str(port)],
-            cwd=REPO,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        process = start_api_process(env, port, log, workers=0)
         try:
             wait_ready(f"http://127.0.0.1:{port}/livez", process, timeout_s=60)
             yield process, f"http://127.0.0.1:{port}/api/v1", tmp_path / "blobs"
