@@ -97,7 +97,8 @@ async def test_compute_422_fails_the_document_with_its_code_and_leaves_no_vector
         assert retried.status_code == 200 and retried.json()["status"] in ("queued", "running", "succeeded")
         assert (await wait_job(client, job["id"]))["status"] == "succeeded"
         document = await wait_document(client, document["id"], {"ready"})
-        assert document["generation"] == 1 and document["error"] is None
+        # The retry's attempt took a generation of its own (the failed attempt had taken 1).
+        assert document["generation"] == 2 and document["error"] is None
         assert (await search(client, "really bad", ["rejects"]))[0]["document_id"] == document["id"]
 
 
@@ -200,7 +201,8 @@ async def test_worker_killed_mid_embedding_is_reclaimed_without_duplicates(
         assert job["status"] == "succeeded", job
         assert job["attempts"] == 2 and job["worker"] == "rescuer"
         document = await wait_document(client, document_id)
-        assert document["status"] == "ready" and document["generation"] == 1
+        # The rescuer's attempt wrote generation 2; the doomed one's half of generation 1 is gone.
+        assert document["status"] == "ready" and document["generation"] == 2
         stored = await vectors_of(chroma_url, collection["chroma_name"], document_id)
         ids = [r.id for r in stored]
         assert len(ids) == len(set(ids)) == document["chunk_count"]

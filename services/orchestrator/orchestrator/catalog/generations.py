@@ -7,7 +7,13 @@ Status semantics (what the API shows):
   cancelled is `failed`/`cancelled` with its `error`, yet its previous `generation` stays searchable.
   Search serves a vector only if the document exists, is not `deleting`, and its `generation` equals the
   vector's generation (`searchable`).
-- `latest_generation` counts every generation any job started; a job's retries reuse the one it took.
+- `latest_generation` counts every generation any attempt started: every attempt of a job (a retry, a
+  takeover after a lapsed lease, a replay) takes a new one, so vector ids `{document}:{generation}:{i}` are
+  never written by two attempts, and only the attempt that took the latest generation can commit.
+
+Fencing: an attempt passes its lease's Fence (core.fencing) to begin, commit_ready and finish_unready,
+which check it inside their transaction: an attempt that lost its lease changes no record. Its Chroma
+writes go to its own generation only, which nothing can make searchable after its commit is refused.
 """
 
 from collections.abc import Callable
@@ -19,7 +25,8 @@ from redis.asyncio.client import Pipeline
 from orchestrator.catalog.model import Collection, CollectionStatus, Document, DocumentError, DocumentStatus
 from orchestrator.catalog.registry import write_document
 from orchestrator.core import keys
-from orchestrator.errors import Conflict, NotFound
+from orchestrator.core.fencing import Fence
+from orchestrator.errors import Conflict, LeaseLost, NotFound
 
 
 class Superseded(Conflict):
@@ -38,10 +45,16 @@ def searchable(document: Document | None, generation: int) -> bool:
 Mutation = Callable[[Document, Collection | None], dict[str, Any]]
 
 
-async def _transact(redis: Redis, document_id: str, mutate: Mutation) -> Document:
+async def _transact(redis: Redis, document_id: str, mutate: Mutation, fence: Fence | None = None) -> Document:
+    """One optimistic transaction over the document, its collection and, with a fence, the job record that
+    holds the lease: a change to any of them before the write retries the whole read-check-write."""
     doc_key = keys.document(document_id)
 
     async def run(pipe: Pipeline) -> Document:
+        if fence is not None:
+            await pipe.watch(fence.key)
+            if not fence.holds(await pipe.hmget(fence.key, list(fence.fields))):
+                raise LeaseLost(f"the lease on document {document_id}'s job moved on")
         raw = await pipe.hgetall(doc_key)
         if not raw:
             raise NotFound(f"document {document_id!r} not found")
@@ -88,23 +101,24 @@ async def attach_job(redis: Redis, document_id: str, job_id: str) -> None:
 
 
 class Begun(NamedTuple):
-    document: Document
-    generation: int
+    document: Document  # as it was before this attempt began
+    generation: int  # this attempt's own
     committed: bool  # an earlier attempt of this job already made its generation ready
-    reused: bool  # an earlier attempt of this job started this generation (it may have left vectors)
 
 
-async def begin(redis: Redis, document_id: str, job_id: str) -> Begun:
-    """Starts an attempt: the document is `processing` and the job's generation is chosen (a retry of the
-    same job reuses its generation). Raises Superseded if the job no longer owns the document."""
+async def begin(redis: Redis, document_id: str, job_id: str, fence: Fence | None = None) -> Begun:
+    """Starts an attempt: the document is `processing` at a new generation of its own (or, when an earlier
+    attempt of this job already committed, that one). Raises Superseded if the job no longer owns the
+    document, LeaseLost if the fence no longer holds."""
     chosen: list[int] = []
     committed: list[bool] = [False]
-    reused: list[bool] = [False]
+    before: list[Document] = []
 
     def mutate(document: Document, collection: Collection | None) -> dict[str, Any]:
         _require_live(document, collection)
         if document.job_id not in (None, job_id):
             raise Superseded(f"document {document.id} belongs to job {document.job_id} now")
+        before[:] = [document]
         if (
             document.status is DocumentStatus.ready
             and document.latest_generation_job == job_id
@@ -112,9 +126,8 @@ async def begin(redis: Redis, document_id: str, job_id: str) -> Begun:
         ):
             chosen[:], committed[0] = [document.generation], True
             return {}
-        reuse = document.latest_generation_job == job_id and document.latest_generation > document.generation
-        generation = document.latest_generation if reuse else document.latest_generation + 1
-        chosen[:], reused[0] = [generation], reuse
+        generation = document.latest_generation + 1
+        chosen[:] = [generation]
         return {
             "status": DocumentStatus.processing,
             "job_id": job_id,
@@ -122,8 +135,8 @@ async def begin(redis: Redis, document_id: str, job_id: str) -> Begun:
             "latest_generation_job": job_id,
         }
 
-    document = await _transact(redis, document_id, mutate)
-    return Begun(document, chosen[0], committed[0], reused[0])
+    await _transact(redis, document_id, mutate, fence)
+    return Begun(before[0], chosen[0], committed[0])
 
 
 async def commit_ready(
@@ -136,9 +149,11 @@ async def commit_ready(
     pages: int | None,
     format: str | None,
     extracted: dict[str, Any] | None = None,
+    fence: Fence | None = None,
 ) -> Document:
     """The one step that makes a generation searchable; refused (Superseded) if the document was deleted,
-    its collection is being deleted, or another job took it over meanwhile."""
+    its collection is being deleted, or another job or attempt took it over meanwhile (LeaseLost when the
+    fence no longer holds)."""
 
     def mutate(document: Document, collection: Collection | None) -> dict[str, Any]:
         _require_live(document, collection)
@@ -156,22 +171,34 @@ async def commit_ready(
             "error": None,
         }
 
-    return await _transact(redis, document_id, mutate)
+    return await _transact(redis, document_id, mutate, fence)
 
 
 async def finish_unready(
-    redis: Redis, document_id: str, job_id: str, status: DocumentStatus, error: DocumentError
+    redis: Redis,
+    document_id: str,
+    job_id: str | None,
+    status: DocumentStatus,
+    error: DocumentError,
+    *,
+    generation: int | None = None,
+    fence: Fence | None = None,
 ) -> Document | None:
-    """Marks the document failed or cancelled with the error, unless it is gone or another job owns it
-    (then None). Its searchable `generation`, if any, is left as it is."""
+    """Marks an in-flight document failed or cancelled with the error; its searchable `generation`, if
+    any, stays. None (nothing changed) when it is gone, settled already, owned by another job, or, for an
+    attempt (`generation`, `fence`), when a newer attempt took it over or the fence no longer holds."""
 
     def mutate(document: Document, collection: Collection | None) -> dict[str, Any]:
         _require_live(document, collection)
         if document.job_id not in (None, job_id):
             raise Superseded(f"document {document.id} belongs to job {document.job_id} now")
+        if generation is not None and document.latest_generation != generation:
+            raise Superseded(f"document {document.id} moved on to generation {document.latest_generation}")
+        if not document.in_flight:
+            raise Superseded(f"document {document.id} is {document.status} already")
         return {"status": status, "error": error}
 
     try:
-        return await _transact(redis, document_id, mutate)
-    except (Superseded, NotFound):
+        return await _transact(redis, document_id, mutate, fence)
+    except (Superseded, NotFound, LeaseLost):
         return None

@@ -46,7 +46,25 @@ async def create_collection(
     except Conflict:
         await clients.vectors.delete_collection(chroma_name)
         raise Conflict(f"collection {name!r} exists") from None
+    except BaseException:
+        await _drop_unregistered(clients, name, chroma_name)
+        raise
     return collection
+
+
+async def _drop_unregistered(clients: Clients, name: str, chroma_name: str) -> None:
+    """After a failed registration: deletes the Chroma collection only when the registry surely does not
+    name it (the write may have landed with its reply lost). Left behind otherwise: the reconciler
+    removes it once it is old enough."""
+    try:
+        registered = await clients.registry.get_collection(name)
+    except NotFound:
+        registered = None
+    except Exception:
+        return
+    if registered is None or registered.chroma_name != chroma_name:
+        with suppress(Exception):
+            await clients.vectors.delete_collection(chroma_name)
 
 
 async def patch_collection(clients: Clients, name: str, metadata: dict[str, Any]) -> Collection:

@@ -2,7 +2,16 @@
 
 - Deletes vectors whose document is missing, `deleting`, or not searchable at that generation (failed,
   cancelled, superseded by a newer generation), once they are older than `reconcile_grace_s` (a running
-  ingest's own generation is kept: it is not searchable before its commit anyway).
+  ingest's own generation is kept: it is not searchable before its commit anyway). Each delete batch
+  re-reads its documents first and spares what is kept by then. Why a doomed vector never comes back to
+  life: a page of vectors is read before their documents, so its writer's attempt had begun (and raised
+  `latest_generation` to its own) by then; every attempt takes a new generation, so an id is never
+  written twice, and only the latest generation of a document in flight can still commit.
+- Deletes Chroma collections this service made that no registry collection names, once older than
+  ORPHAN_MIN_AGE_S (and the grace): a create that failed between Chroma and the registry leaves one.
+  Younger ones, and ones it did not make, are reported only.
+- A collection that fails (its Chroma collection missing, Chroma away) is reported in
+  `collections_failed` and the run goes on to the next one and to the rest of its work.
 - Marks documents failed whose ingest job ended without saying so (dead-lettered after its workers died).
 - Lapsed leases: workers re-queue them on every claim (XAUTOCLAIM); the report counts those waiting.
 - Forgets finished jobs older than `job_retention_s` (dead ones stay for the dead-letter queue).
@@ -15,12 +24,14 @@ Runs periodically in the API process (`reconcile_interval_s`) and on demand (`PO
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 
 from pydantic import BaseModel
 
 from orchestrator.catalog import (
     IN_FLIGHT,
     STAGED_ABANDONED_S,
+    Collection,
     CollectionStatus,
     Document,
     DocumentStatus,
@@ -34,6 +45,8 @@ from orchestrator.vectors import ChunkMeta, document_ids
 log = logging.getLogger(__name__)
 
 PAGE = 1_000
+# A collection is made in Chroma a moment before the registry names it: never mistake that for an orphan.
+ORPHAN_MIN_AGE_S = 300
 
 
 class ReconcileReport(BaseModel):
@@ -47,7 +60,9 @@ class ReconcileReport(BaseModel):
     staged_uploads_removed: int = 0  # left by a process that died mid-upload
     originals_removed: int = 0  # of no document (a crash between keeping and registering), or not kept
     counts_fixed: int = 0  # collections whose kept chunk count differed from their documents' (recounted)
-    orphan_chroma_collections: list[str] = []  # in Chroma, unknown to the registry (reported, not deleted)
+    orphan_chroma_collections: list[str] = []  # in Chroma, unknown to the registry, left (young or not ours)
+    orphan_chroma_collections_deleted: list[str] = []
+    collections_failed: list[str] = []  # could not be checked this round (error logged): the next tries
 
 
 def _keep(document: Document | None, generation: int) -> bool:
@@ -65,22 +80,20 @@ class Reconciler:
     async def run(self) -> ReconcileReport:
         report = ReconcileReport()
         await self._fix_stuck_documents(report)
-        known: set[str] = set()
-        cursor = None
-        while True:
-            page = await self.c.registry.list_collections(cursor=cursor, limit=100)
-            for collection in page.items:
-                name = collection.vector_name
-                known.add(name)
-                if collection.status is CollectionStatus.active:
-                    await self._collection(name, report)
-                    report.collections_checked += 1
-                    report.counts_fixed += await self._recount(collection.name)
-            if page.next_cursor is None:
-                break
-            cursor = page.next_cursor
-        names = await self.c.vectors.list_collection_names()
-        report.orphan_chroma_collections = sorted(set(names) - known)
+        async for collection in self._collections():
+            if collection.status is CollectionStatus.active:
+                try:
+                    await self._collection(collection.vector_name, report)
+                except Exception as exc:  # one broken collection must not stop the others
+                    log.warning("reconcile: collection %s skipped this round: %r", collection.name, exc)
+                    report.collections_failed.append(collection.name)
+                    continue
+                report.collections_checked += 1
+                report.counts_fixed += await self._recount(collection.name)
+        try:
+            await self._orphan_collections(report)
+        except Exception as exc:  # Chroma away: the next round looks again; the rest goes on
+            log.warning("reconcile: orphan Chroma collections not checked this round: %r", exc)
         report.lapsed_leases = await self.c.queue.lapsed_leases()
         report.staged_uploads_removed = await self.c.blobs.sweep_staged(STAGED_ABANDONED_S)
         report.originals_removed = await self._sweep_originals()
@@ -90,10 +103,33 @@ class Reconciler:
         log.info("reconciled: %s", report.model_dump())
         return report
 
+    async def _collections(self) -> AsyncIterator[Collection]:
+        cursor = None
+        while True:
+            page = await self.c.registry.list_collections(cursor=cursor, limit=100)
+            for collection in page.items:
+                yield collection
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    async def _orphan_collections(self, report: ReconcileReport) -> None:
+        # Chroma first, the registry after: a collection made in between is in both lists.
+        names = set(await self.c.vectors.list_collection_names())
+        names -= {collection.vector_name async for collection in self._collections()}
+        cutoff_ms = now_ms() - round(max(self.grace_s, ORPHAN_MIN_AGE_S) * 1000)
+        for name in sorted(names):
+            info = await self.c.vectors.describe(name, fresh=True)
+            if info.created_at_ms is not None and info.created_at_ms < cutoff_ms:
+                await self.c.vectors.delete_collection(name)
+                report.orphan_chroma_collections_deleted.append(name)
+            else:
+                report.orphan_chroma_collections.append(name)
+
     async def _collection(self, chroma: str, report: ReconcileReport) -> None:
         # Doomed ids are collected first and deleted after the scan: deleting while paging by offset
         # would shift later records past the pages still to read.
-        doomed: list[str] = []
+        doomed: list[tuple[str, str, int]] = []  # vector id, document id, generation
         cutoff_ms = now_ms() - round(self.grace_s * 1000)
         offset = 0
         while True:
@@ -107,13 +143,19 @@ class Reconciler:
                 if meta.ingested_at_ms > cutoff_ms:
                     report.vectors_in_grace += 1
                     continue
-                doomed.append(record.id)
+                doomed.append((record.id, meta.document_id, meta.generation))
             if len(records) < PAGE:
                 break
             offset += PAGE
         for start in range(0, len(doomed), PAGE):
-            await self.c.vectors.delete(chroma, ids=doomed[start : start + PAGE])
-        report.vectors_deleted += len(doomed)
+            report.vectors_deleted += await self._delete_still_doomed(chroma, doomed[start : start + PAGE])
+
+    async def _delete_still_doomed(self, chroma: str, batch: list[tuple[str, str, int]]) -> int:
+        """Deletes the batch's vectors that their documents, read again now, still do not keep."""
+        documents = await self.c.registry.get_documents(sorted({document_id for _, document_id, _ in batch}))
+        ids = [i for i, document_id, generation in batch if not _keep(documents[document_id], generation)]
+        await self.c.vectors.delete(chroma, ids=ids)
+        return len(ids)
 
     async def _sweep_originals(self) -> int:
         """Deletes originals no document vouches for once they are older than STAGED_ABANDONED_S (an upload

@@ -1,11 +1,16 @@
 """The ingestion saga, the handler of `ingest` and `reingest` jobs; every step idempotent:
-  begin (document `processing`, the job's generation chosen; retries reuse it) → stream the original
-  (and the job's password, if any) to parse →
-  (metadata) → chunk → embed in batches → upsert ids `{document_id}:{generation}:{index}` → ONE transaction
-  marks the document `ready` at that generation (refused if it or its collection is being deleted) →
-  older generations' vectors deleted.
-On a permanent error, the last retry, or a cancel: this generation's vectors are deleted and the document
-is `failed`/`cancelled` with the error; its previous generation, if any, stays searchable (generations).
+  begin (document `processing` at a generation of this attempt's own) → stream the original (and the
+  job's password, if any) to parse → (metadata) → chunk → embed in batches → upsert ids
+  `{document_id}:{generation}:{index}` → ONE transaction marks the document `ready` at that generation
+  (refused if it or its collection is being deleted, or this attempt lost its lease) → older generations'
+  vectors deleted.
+On a permanent error, the last retry, or a cancel: this attempt's generation (and what earlier attempts
+of the job left) is deleted and the document is `failed`/`cancelled` with the error; its previous
+generation, if any, stays searchable (generations).
+
+Why concurrent attempts cannot hurt each other: begin, commit and the failure mark check the lease's fence
+in their Redis transaction, and every Chroma delete names a range of generations at or below the
+attempt's own, none of which a later attempt can own (begin always takes a new one above them).
 """
 
 import logging
@@ -28,6 +33,7 @@ from orchestrator.compute_client import StreamedFile
 from orchestrator.core.ids import now_ms
 from orchestrator.errors import JobCancelled, JobError, LeaseLost, NotFound
 from orchestrator.ingest import passwords
+from orchestrator.ingest.metadata import sync_vector_metadata
 from orchestrator.jobs import Job, JobContext, as_job_error
 from orchestrator.settings import Settings
 from orchestrator.vectors import chunk_metadata, vector_id, where_document
@@ -76,7 +82,7 @@ class Ingestion:
     async def run(self, ctx: JobContext, job: Job) -> None:
         document_id = job.document_id or job.payload["document_id"]
         try:
-            begun = await generations.begin(self.c.redis, document_id, job.id)
+            begun = await generations.begin(self.c.redis, document_id, job.id, ctx.lease.fence_guard())
         except (Superseded, NotFound) as exc:
             log.info("job %s: nothing to ingest (%s)", job.id, exc)
             raise JobCancelled(job.id) from exc
@@ -84,7 +90,7 @@ class Ingestion:
         collection = await self.c.registry.get_collection(document.collection)
         attempt = _Attempt(self.c, ctx, job, document, collection, generation)
         if not begun.committed:
-            await attempt.build_or_roll_back(reused=begun.reused)
+            await attempt.build_or_roll_back()
         if not self.c.settings.keep_originals:
             await attempt.drop_original()
         if generation > 1:  # generation 1 is the document's first: there is nothing older to drop
@@ -106,10 +112,14 @@ class _Attempt:
         self.c, self.ctx, self.job = clients, ctx, job
         self.document, self.collection, self.generation = document, collection, generation
         self.chroma = collection.vector_name
+        self.fence = ctx.lease.fence_guard()
+        # The searchable generation when this attempt began: generations between it and this attempt's
+        # were started by earlier attempts of this job that can never commit now.
+        self.searchable = document.generation
 
-    async def build_or_roll_back(self, *, reused: bool) -> None:
+    async def build_or_roll_back(self) -> None:
         try:
-            await self.build(reused=reused)
+            await self.build()
         except LeaseLost:
             raise  # another worker runs the job now: its vectors are its own
         except JobCancelled:
@@ -126,10 +136,9 @@ class _Attempt:
                 raise
             raise error from exc
 
-    async def build(self, *, reused: bool) -> None:
-        if reused:
-            # A retry of this generation: start from nothing, so no stale chunk of an earlier attempt stays.
-            await self.c.vectors.delete(self.chroma, where=self._where(generation=self.generation))
+    async def build(self) -> None:
+        if self.generation - self.searchable > 1:  # earlier attempts of this job left theirs
+            await self._delete_unready(below=self.generation)
         parsed = await self.parse()
         extracted = await self.extract_metadata(parsed)
         chunks = await self.chunk(parsed)
@@ -190,6 +199,7 @@ class _Attempt:
         )
         async with aclosing(batches):  # an error mid-way closes the generator: no request is left behind
             async for start, embedded in batches:
+                await ctx.check_cancelled()  # an attempt that lost its lease stops writing at once
                 await self._store_batch(
                     chunks[start : start + len(embedded.embeddings)], embedded, ingested_at_ms
                 )
@@ -224,7 +234,7 @@ class _Attempt:
     async def commit(self, parsed: ParseResult, chunk_count: int, extracted: dict[str, Any] | None) -> None:
         await self.ctx.stage("commit")
         try:
-            await generations.commit_ready(
+            committed = await generations.commit_ready(
                 self.c.redis,
                 self.document.id,
                 self.job.id,
@@ -233,6 +243,7 @@ class _Attempt:
                 pages=parsed.pages,
                 format=parsed.format,
                 extracted=extracted,
+                fence=self.fence,
             )
         except (Superseded, NotFound) as exc:
             log.info(
@@ -243,6 +254,9 @@ class _Attempt:
                 self.generation,
             )
             raise JobCancelled(self.job.id) from exc
+        if committed.metadata != self.document.metadata:
+            # A patch landed while this job ran: its vectors carry the metadata read at begin.
+            await sync_vector_metadata(self.c, self.document.id)
 
     async def drop_original(self) -> None:
         """ORCH_KEEP_ORIGINALS=false: the original goes once its document is ready (a re-ingest is then
@@ -253,23 +267,37 @@ class _Attempt:
             log.warning("document %s: its original stays for now (%s)", self.document.id, exc)
 
     async def roll_back(self, status: DocumentStatus, error: DocumentError) -> None:
-        """Deletes this generation's vectors (best effort: the reconciler removes what is left) and marks the
-        document failed or cancelled, unless it was deleted or taken over meanwhile."""
+        """Deletes this attempt's generation and what earlier attempts of the job left (best effort: the
+        reconciler removes what is left), and marks the document failed or cancelled, unless it was
+        deleted or taken over meanwhile, or this attempt lost its lease."""
+        await self._delete_unready(below=self.generation + 1)
+        await generations.finish_unready(
+            self.c.redis,
+            self.document.id,
+            self.job.id,
+            status,
+            error,
+            generation=self.generation,
+            fence=self.fence,
+        )
+
+    async def _delete_unready(self, *, below: int) -> None:
+        """Deletes the generations above the one searchable when this attempt began, and below `below`
+        (at most this attempt's own + 1): none of them can become searchable any more."""
+        where = where_document(self.document.id, above=self.searchable, below=below)
         try:
-            await self.c.vectors.delete(self.chroma, where=self._where(generation=self.generation))
+            await self.c.vectors.delete(self.chroma, where=where)
         except Exception as exc:  # Chroma away: these vectors are not searchable anyway (generation check)
-            log.warning(
-                "document %s: cannot delete generation %d yet (%s)", self.document.id, self.generation, exc
-            )
-        await generations.finish_unready(self.c.redis, self.document.id, self.job.id, status, error)
+            log.warning("document %s: unready generations stay for now (%s)", self.document.id, exc)
 
     async def drop_old_generations(self) -> None:
+        """After the commit: every generation below this one goes (never a newer one: a re-ingest may
+        have begun and be writing its own by now)."""
         try:
-            await self.c.vectors.delete(self.chroma, where=self._where(not_generation=self.generation))
+            await self.c.vectors.delete(
+                self.chroma, where=where_document(self.document.id, below=self.generation)
+            )
         except Exception as exc:  # searches already skip them; the reconciler removes them later
             log.warning(
                 "document %s: old generations stay until the reconciler runs (%s)", self.document.id, exc
             )
-
-    def _where(self, **generation: int) -> dict[str, Any]:
-        return where_document(self.document.id, **generation)

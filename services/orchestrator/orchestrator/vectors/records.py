@@ -212,14 +212,21 @@ def document_ids(metadatas: Sequence[Metadata | None]) -> list[str]:
 
 
 def where_document(
-    document_id: str, *, generation: int | None = None, not_generation: int | None = None
+    document_id: str,
+    *,
+    generation: int | None = None,
+    above: int | None = None,
+    below: int | None = None,
 ) -> dict[str, Any]:
-    """A Chroma `where` for one document's vectors, optionally of one generation or all but one."""
+    """A Chroma `where` for one document's vectors: of one generation, or of those strictly above and/or
+    below the given ones (the saga's deletes name ranges, so they never reach a newer attempt's)."""
     clauses: list[dict[str, Any]] = [{DOCUMENT_ID: document_id}]
     if generation is not None:
         clauses.append({GENERATION: generation})
-    if not_generation is not None:
-        clauses.append({GENERATION: {"$ne": not_generation}})
+    if above is not None:
+        clauses.append({GENERATION: {"$gt": above}})
+    if below is not None:
+        clauses.append({GENERATION: {"$lt": below}})
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
@@ -246,3 +253,4 @@ class CollectionInfo:
     dim: int | None
     space: str | None
     metadata: dict[str, Any]
+    created_at_ms: int | None = None  # None: made before the store recorded it, or by someone else

@@ -26,6 +26,7 @@ from chromadb.api import AsyncClientAPI
 from chromadb.api.models.AsyncCollection import AsyncCollection
 from chromadb.config import Settings as ChromaSettings
 
+from orchestrator.core.ids import now_ms
 from orchestrator.errors import (
     VectorCollectionMissing,
     VectorRejected,
@@ -47,6 +48,7 @@ log = logging.getLogger("orchestrator.vectors")
 
 MODEL_KEY = "embedding_model"  # collection metadata: the model its vectors come from
 DIM_KEY = "embedding_dim"  # collection metadata: their dimension
+CREATED_KEY = "created_at_ms"  # collection metadata: when this store made it (the reconciler's age check)
 SPACE = "cosine"
 GET_PAGE = 1_000  # records per request when reading ids
 T = TypeVar("T")
@@ -159,7 +161,7 @@ class VectorStore:
         if dim < 1:
             raise ValueError("dim must be positive")
         client = await self._get_client()
-        recorded = {**flatten_metadata(metadata), MODEL_KEY: model, DIM_KEY: dim}
+        recorded = {**flatten_metadata(metadata), MODEL_KEY: model, DIM_KEY: dim, CREATED_KEY: now_ms()}
         with _translated(chroma_name):
             collection = await self._bounded(
                 client.create_collection(
@@ -184,13 +186,14 @@ class VectorStore:
         meta = dict(collection.metadata or {})
         config = getattr(collection, "configuration_json", None) or {}
         space = (config.get("hnsw") or {}).get("space") or meta.get("hnsw:space")
-        model, dim = meta.get(MODEL_KEY), meta.get(DIM_KEY)
+        model, dim, created = meta.get(MODEL_KEY), meta.get(DIM_KEY), meta.get(CREATED_KEY)
         return CollectionInfo(
             chroma_name,
             str(model) if model is not None else None,
             int(dim) if dim is not None else None,
             space,
             meta,
+            int(created) if created is not None else None,
         )
 
     async def delete_collection(self, chroma_name: str) -> None:
