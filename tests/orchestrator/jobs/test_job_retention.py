@@ -30,7 +30,7 @@ async def _one_job_per_state(queue: JobQueue, redis: Redis, settings: Settings) 
         Outcome(JobStatus.dead, error, dead_reason="poison"),
     ]
     for job, outcome in zip(claimed, outcomes, strict=False):  # the fourth claimed job stays running
-        assert await leases.finish(Lease(job.id, "w1", job.attempts), outcome)
+        assert await leases.finish(Lease.of(job, "w1"), outcome)
     await queue.cancel(jobs[4].id)
     states = ["succeeded", "failed", "dead", "running", "cancelled", "queued"]
     found = {state: (await queue.get(job.id)).status for state, job in zip(states, jobs, strict=True)}

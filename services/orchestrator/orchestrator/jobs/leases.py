@@ -2,7 +2,8 @@
 
 A lease is the stream entry pending on this worker in the consumer group: it lapses when the entry's idle
 time passes lease_s, and renewing it (XCLAIM JUSTID) resets that time. Each attempt is fenced by
-(worker, attempt): a worker that lost its lease can no longer record anything for the job.
+(worker, fence) (see fence.py): a worker that lost its lease can no longer record anything for the job,
+even when a later attempt runs on the same worker with the same attempt number.
 """
 
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from redis.exceptions import ResponseError
 
 from orchestrator.core import keys
 from orchestrator.core.records import pairs
+from orchestrator.jobs.fence import LeaseFence
 from orchestrator.jobs.model import PRIORITIES, Job, Progress
 from orchestrator.jobs.outcomes import Outcome
 from orchestrator.jobs.scripts import Scripts
@@ -24,7 +26,17 @@ from orchestrator.settings import Settings
 class Lease:
     job_id: str
     worker: str
-    attempt: int
+    attempt: int  # the job's attempts when claimed: the delivery budget, for retries and logs
+    fence: int  # the job's fence when claimed: what every lease check compares
+
+    @classmethod
+    def of(cls, job: Job, worker: str) -> "Lease":
+        """The lease `worker` holds on a job it has just claimed."""
+        return cls(job.id, worker, job.attempts, job.fence)
+
+    def fence_guard(self) -> LeaseFence:
+        """A core.fencing.Fence that holds while this lease does, for writes outside the queue's scripts."""
+        return LeaseFence(keys.job(self.job_id), self.worker, self.fence)
 
 
 class LeaseState(IntEnum):
@@ -69,15 +81,14 @@ class Leases:
         await self._redis.xread({keys.WAKE: wake_id}, count=1, block=block_ms)
 
     async def renew(self, worker: str, leases: list[Lease]) -> list[LeaseState]:
-        args = [part for lease in leases for part in (lease.job_id, lease.attempt)]
+        args = [part for lease in leases for part in (lease.job_id, lease.fence)]
         states = await self._scripts.run("renew", worker, *args)
         return [LeaseState(s) for s in states]
 
     async def state(self, lease: Lease) -> LeaseState:
-        status, worker, attempts, cancel = await self._redis.hmget(
-            keys.job(lease.job_id), ["status", "worker", "attempts", "cancel_requested"]
-        )
-        if (status, worker, attempts) != ("running", lease.worker, str(lease.attempt)):
+        guard = lease.fence_guard()
+        *held, cancel = await self._redis.hmget(guard.key, [*guard.fields, "cancel_requested"])
+        if not guard.holds(held):
             return LeaseState.lost
         return LeaseState.cancel_requested if cancel == "1" else LeaseState.held
 
@@ -89,7 +100,7 @@ class Leases:
             "progress",
             lease.job_id,
             lease.worker,
-            lease.attempt,
+            lease.fence,
             stage or "",
             progress.model_dump_json() if progress else "",
         )
@@ -101,7 +112,7 @@ class Leases:
             "finish",
             lease.job_id,
             lease.worker,
-            lease.attempt,
+            lease.fence,
             outcome.status,
             outcome.error.model_dump_json() if outcome.error else "",
             outcome.retry_delay_ms,

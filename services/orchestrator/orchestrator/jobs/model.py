@@ -66,6 +66,7 @@ class Job(RedisRecord):
     stage: str | None = None
     progress: Progress | None = None
     attempts: int = 0  # handler starts so far; a graceful release gives its attempt back
+    fence: int = 0  # +1 on every claim, never reset or given back: fences each attempt (jobs/fence.py)
     error: JobErrorInfo | None = None
     dead_reason: str | None = None
     dead_entry_id: str | None = None  # its entry in the dead-letter stream

@@ -184,7 +184,7 @@ class WorkerPool:
         return False
 
     def _spawn(self, job: Job) -> None:
-        lease = Lease(job.id, self.worker_id, job.attempts)
+        lease = Lease.of(job, self.worker_id)
         ctx = JobContext(job, lease, self._leases)
         task = asyncio.create_task(self._run(ctx), name=f"job-{job.id}-{job.attempts}")
         self._running[lease] = _Running(ctx, task)

@@ -2,6 +2,8 @@
 -- ARGV[4] worker (consumer) id, [5] count, [6] lease (ms), [7] max deliveries.
 -- KEYS[8..10] the XAUTOCLAIM cursor of each priority stream.
 -- Returns {jobs (each a flat HGETALL), ms until the next delayed retry is due or -1, last wake entry id}.
+-- Every claim starts a new attempt with a new fence (HINCRBY: 1 for a job older code wrote without one);
+-- nothing else writes the fence, so it never repeats and a stale attempt can never hold the lease again.
 local worker, want, lease_ms, max_deliveries = ARGV[4], tonumber(ARGV[5]), ARGV[6], tonumber(ARGV[7])
 local ms = now_ms()
 
@@ -57,6 +59,7 @@ for _, c in ipairs(candidates) do
   else
     attempts = attempts + 1
     set_status(id, status, 'running', ms, {attempt = attempts, worker = worker})
+    redis.call('HINCRBY', key, 'fence', 1)
     redis.call('HSET', key, 'attempts', attempts, 'worker', worker, 'started_at_ms', ms)
     redis.call('HDEL', key, 'run_at_ms')
     started[#started + 1] = redis.call('HGETALL', key)

@@ -65,7 +65,14 @@ local function drop_entry(stream, entry)
   redis.call('XDEL', stream, entry)
 end
 
--- 'lost' unless this worker still holds the job's lease for this attempt.
-local function holds(job, worker, attempt)
-  return job[1] == 'running' and job[2] == worker and job[3] == attempt
+-- What holding a lease means (jobs/fence.py says the same for Python): the job runs on this worker in
+-- this attempt's fence. `job` is HMGET status, worker, fence, ...; a fence older code never wrote is '0'.
+-- The fence, not `attempts`: attempts is a budget that requeue resets and a release gives back, so a
+-- stale attempt on the same worker could carry the same number as the current one.
+local function same_attempt(job, worker, fence)
+  return job[2] == worker and (job[3] or '0') == fence
+end
+
+local function holds(job, worker, fence)
+  return job[1] == 'running' and same_attempt(job, worker, fence)
 end

@@ -1,4 +1,5 @@
--- Queues a failed job again, or replays a dead letter, with a fresh attempt budget.
+-- Queues a failed job again, or replays a dead letter, with a fresh attempt budget. The fence stays: the
+-- next claim moves it past every earlier attempt's, so none of them can hold the lease again.
 -- ARGV[4] job id. Returns 'queued', 'missing' or 'illegal:<status>'.
 local id = ARGV[4]
 local key = job_key(id)
