@@ -28,6 +28,9 @@ class OrchErrorCode(StrEnum):
     invalid_metadata = "invalid_metadata"  # metadata the vector store would refuse (422)
     too_many_streams = "too_many_streams"  # event streams over the per-key or process budget (429)
     blob_store_unavailable = "blob_store_unavailable"  # the originals' store failed: retry later (503)
+    # A document's ingest job (issue 11).
+    job_lost = "job_lost"  # its job ended without finishing it, or was never queued
+    queue_unavailable = "queue_unavailable"  # its job could not be queued (the document is failed)
 
 
 Code = ErrorCode | OrchErrorCode

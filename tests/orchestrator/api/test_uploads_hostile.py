@@ -24,7 +24,7 @@ from tests.support.api import (
     upload,
     wait_document,
 )
-from tests.support.queue import BLOB_DIR
+from tests.support.queue import BLOB_DIR, wait_until
 
 # API keys as the API accepts them (32 characters at least, no placeholder).
 KEY_ONE, KEY_TWO = "1" * 32 + "-uploads-one", "2" * 32 + "-uploads-two"
@@ -102,14 +102,18 @@ async def test_without_kept_originals_the_blob_goes_once_ready(api_settings: Set
     async with running_app(settings) as (_, api):
         await create_collection(api, "unkept")
         document = await ingest(api, "unkept", "harbour.md", TEXT)
-        assert not original_path(document["id"]).exists()
+
+        async def dropped() -> bool:  # the job drops it just after its commit made the document ready
+            return not original_path(document["id"]).exists()
+
+        await wait_until(dropped, what="the original to be dropped")
         assert_error(await api.get(f"{API}/documents/{document['id']}/original"), 409, "original_not_kept")
         assert_error(await api.post(f"{API}/documents/{document['id']}/reingest"), 409, "original_not_kept")
         # Uploading the same bytes again with on_duplicate=replace brings the original back for that job.
         again = await upload(api, "unkept", "harbour.md", TEXT, on_duplicate="replace")
         assert again.status_code == 202, again.text
         assert (await wait_document(api, document["id"]))["status"] == "ready"
-        assert not original_path(document["id"]).exists()
+        await wait_until(dropped, what="the original to be dropped again")
 
 
 async def test_an_idempotency_key_binds_the_request(api: httpx.AsyncClient) -> None:

@@ -2,6 +2,8 @@
 
 Each change is one optimistic transaction (WATCH the record, check, MULTI/EXEC the record and its indexes
 together), so indexes never disagree with records and a concurrent writer makes the change re-run.
+A collection's sha256 index names at most one live document per content: `add_document` refuses
+(DuplicateDocument) bytes that a document not being deleted already holds, checked inside its transaction.
 
 A collection's counts are kept, not scanned for: its document count is the size of its document index,
 and its searchable chunk count is a field of its hash that every document change moves by its delta, in
@@ -9,7 +11,7 @@ the same transaction (catalog.counts). `recount` sets it from the documents when
 collection made before the counter) and the reconciler calls it as a check.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from redis.asyncio import Redis
@@ -23,10 +25,25 @@ from orchestrator.core import keys
 from orchestrator.core.ids import now_ms, require_record_id
 from orchestrator.core.pagination import narrowest_index, paginate
 from orchestrator.core.records import Page
-from orchestrator.errors import Conflict, NotFound
+from orchestrator.errors import Conflict, NotFound, OrchErrorCode
 
 # Keys of the indexes depend on these, so they never change after registration.
 _IMMUTABLE_DOCUMENT_FIELDS = frozenset({"id", "collection", "sha256", "created_at_ms"})
+
+# What a change of a document is made of, computed from its current record (see Registry.change_document).
+DocumentChange = Callable[[Document], dict[str, Any]]
+
+
+class DuplicateDocument(Conflict):
+    """The collection already holds these bytes as a document that is not being deleted."""
+
+    def __init__(self, existing: Document):
+        super().__init__(
+            f"this file is already document {existing.id}",
+            code=OrchErrorCode.duplicate,
+            details={"document_id": existing.id},
+        )
+        self.existing = existing
 
 
 class Registry:
@@ -131,8 +148,11 @@ class Registry:
     # Documents.
 
     async def add_document(self, document: Document) -> Document:
-        """Registers a document in an active collection."""
+        """Registers a document in an active collection; DuplicateDocument when its sha256 already names
+        another document of the collection that is not being deleted (both read in the transaction, so
+        of two concurrent uploads of the same bytes only one is registered)."""
         collection_key = keys.collection(document.collection)
+        sha_index = keys.documents_by_sha256(document.collection)
 
         async def add(pipe: Pipeline) -> Document:
             status = await pipe.hget(collection_key, "status")
@@ -140,16 +160,24 @@ class Registry:
                 raise NotFound(f"collection {document.collection!r} not found")
             if status != CollectionStatus.active:
                 raise Conflict(f"collection {document.collection} is {status}")
+            owner_id = await pipe.hget(sha_index, document.sha256)
+            if owner_id is not None and owner_id != document.id:
+                owner_key = keys.document(owner_id)
+                await pipe.watch(owner_key)  # it may start being deleted: then these bytes are free
+                raw = await pipe.hgetall(owner_key)
+                owner = Document.from_redis(raw) if raw else None
+                if owner is not None and owner.status is not DocumentStatus.deleting:
+                    raise DuplicateDocument(owner)
             pipe.multi()
             pipe.hset(keys.document(document.id), mapping=document.to_redis())
             pipe.zadd(keys.DOCUMENTS, {document.id: 0})
             pipe.zadd(keys.documents_by_collection(document.collection), {document.id: 0})
             pipe.zadd(keys.documents_by_status(document.status), {document.id: 0})
-            pipe.hset(keys.documents_by_sha256(document.collection), document.sha256, document.id)
+            pipe.hset(sha_index, document.sha256, document.id)
             counts.move(pipe, document.collection, counts.searchable_chunks(document))
             return document
 
-        return await self._redis.transaction(add, collection_key, value_from_callable=True)
+        return await self._redis.transaction(add, collection_key, sha_index, value_from_callable=True)
 
     async def get_document(self, document_id: str) -> Document:
         require_record_id("document", document_id)
@@ -221,8 +249,12 @@ class Registry:
     async def update_document(self, document_id: str, **changes: Any) -> Document:
         """Changes fields in one transaction; a new `status` must be a legal transition (the same
         status again is no transition, so that handlers can repeat a step)."""
-        if fixed := _IMMUTABLE_DOCUMENT_FIELDS & changes.keys():
-            raise ValueError(f"document fields {sorted(fixed)} cannot change")
+        return await self.change_document(document_id, lambda _: changes)
+
+    async def change_document(self, document_id: str, change: DocumentChange) -> Document:
+        """Like update_document, with the changes computed by `change` from the current record inside the
+        transaction (a read-modify-write, such as a metadata merge, that a concurrent writer re-runs
+        instead of overwriting). `change` may raise to refuse; then nothing is written."""
         require_record_id("document", document_id)
         key = keys.document(document_id)
 
@@ -230,6 +262,9 @@ class Registry:
             raw = await pipe.hgetall(key)
             if not raw:
                 raise NotFound(f"document {document_id!r} not found")
+            changes = change(Document.from_redis(raw))
+            if fixed := _IMMUTABLE_DOCUMENT_FIELDS & changes.keys():
+                raise ValueError(f"document fields {sorted(fixed)} cannot change")
             return write_document(pipe, raw, changes)
 
         return await self._redis.transaction(update, key, value_from_callable=True)

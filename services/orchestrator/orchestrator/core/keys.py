@@ -33,6 +33,7 @@ _DOCS_BY_SHA256 = PREFIX + "docs:sha256:{}"  # hash per collection: sha256 -> do
 _IDEMPOTENCY = PREFIX + "idem:{}"
 _IDEMPOTENCY_LOCK = PREFIX + "idem-lock:{}"
 _JOB_SECRET = PREFIX + "secret:{}"  # string by job id: a job's document password, deleted when the job ends
+_METADATA_LOCK = PREFIX + "metadata-lock:{}"  # by document id
 
 
 def stream(priority: str) -> str:
@@ -94,6 +95,11 @@ def documents_by_sha256(collection_name: str) -> str:
 def idempotency_lock(key: str) -> str:
     """Held while a request with this idempotency key runs, so concurrent repeats wait for its job."""
     return _IDEMPOTENCY_LOCK.format(key)
+
+
+def metadata_lock(document_id: str) -> str:
+    """Held while a document's user metadata is written onto its vectors, so those writes never interleave."""
+    return _METADATA_LOCK.format(document_id)
 
 
 def rate_window(kind: str, client: str, window: int) -> str:

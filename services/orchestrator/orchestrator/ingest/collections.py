@@ -1,7 +1,10 @@
 """A collection's lifecycle across the catalog, the vector store and the queue: created only by an
 explicit call (with its own Chroma collection, in the model's dimension), deleted by a job."""
 
+import asyncio
+import logging
 import secrets
+import time
 from contextlib import suppress
 from typing import Any
 
@@ -9,6 +12,8 @@ from orchestrator.catalog import Collection, CollectionStatus, merge_metadata
 from orchestrator.clients import Clients
 from orchestrator.errors import Conflict, IllegalTransition, NotFound
 from orchestrator.jobs import Job, JobType, Priority
+
+log = logging.getLogger(__name__)
 
 
 async def create_collection(
@@ -31,7 +36,11 @@ async def create_collection(
     probe = await clients.compute.embed(["dimension probe"], kind="query", model=embedding_model)
     # Unique per creation, so a name deleted and made again never meets its old vectors.
     chroma_name = f"{name}-{secrets.token_hex(4)}"
-    await clients.vectors.create_collection(chroma_name, dim=probe.dim, model=probe.model)
+    try:
+        await clients.vectors.create_collection(chroma_name, dim=probe.dim, model=probe.model)
+    except BaseException:  # Chroma may have made it and lost the reply
+        _drop_later(clients, name, chroma_name)
+        raise
     collection = Collection(
         name=name,
         embedding_model=probe.model,
@@ -46,25 +55,46 @@ async def create_collection(
     except Conflict:
         await clients.vectors.delete_collection(chroma_name)
         raise Conflict(f"collection {name!r} exists") from None
-    except BaseException:
-        await _drop_unregistered(clients, name, chroma_name)
+    except BaseException:  # Redis failed, or the request was cancelled
+        _drop_later(clients, name, chroma_name)
         raise
     return collection
 
 
+# Cleanups of failed creates, run beside the request (whose answer is an error already); referenced here
+# so that the event loop does not drop them.
+_cleanups: set[asyncio.Task[None]] = set()
+CLEANUP_FOR_S = 60.0  # Redis or Chroma restarting: seconds; past this the reconciler takes over
+
+
+def _drop_later(clients: Clients, name: str, chroma_name: str) -> None:
+    task = asyncio.get_running_loop().create_task(_drop_unregistered(clients, name, chroma_name))
+    _cleanups.add(task)
+    task.add_done_callback(_cleanups.discard)
+
+
 async def _drop_unregistered(clients: Clients, name: str, chroma_name: str) -> None:
-    """After a failed registration: deletes the Chroma collection only when the registry surely does not
-    name it (the write may have landed with its reply lost). Left behind otherwise: the reconciler
-    removes it once it is old enough."""
-    try:
-        registered = await clients.registry.get_collection(name)
-    except NotFound:
-        registered = None
-    except Exception:
-        return
-    if registered is None or registered.chroma_name != chroma_name:
-        with suppress(Exception):
-            await clients.vectors.delete_collection(chroma_name)
+    """After a failed create: deletes the Chroma collection unless the registry names it (its write may
+    have landed with the reply lost), retrying while Redis or Chroma is away. If the process dies first,
+    the reconciler removes it once it is old enough (reconciler.ORPHAN_MIN_AGE_S)."""
+    deadline, delay_s = time.monotonic() + CLEANUP_FOR_S, 0.2
+    while True:
+        try:
+            try:
+                registered = await clients.registry.get_collection(name)
+            except NotFound:
+                registered = None
+            if registered is None or registered.chroma_name != chroma_name:
+                await clients.vectors.delete_collection(chroma_name)  # a missing one is fine
+            return
+        except Exception as exc:
+            if time.monotonic() > deadline:
+                log.warning(
+                    "collection %s: Chroma collection %s left for the reconciler (%r)", name, chroma_name, exc
+                )
+                return
+            await asyncio.sleep(delay_s)
+            delay_s = min(delay_s * 2, 5.0)
 
 
 async def patch_collection(clients: Clients, name: str, metadata: dict[str, Any]) -> Collection:

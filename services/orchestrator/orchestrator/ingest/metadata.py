@@ -1,11 +1,28 @@
 """A document's user metadata, changed in the registry and on the vectors of its searchable generation,
-so that search filters and results agree with the record."""
+so that search filters and results agree with the record.
 
+- A patch merges inside one Redis transaction over the document: a concurrent patch makes it re-run on
+  the other's result, so neither is lost.
+- The vectors follow the registry, never a caller's copy of it: `sync_vector_metadata` reads the document
+  under a per-document lock and writes its current metadata onto the vectors of its searchable generation.
+  Two syncs never interleave, so the last to run leaves the latest metadata. A patch calls it after its
+  registry write; the saga calls it after a commit whose document's metadata differs from its job's
+  snapshot (a patch that landed while the job ran, onto the generation before). Either way a patch is on
+  the vectors of whichever generation is searchable once both are done.
+"""
+
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
-from orchestrator.catalog import Document, merge_metadata
+from redis.asyncio.lock import Lock
+from redis.exceptions import LockError
+
+from orchestrator.catalog import Document, DocumentStatus, merge_metadata
 from orchestrator.clients import Clients
-from orchestrator.ingest.operations import live_document
+from orchestrator.core import keys
+from orchestrator.errors import Conflict, NotFound
 from orchestrator.vectors import (
     MAX_METADATA_KEYS,
     RESERVED,
@@ -15,33 +32,102 @@ from orchestrator.vectors import (
     where_document,
 )
 
+log = logging.getLogger(__name__)
 
-async def patch_metadata(clients: Clients, document_id: str, patch: dict[str, Any]) -> Document:
-    """Merges `patch` into the document's metadata (a None value removes a key); metadata the vector
-    store would refuse is InvalidMetadata (422), before anything changes."""
-    check_user_metadata(patch)
-    document = await live_document(clients, document_id)
-    merged = merge_metadata(document.metadata, patch)
+# A sync writes a page of vectors per request: the TTL bounds a holder that died, far above a real sync.
+LOCK_TTL_S = 120.0
+LOCK_WAIT_S = 60.0  # how long a sync waits for the one before it
+LOCK_POLL_S = 0.05
+PAGE = 1_000  # vectors read and updated per request
+
+
+def merged_metadata(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
+    """The metadata after a patch (a None value removes a key); InvalidMetadata past MAX_METADATA_KEYS."""
+    merged = merge_metadata(dict(current), dict(patch))
     if len(merged) > MAX_METADATA_KEYS:
         raise InvalidMetadata(f"at most {MAX_METADATA_KEYS} metadata keys")
-    updated = await clients.registry.update_document(document_id, metadata=merged)
-    if updated.generation == 0:
-        return updated
-    collection = await clients.registry.get_collection(document.collection)
-    chroma = collection.vector_name
-    records = await clients.vectors.get(
-        chroma, where=where_document(document_id, generation=updated.generation)
-    )
-    if records:
-        removed = {k: None for k in document.metadata if k not in merged and k not in RESERVED}
-        metadatas = [
-            {
-                **r.metadata,
-                **removed,
-                **user_metadata(merged),
-                **{k: r.metadata[k] for k in RESERVED if k in r.metadata},
-            }
-            for r in records
-        ]
-        await clients.vectors.update_metadata(chroma, [r.id for r in records], metadatas)
+    return merged
+
+
+async def merge_patch(clients: Clients, document_id: str, patch: Mapping[str, Any]) -> Document:
+    """The registry's half of a patch: merged into the current record in one transaction (a concurrent
+    write re-runs the merge). NotFound when the document does not exist or is being deleted."""
+
+    def change(document: Document) -> dict[str, Any]:
+        if document.status is DocumentStatus.deleting:
+            raise NotFound(f"document {document_id!r} is being deleted")
+        return {"metadata": merged_metadata(document.metadata, patch)}
+
+    return await clients.registry.change_document(document_id, change)
+
+
+async def patch_metadata(clients: Clients, document_id: str, patch: dict[str, Any]) -> Document:
+    """Merges `patch` into the document's metadata (a None value removes a key), then brings its vectors
+    in line; metadata the vector store would refuse is InvalidMetadata (422), before anything changes."""
+    check_user_metadata(patch)
+    updated = await merge_patch(clients, document_id, patch)
+    await sync_vector_metadata(clients, document_id)
     return updated
+
+
+async def sync_vector_metadata(clients: Clients, document_id: str) -> None:
+    """Writes the document's current user metadata onto the vectors of its searchable generation: keys it
+    no longer has are removed, the reserved fields stay. Safe at any time: nothing to do for a document
+    that is missing, being deleted, or never ready (generation 0). Raises what Redis or Chroma raise
+    (the registry is the truth: a later sync, or the next patch, writes it again)."""
+    async with _metadata_lock(clients, document_id):
+        try:  # read under the lock: a sync that waited sees what the one before it wrote, or newer
+            document = await clients.registry.get_document(document_id)
+            collection = await clients.registry.get_collection(document.collection)
+        except NotFound:
+            return
+        if document.status is DocumentStatus.deleting or document.generation == 0:
+            return
+        wanted = user_metadata(document.metadata)
+        where = where_document(document_id, generation=document.generation)
+        offset = 0
+        while True:  # updates move no record, so offsets stay stable while paging
+            records = await clients.vectors.get(
+                collection.vector_name, where=where, limit=PAGE, offset=offset
+            )
+            changed = [(r.id, change) for r in records if (change := _change(r.metadata, wanted))]
+            if changed:
+                await clients.vectors.update_metadata(
+                    collection.vector_name, [i for i, _ in changed], [c for _, c in changed]
+                )
+            if len(records) < PAGE:
+                return
+            offset += PAGE
+
+
+def _change(stored: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, Any]:
+    """What turns a vector's user metadata into `wanted` (None removes a key); {} when it is already."""
+    current = {k: v for k, v in stored.items() if k not in RESERVED}
+    if current == wanted:
+        return {}
+    return {**{k: None for k in current if k not in wanted}, **wanted}
+
+
+@asynccontextmanager
+async def _metadata_lock(clients: Clients, document_id: str) -> AsyncIterator[None]:
+    """The document's metadata lock, with an owner token: releasing it deletes it only while it is still
+    this holder's (one that outlived its TTL never frees the next holder's lock)."""
+    lock = Lock(
+        clients.redis,
+        keys.metadata_lock(document_id),
+        timeout=LOCK_TTL_S,
+        sleep=LOCK_POLL_S,
+        blocking_timeout=LOCK_WAIT_S,
+        thread_local=False,  # one Lock per call; tasks of one thread must not share a token
+    )
+    if not await lock.acquire():
+        raise Conflict(f"the metadata of document {document_id} is being written: retry", retryable=True)
+    try:
+        yield
+    finally:
+        try:
+            await lock.release()
+        except LockError as exc:  # it expired (and may be another holder's now): not ours to delete
+            log.warning("document %s: its metadata lock expired before the sync ended: %s", document_id, exc)
+        except Exception as exc:  # Redis went away: its TTL frees it
+            log.warning("document %s: could not release its metadata lock: %r", document_id, exc)

@@ -3,6 +3,9 @@ an ingest job's document follows its job.
 
 - Queueing an ingest job for an existing document (re-ingest, retry, replay) marks the document `queued`
   first (refused while other work on it is in flight), then queues the job, then names the job on it.
+  When the queueing raises, the document is failed (`queue_unavailable`) before the error goes on, so it
+  never waits for a job that does not exist; if even that fails (or the process dies in between), the
+  reconciler fails a document `queued` with no job named once it is older than the grace (`job_lost`).
 - An ingest job that ends without its saga finishing the document (cancelled before it ran, dead-lettered
   after its workers died, forgotten) leaves the document `cancelled` or `failed`, with the job's error.
 - Deleting a document hides it at once and cancels its ingest job, whose commit would be refused anyway.
@@ -15,7 +18,7 @@ from typing import Any
 
 from orchestrator.catalog import BlobMissing, Document, DocumentError, DocumentStatus, generations
 from orchestrator.clients import Clients
-from orchestrator.core.ids import new_id
+from orchestrator.core.ids import new_id, now_ms
 from orchestrator.errors import Conflict, IllegalTransition, NotFound, OrchErrorCode
 from orchestrator.ingest import passwords
 from orchestrator.jobs import Enqueued, Job, JobStatus, JobType, Priority
@@ -23,7 +26,9 @@ from orchestrator.jobs import Enqueued, Job, JobStatus, JobType, Priority
 log = logging.getLogger(__name__)
 
 INGEST_TYPES = frozenset({JobType.ingest, JobType.reingest})
-LOST = DocumentError(code="job_lost", message="its ingest job ended without finishing it")
+LOST = DocumentError(code=OrchErrorCode.job_lost, message="its ingest job ended without finishing it")
+NEVER_QUEUED = DocumentError(code=OrchErrorCode.job_lost, message="it waited for a job that was never queued")
+NOT_QUEUED = DocumentError(code=OrchErrorCode.queue_unavailable, message="its job could not be queued")
 CANCELLED_BEFORE_RUN = DocumentError(code="cancelled", message="the job was cancelled before it ran")
 
 
@@ -39,9 +44,23 @@ async def queue_for_document(
         await generations.mark_queued(clients.redis, document_id)
     except NotFound:
         raise Conflict(f"document {document_id} is gone") from None
-    job = await enqueue()
+    try:
+        job = await enqueue()
+    except BaseException:
+        await _unqueue(clients, document_id)
+        raise
     await generations.attach_job(clients.redis, document_id, job.id)
     return job
+
+
+async def _unqueue(clients: Clients, document_id: str) -> None:
+    """Best effort, on a way out that is already raising: the document queued for a job that was not
+    queued is failed (its searchable generation stays), so that it can be queued again. Only while no
+    job is named on it: one that was queued after all (a lost reply) and began owns it."""
+    try:
+        await generations.finish_unready(clients.redis, document_id, None, DocumentStatus.failed, NOT_QUEUED)
+    except Exception as exc:  # the reconciler fails it after the grace
+        log.warning("document %s stays queued with no job for now: %r", document_id, exc)
 
 
 async def settle_document(clients: Clients, document_id: str, job_id: str, job: Job | None) -> bool:
@@ -164,15 +183,37 @@ async def cancel_job(clients: Clients, job_id: str) -> Job:
     return job
 
 
-async def fail_if_stuck(clients: Clients, document: Document) -> bool:
+async def fail_if_stuck(clients: Clients, document: Document, *, grace_s: float | None = None) -> bool:
     """For the reconciler: settles a queued or processing document whose job has ended, or is gone,
-    without finishing it; True if it did."""
+    without finishing it, or that is `queued` with no job named for longer than `grace_s` (default:
+    settings.reconcile_grace_s); True if it did."""
     if document.job_id is None:
-        return False
+        return await _fail_if_never_queued(clients, document, grace_s)
     job = (await clients.queue.get_many([document.job_id]))[0]
     if job is not None and (not job.final or job.status is JobStatus.succeeded):
         return False  # still running, or its commit decided: nothing stuck
     return await settle_document(clients, document.id, document.job_id, job)
+
+
+async def _fail_if_never_queued(clients: Clients, document: Document, grace_s: float | None) -> bool:
+    """A document marked queued whose job was never queued (the process died, or Redis failed, between
+    the two) waits forever. A fresh one may be between mark_queued and attach_job: only one older than
+    the grace is failed. Its job, if it was queued after all and began, is named on it (processing):
+    finish_unready re-checks that no job is named and, by generation, that no attempt began meanwhile."""
+    if document.status is not DocumentStatus.queued:
+        return False
+    grace_s = clients.settings.reconcile_grace_s if grace_s is None else grace_s
+    if now_ms() - document.updated_at_ms < grace_s * 1000:
+        return False
+    failed = await generations.finish_unready(
+        clients.redis,
+        document.id,
+        None,
+        DocumentStatus.failed,
+        NEVER_QUEUED,
+        generation=document.latest_generation,
+    )
+    return failed is not None
 
 
 async def delete_document(clients: Clients, document_id: str) -> Job:

@@ -189,7 +189,7 @@ class Reconciler:
             while True:
                 page = await self.c.registry.list_documents(status=status, cursor=cursor, limit=PAGE)
                 for document in page.items:
-                    report.documents_failed += await fail_if_stuck(self.c, document)
+                    report.documents_failed += await fail_if_stuck(self.c, document, grace_s=self.grace_s)
                 if page.next_cursor is None:
                     break
                 cursor = page.next_cursor

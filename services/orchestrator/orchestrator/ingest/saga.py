@@ -91,6 +91,10 @@ class Ingestion:
         attempt = _Attempt(self.c, ctx, job, document, collection, generation)
         if not begun.committed:
             await attempt.build_or_roll_back()
+        if begun.committed or attempt.metadata_changed:
+            # A patch landed while the job ran: its vectors carry the metadata read at begin. Outside
+            # build_or_roll_back: a failure here must retry the job, never roll the commit back.
+            await sync_vector_metadata(self.c, document.id)
         if not self.c.settings.keep_originals:
             await attempt.drop_original()
         if generation > 1:  # generation 1 is the document's first: there is nothing older to drop
@@ -116,6 +120,7 @@ class _Attempt:
         # The searchable generation when this attempt began: generations between it and this attempt's
         # were started by earlier attempts of this job that can never commit now.
         self.searchable = document.generation
+        self.metadata_changed = False  # the committed document's metadata differs from the snapshot
 
     async def build_or_roll_back(self) -> None:
         try:
@@ -254,9 +259,7 @@ class _Attempt:
                 self.generation,
             )
             raise JobCancelled(self.job.id) from exc
-        if committed.metadata != self.document.metadata:
-            # A patch landed while this job ran: its vectors carry the metadata read at begin.
-            await sync_vector_metadata(self.c, self.document.id)
+        self.metadata_changed = committed.metadata != self.document.metadata
 
     async def drop_original(self) -> None:
         """ORCH_KEEP_ORIGINALS=false: the original goes once its document is ready (a re-ingest is then

@@ -8,7 +8,12 @@ token, taken once the body is staged (the fingerprint is known then) and held on
 check and the registration, so a slow body never outlives it.
 
 The file arrives already written to a staged blob (`NewUpload.staged`): it becomes the document's original
-only when the upload is accepted, and is discarded on every other way out."""
+only when the upload is accepted, and is discarded on every other way out.
+
+Duplicates are found twice: up front (before anything is written), and by the registry's add itself,
+atomically (DuplicateDocument), so that of two concurrent uploads of the same bytes only one registers a
+document; the other undoes what it wrote (its original) and follows its `on_duplicate` against the one that
+won, as if it had found it up front."""
 
 import hashlib
 import json
@@ -25,12 +30,13 @@ from redis.exceptions import LockError
 
 from contracts.errors import ErrorCode
 from orchestrator.catalog import Collection, Document, DocumentStatus, StagedBlob, generations
+from orchestrator.catalog.registry import DuplicateDocument
 from orchestrator.clients import Clients
 from orchestrator.core import keys
 from orchestrator.errors import Conflict, NotFound, OrchErrorCode, OrchestratorError
+from orchestrator.ingest.metadata import merge_patch, merged_metadata
 from orchestrator.ingest.operations import enqueue_ingest, queue_for_document
 from orchestrator.jobs import Job, JobType
-from orchestrator.vectors import MAX_METADATA_KEYS, InvalidMetadata, check_user_metadata
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +180,11 @@ async def _register(clients: Clients, collection: Collection, new: NewUpload, ke
         try:
             added = True
             await clients.registry.add_document(document)
+        except DuplicateDocument as exc:  # a concurrent upload of the same bytes registered first
+            added = False
+            accepted = await _duplicate(clients, exc.existing, new, key, original_of=document.id)
+            await _undo_register(clients, document.id, committed=True, added=False)
+            return accepted
         except (NotFound, Conflict) as exc:  # the collection went away since the check
             added = False
             raise NotFound(f"collection {collection.name!r} not found ({exc})") from None
@@ -219,28 +230,32 @@ async def _undo_register(clients: Clients, document_id: str, *, committed: bool,
             log.error("upload of document %s refused; its record is left behind: %r", document_id, exc)
 
 
-async def _duplicate(clients: Clients, existing: Document, new: NewUpload, key: str | None) -> Accepted:
+async def _duplicate(
+    clients: Clients, existing: Document, new: NewUpload, key: str | None, *, original_of: str | None = None
+) -> Accepted:
+    """Applies `on_duplicate` against `existing`. The new bytes are `new.staged`, or, after a lost race,
+    already the original of the refused document `original_of` (the same bytes: the same sha256)."""
     if new.on_duplicate is OnDuplicate.reject:
-        raise Conflict(
-            f"this file is already document {existing.id}",
-            code=OrchErrorCode.duplicate,
-            details={"document_id": existing.id},
-        )
+        raise DuplicateDocument(existing)
     if new.on_duplicate is OnDuplicate.skip:
         return Accepted(existing.id, existing.job_id, duplicate=True, queued=False)
     # replace: every check that can refuse comes before anything is written.
     if existing.in_flight:
         raise Conflict(f"document {existing.id} is being ingested now", details={"document_id": existing.id})
-    merged = check_user_metadata({**existing.metadata, **new.metadata}, allow_none=False)
-    if len(merged) > MAX_METADATA_KEYS:  # (check_user_metadata counts too: this says it outright)
-        raise InvalidMetadata(f"at most {MAX_METADATA_KEYS} metadata keys")
+    merged_metadata(existing.metadata, new.metadata)  # refuses too many keys (merge_patch checks again)
+
+    async def keep_original() -> None:
+        if original_of is None:
+            await clients.blobs.commit(new.staged, existing.id)
+        elif not await clients.blobs.exists(existing.id):  # the same bytes: a copy only when it is gone
+            await clients.blobs.put(existing.id, await clients.blobs.open(original_of))
 
     async def enqueue() -> Job:
         # The document is ours now (queued, nothing else in flight): the same bytes become its original
         # (back, if it was not kept), its metadata is merged, and its job is queued.
-        await clients.blobs.commit(new.staged, existing.id)
-        if new.metadata:
-            await clients.registry.update_document(existing.id, metadata=merged)
+        await keep_original()
+        if new.metadata:  # merged into the current record: a patch meanwhile is kept
+            await merge_patch(clients, existing.id, new.metadata)
         enqueued = await enqueue_ingest(
             clients,
             JobType.reingest,
