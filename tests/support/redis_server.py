@@ -18,8 +18,9 @@ def free_port() -> int:
 
 
 class RedisServer:
-    """appendfsync `always` makes every acknowledged write survive SIGKILL, at the price of an fsync per
-    write; `everysec` keeps the append-only file but fsyncs in the background."""
+    """appendfsync `always` fsyncs every write before its reply (an OS crash loses nothing acknowledged);
+    `everysec` write()s before replying too, so a SIGKILL of Redis alone loses nothing the kernel got, but
+    fsyncs once a second in the background (an OS crash loses up to ~2 s)."""
 
     def __init__(self, directory: Path, *, appendfsync: str = "everysec"):
         self.directory = directory

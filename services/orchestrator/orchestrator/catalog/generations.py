@@ -33,6 +33,10 @@ class Superseded(Conflict):
     """The document was deleted, its collection is being deleted, or a newer job took it over."""
 
 
+class MetadataMoved(Conflict):
+    """A metadata patch landed after the committing attempt wrote metadata onto its vectors: write again."""
+
+
 def searchable(document: Document | None, generation: int) -> bool:
     return (
         document is not None
@@ -149,11 +153,13 @@ async def commit_ready(
     pages: int | None,
     format: str | None,
     extracted: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
     fence: Fence | None = None,
 ) -> Document:
     """The one step that makes a generation searchable; refused (Superseded) if the document was deleted,
     its collection is being deleted, or another job or attempt took it over meanwhile (LeaseLost when the
-    fence no longer holds)."""
+    fence no longer holds). `metadata`: the user metadata the generation's vectors carry; MetadataMoved
+    when the document's differs by now (a patch landed meanwhile)."""
 
     def mutate(document: Document, collection: Collection | None) -> dict[str, Any]:
         _require_live(document, collection)
@@ -161,6 +167,8 @@ async def commit_ready(
             raise Superseded(f"document {document.id} moved on to job {document.job_id}")
         if document.status is not DocumentStatus.processing:
             raise Superseded(f"document {document.id} is {document.status}")
+        if metadata is not None and document.metadata != metadata:
+            raise MetadataMoved(f"document {document.id}'s metadata changed during its ingest")
         return {
             "status": DocumentStatus.ready,
             "generation": generation,

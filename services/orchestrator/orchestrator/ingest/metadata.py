@@ -6,9 +6,10 @@ so that search filters and results agree with the record.
 - The vectors follow the registry, never a caller's copy of it: `sync_vector_metadata` reads the document
   under a per-document lock and writes its current metadata onto the vectors of its searchable generation.
   Two syncs never interleave, so the last to run leaves the latest metadata. A patch calls it after its
-  registry write; the saga calls it after a commit whose document's metadata differs from its job's
-  snapshot (a patch that landed while the job ran, onto the generation before). Either way a patch is on
-  the vectors of whichever generation is searchable once both are done.
+  registry write. The saga, before its commit, syncs its own (not yet searchable) generation when the
+  document's metadata differs from its job's snapshot, and its commit is refused if a patch lands after
+  that sync (catalog.generations.MetadataMoved): so a generation is made searchable only with the
+  registry's metadata on its vectors, and a later patch finds it searchable and syncs it itself.
 """
 
 import logging
@@ -70,21 +71,25 @@ async def patch_metadata(clients: Clients, document_id: str, patch: dict[str, An
     return updated
 
 
-async def sync_vector_metadata(clients: Clients, document_id: str) -> None:
-    """Writes the document's current user metadata onto the vectors of its searchable generation: keys it
-    no longer has are removed, the reserved fields stay. Safe at any time: nothing to do for a document
-    that is missing, being deleted, or never ready (generation 0). Raises what Redis or Chroma raise
-    (the registry is the truth: a later sync, or the next patch, writes it again)."""
+async def sync_vector_metadata(
+    clients: Clients, document_id: str, *, generation: int | None = None
+) -> dict[str, Any] | None:
+    """Writes the document's current user metadata onto the vectors of its searchable generation (or of
+    `generation`: an ingest's own, before its commit): keys it no longer has are removed, the reserved
+    fields stay. Returns the metadata written, None when there was nothing to do (a document missing,
+    being deleted, or never ready). Raises what Redis or Chroma raise (the registry is the truth: a later
+    sync, or the next patch, writes it again)."""
     async with _metadata_lock(clients, document_id):
         try:  # read under the lock: a sync that waited sees what the one before it wrote, or newer
             document = await clients.registry.get_document(document_id)
             collection = await clients.registry.get_collection(document.collection)
         except NotFound:
-            return
-        if document.status is DocumentStatus.deleting or document.generation == 0:
-            return
+            return None
+        target = document.generation if generation is None else generation
+        if document.status is DocumentStatus.deleting or target == 0:
+            return None
         wanted = user_metadata(document.metadata)
-        where = where_document(document_id, generation=document.generation)
+        where = where_document(document_id, generation=target)
         offset = 0
         while True:  # updates move no record, so offsets stay stable while paging
             records = await clients.vectors.get(
@@ -96,7 +101,7 @@ async def sync_vector_metadata(clients: Clients, document_id: str) -> None:
                     collection.vector_name, [i for i, _ in changed], [c for _, c in changed]
                 )
             if len(records) < PAGE:
-                return
+                return document.metadata
             offset += PAGE
 
 

@@ -28,6 +28,7 @@ from orchestrator.catalog import (
     Superseded,
     generations,
 )
+from orchestrator.catalog.generations import MetadataMoved
 from orchestrator.clients import Clients
 from orchestrator.compute_client import StreamedFile
 from orchestrator.core.ids import now_ms
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 # What a document keeps of compute's /extract-metadata answer.
 EXTRACTED_FIELDS = {"title", "language", "keywords", "summary", "word_count", "mode", "fallback_reason"}
 CANCELLED = DocumentError(code="cancelled", message="the job was cancelled")
+COMMIT_TRIES = 5  # patches landing during the commit's metadata write, one after another
 
 
 def classify(exc: Exception) -> JobError:
@@ -91,10 +93,6 @@ class Ingestion:
         attempt = _Attempt(self.c, ctx, job, document, collection, generation)
         if not begun.committed:
             await attempt.build_or_roll_back()
-        if begun.committed or attempt.metadata_changed:
-            # A patch landed while the job ran: its vectors carry the metadata read at begin. Outside
-            # build_or_roll_back: a failure here must retry the job, never roll the commit back.
-            await sync_vector_metadata(self.c, document.id)
         if not self.c.settings.keep_originals:
             await attempt.drop_original()
         if generation > 1:  # generation 1 is the document's first: there is nothing older to drop
@@ -120,7 +118,6 @@ class _Attempt:
         # The searchable generation when this attempt began: generations between it and this attempt's
         # were started by earlier attempts of this job that can never commit now.
         self.searchable = document.generation
-        self.metadata_changed = False  # the committed document's metadata differs from the snapshot
 
     async def build_or_roll_back(self) -> None:
         try:
@@ -237,9 +234,38 @@ class _Attempt:
         )
 
     async def commit(self, parsed: ParseResult, chunk_count: int, extracted: dict[str, Any] | None) -> None:
+        """Makes the generation searchable with the registry's metadata on its vectors: they carry the
+        snapshot read at begin, so a patch that landed since is written onto them first, and a patch that
+        lands during that write refuses the commit (MetadataMoved) and is written too."""
         await self.ctx.stage("commit")
+        on_vectors = self.document.metadata
+        for _ in range(COMMIT_TRIES):
+            try:
+                current = await self.c.registry.get_document(self.document.id)
+            except NotFound as exc:  # deleted meanwhile
+                raise JobCancelled(self.job.id) from exc
+            if current.metadata != on_vectors:
+                on_vectors = await sync_vector_metadata(self.c, self.document.id, generation=self.generation)
+                if on_vectors is None:  # deleted meanwhile: the commit below says so
+                    on_vectors = current.metadata
+            try:
+                await self._commit_ready(parsed, chunk_count, extracted, on_vectors)
+                return
+            except MetadataMoved:
+                continue
+        raise JobError(
+            ErrorCode.conflict, "the document's metadata kept changing during its commit", retryable=True
+        )
+
+    async def _commit_ready(
+        self,
+        parsed: ParseResult,
+        chunk_count: int,
+        extracted: dict[str, Any] | None,
+        metadata: dict[str, Any],
+    ) -> None:
         try:
-            committed = await generations.commit_ready(
+            await generations.commit_ready(
                 self.c.redis,
                 self.document.id,
                 self.job.id,
@@ -248,6 +274,7 @@ class _Attempt:
                 pages=parsed.pages,
                 format=parsed.format,
                 extracted=extracted,
+                metadata=metadata,
                 fence=self.fence,
             )
         except (Superseded, NotFound) as exc:
@@ -259,7 +286,6 @@ class _Attempt:
                 self.generation,
             )
             raise JobCancelled(self.job.id) from exc
-        self.metadata_changed = committed.metadata != self.document.metadata
 
     async def drop_original(self) -> None:
         """ORCH_KEEP_ORIGINALS=false: the original goes once its document is ready (a re-ingest is then
