@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help setup setup-redis setup-compute setup-orchestrator setup-chroma setup-lint lint format test test-compute \
-        test-orchestrator test-deploy test-e2e run compute bench bench-compute bench-queue clean
+        test-orchestrator test-deploy test-e2e run compute bench bench-compute bench-queue chaos clean
 
 help:
 	@echo "make setup          redis-server if missing, then every environment (.venv/compute, .venv/orchestrator, .venv/chroma)"
@@ -25,6 +25,7 @@ help:
 	@echo "make bench          whole-stack benchmark: ingest, search latency, SciFact quality, memory (--quick: BENCH_ARGS=--quick)"
 	@echo "make bench-compute  embedding and parsing benchmark (prints medians)"
 	@echo "make bench-queue    job-queue throughput and latency benchmark"
+	@echo "make chaos          seeded load and faults (kill -9, SIGSTOP) for CHAOS_S s (300), CHAOS_SEED; bench/results/chaos.json"
 
 setup: setup-redis setup-compute setup-orchestrator setup-chroma
 
@@ -91,7 +92,8 @@ test-deploy: setup-orchestrator
 	$(ORCH_PY) -m pytest tests/deploy -q -p no:cacheprovider
 
 # The whole stack as `make run` starts it (two compute replicas), on free ports: ingest, search, delete,
-# invariants, a replica killed mid-ingest. E2E_CORPUS_PER_FORMAT=N ingests only N corpus files per format.
+# invariants, a replica killed mid-ingest, 60 s of chaos (bench/chaos). E2E_CORPUS_PER_FORMAT=N ingests only
+# N corpus files per format.
 test-e2e: setup-redis setup-orchestrator setup-chroma setup-compute
 	$(ORCH_PY) -m pytest tests/e2e -q -p no:cacheprovider -s
 
@@ -112,6 +114,14 @@ bench-compute: setup-compute
 
 bench-queue: setup-orchestrator
 	$(ORCH_PY) -m bench.bench_queue
+
+# The stack (make run's, two compute replicas, two worker processes) under a seeded load while a seeded
+# scheduler kill -9s compute, a worker, Chroma and Redis and SIGSTOPs a worker; then every check must be 0.
+# CHAOS_SEED empty: a random seed, printed and recorded. Writes bench/results/chaos.json.
+CHAOS_S ?= 300
+CHAOS_SEED ?=
+chaos: setup
+	$(ORCH_PY) -m bench.chaos --duration-s $(CHAOS_S) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED)) --out bench/results/chaos.json
 
 clean:
 	rm -rf $(VENV)

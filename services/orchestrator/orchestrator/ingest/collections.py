@@ -11,6 +11,7 @@ from typing import Any
 from orchestrator.catalog import Collection, CollectionStatus, merge_metadata
 from orchestrator.clients import Clients
 from orchestrator.errors import Conflict, IllegalTransition, NotFound
+from orchestrator.ingest.operations import resume_delete
 from orchestrator.jobs import Job, JobType, Priority
 
 log = logging.getLogger(__name__)
@@ -110,11 +111,31 @@ async def delete_collection(clients: Clients, name: str) -> Job:
     if collection.status is CollectionStatus.active:
         with suppress(IllegalTransition):  # a concurrent delete got there first: the same job below
             collection = await clients.registry.update_collection(name, status=CollectionStatus.deleting)
+    # A crash (or Redis going away) right here leaves it `deleting` with no job: the reconciler queues it.
+    return await _enqueue_delete(clients, name, _delete_key(collection))
+
+
+async def resume_collection_delete(clients: Clients, collection: Collection, *, grace_s: float) -> bool:
+    """For the reconciler: see operations.resume_delete."""
+
+    async def enqueue(key: str | None) -> Job:
+        return await _enqueue_delete(clients, collection.name, key)
+
+    return await resume_delete(
+        clients, _delete_key(collection), enqueue, since_ms=collection.updated_at_ms, grace_s=grace_s
+    )
+
+
+def _delete_key(collection: Collection) -> str:
+    return f"delete_collection:{collection.name}:{collection.created_at_ms}"
+
+
+async def _enqueue_delete(clients: Clients, name: str, key: str | None) -> Job:
     enqueued = await clients.queue.enqueue(
         JobType.delete_collection,
         {"collection": name},
         priority=Priority.high,
         collection=name,
-        idempotency_key=f"delete_collection:{name}:{collection.created_at_ms}",
+        idempotency_key=key,
     )
     return enqueued.job

@@ -105,6 +105,12 @@ async def sync_vector_metadata(
             offset += PAGE
 
 
+def behind(stored: Mapping[str, Any], document: Document) -> bool:
+    """Whether a vector's user metadata differs from its document's (a sync that never ran: its patch
+    was answered with an error after the registry write, or the process died in between)."""
+    return bool(_change(stored, user_metadata(document.metadata)))
+
+
 def _change(stored: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, Any]:
     """What turns a vector's user metadata into `wanted` (None removes a key); {} when it is already."""
     current = {k: v for k, v in stored.items() if k not in RESERVED}

@@ -26,6 +26,8 @@ from orchestrator.jobs import Enqueued, Job, JobStatus, JobType, Priority
 log = logging.getLogger(__name__)
 
 INGEST_TYPES = frozenset({JobType.ingest, JobType.reingest})
+# A delete has hidden its document or collection already: cancelling it would leave that hidden forever.
+DELETE_TYPES = frozenset({JobType.delete_document, JobType.delete_collection})
 LOST = DocumentError(code=OrchErrorCode.job_lost, message="its ingest job ended without finishing it")
 NEVER_QUEUED = DocumentError(code=OrchErrorCode.job_lost, message="it waited for a job that was never queued")
 NOT_QUEUED = DocumentError(code=OrchErrorCode.queue_unavailable, message="its job could not be queued")
@@ -176,7 +178,12 @@ async def run_again(clients: Clients, job_id: str, *, dead_only: bool = False) -
 
 async def cancel_job(clients: Clients, job_id: str) -> Job:
     """A waiting job ends `cancelled` at once (and so does its document); a running one stops at its next
-    step, and its saga rolls the document back."""
+    step, and its saga rolls the document back. A delete cannot be cancelled (409 illegal_transition)."""
+    if (await clients.queue.get(job_id)).type in DELETE_TYPES:
+        raise Conflict(
+            f"job {job_id} is a delete: what it deletes is hidden already, so it cannot be cancelled",
+            code=OrchErrorCode.illegal_transition,
+        )
     job = await clients.queue.cancel(job_id)
     if job.status is JobStatus.cancelled and _is_ingest(job):
         await settle_document(clients, job.document_id or "", job.id, job)
@@ -216,6 +223,58 @@ async def _fail_if_never_queued(clients: Clients, document: Document, grace_s: f
     return failed is not None
 
 
+async def resume_delete(
+    clients: Clients,
+    key: str,
+    enqueue: Callable[[str | None], Awaitable[Job]],
+    *,
+    since_ms: int,
+    grace_s: float,
+) -> bool:
+    """For the reconciler: a document or collection left `deleting` (since `since_ms`) with no delete job
+    that will finish it (the enqueue failed after the status write, or its job ended without succeeding)
+    gets its delete queued again; `enqueue(key)` queues one under an idempotency key (None: a fresh one).
+    True if it did."""
+    if since_ms > now_ms() - grace_s * 1000:
+        return False  # its delete is being queued right now, or has just been
+    known = await clients.queue.job_for_key(key)
+    job = known.job if known is not None else None
+    if job is None:
+        await enqueue(key)
+    elif not job.final:
+        return False
+    elif job.status in (JobStatus.failed, JobStatus.dead):
+        await clients.queue.requeue(job.id)
+    else:  # cancelled (before deletes refused it), or succeeded and yet the record stayed: a new job
+        await enqueue(None)
+    return True
+
+
+async def resume_document_delete(clients: Clients, document: Document, *, grace_s: float) -> bool:
+    async def enqueue(key: str | None) -> Job:
+        return await _enqueue_document_delete(clients, document, key)
+
+    return await resume_delete(
+        clients, _delete_key(document.id), enqueue, since_ms=document.updated_at_ms, grace_s=grace_s
+    )
+
+
+def _delete_key(document_id: str) -> str:
+    return f"delete_document:{document_id}"
+
+
+async def _enqueue_document_delete(clients: Clients, document: Document, key: str | None) -> Job:
+    enqueued = await clients.queue.enqueue(
+        JobType.delete_document,
+        {"document_id": document.id},
+        priority=Priority.high,
+        collection=document.collection,
+        document_id=document.id,
+        idempotency_key=key,
+    )
+    return enqueued.job
+
+
 async def delete_document(clients: Clients, document_id: str) -> Job:
     """Hidden at once (`deleting`: search and its chunks skip it), then a job removes its vectors, its
     original and its record. Deleting it again returns the same job."""
@@ -227,15 +286,8 @@ async def delete_document(clients: Clients, document_id: str) -> Job:
             # Its commit would be refused anyway: save the work. A job that ended meanwhile is fine.
             with suppress(NotFound, IllegalTransition):
                 await clients.queue.cancel(document.job_id)
-    enqueued = await clients.queue.enqueue(
-        JobType.delete_document,
-        {"document_id": document_id},
-        priority=Priority.high,
-        collection=document.collection,
-        document_id=document_id,
-        idempotency_key=f"delete_document:{document_id}",
-    )
-    return enqueued.job
+    # A crash (or Redis going away) right here leaves it `deleting` with no job: the reconciler queues it.
+    return await _enqueue_document_delete(clients, document, _delete_key(document_id))
 
 
 async def live_document(clients: Clients, document_id: str) -> Document:

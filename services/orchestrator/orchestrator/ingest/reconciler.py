@@ -12,7 +12,12 @@
   Younger ones, and ones it did not make, are reported only.
 - A collection that fails (its Chroma collection missing, Chroma away) is reported in
   `collections_failed` and the run goes on to the next one and to the rest of its work.
-- Marks documents failed whose ingest job ended without saying so (dead-lettered after its workers died).
+- Marks documents failed whose ingest job ended without saying so (dead-lettered after its workers died),
+  or that were left `queued` with no job.
+- Queues the delete again of a document or collection left `deleting` with no delete job that will
+  finish it (the enqueue failed after the status write).
+- Writes the registry's metadata onto searchable vectors that differ from it (a patch whose vector sync
+  never ran).
 - Lapsed leases: workers re-queue them on every claim (XAUTOCLAIM); the report counts those waiting.
 - Forgets finished jobs older than `job_retention_s` (dead ones stay for the dead-letter queue).
 - Removes staged uploads that a process dying mid-upload left in the blob store, originals of no
@@ -39,7 +44,9 @@ from orchestrator.catalog import (
 )
 from orchestrator.clients import Clients
 from orchestrator.core.ids import now_ms
-from orchestrator.ingest.operations import fail_if_stuck
+from orchestrator.ingest import metadata
+from orchestrator.ingest.collections import resume_collection_delete
+from orchestrator.ingest.operations import fail_if_stuck, resume_document_delete
 from orchestrator.vectors import ChunkMeta, document_ids
 
 log = logging.getLogger(__name__)
@@ -55,6 +62,8 @@ class ReconcileReport(BaseModel):
     vectors_deleted: int = 0
     vectors_in_grace: int = 0  # would be deleted, but younger than the grace period
     documents_failed: int = 0  # stuck queued/processing behind a job that had ended
+    deletes_resumed: int = 0  # documents and collections left deleting with no delete job to finish them
+    metadata_synced: int = 0  # documents whose searchable vectors carried other metadata than the registry
     lapsed_leases: int = 0  # waiting for a worker's next claim to re-queue them
     jobs_forgotten: int = 0  # finished longer ago than the job retention
     staged_uploads_removed: int = 0  # left by a process that died mid-upload
@@ -80,6 +89,7 @@ class Reconciler:
     async def run(self) -> ReconcileReport:
         report = ReconcileReport()
         await self._fix_stuck_documents(report)
+        await self._resume_deletes(report)
         async for collection in self._collections():
             if collection.status is CollectionStatus.active:
                 try:
@@ -130,6 +140,7 @@ class Reconciler:
         # Doomed ids are collected first and deleted after the scan: deleting while paging by offset
         # would shift later records past the pages still to read.
         doomed: list[tuple[str, str, int]] = []  # vector id, document id, generation
+        behind: set[str] = set()  # documents whose vectors' metadata differs from the registry's
         cutoff_ms = now_ms() - round(self.grace_s * 1000)
         offset = 0
         while True:
@@ -138,7 +149,10 @@ class Reconciler:
             documents = await self.c.registry.get_documents(document_ids([r.metadata for r in records]))
             for record in records:
                 meta = ChunkMeta.read(record.metadata)
-                if _keep(documents.get(meta.document_id), meta.generation):
+                document = documents.get(meta.document_id)
+                if _keep(document, meta.generation):
+                    if searchable(document, meta.generation) and metadata.behind(record.metadata, document):
+                        behind.add(meta.document_id)
                     continue
                 if meta.ingested_at_ms > cutoff_ms:
                     report.vectors_in_grace += 1
@@ -149,6 +163,9 @@ class Reconciler:
             offset += PAGE
         for start in range(0, len(doomed), PAGE):
             report.vectors_deleted += await self._delete_still_doomed(chroma, doomed[start : start + PAGE])
+        for document_id in sorted(behind):  # the sync reads the registry again, under the document's lock
+            await metadata.sync_vector_metadata(self.c, document_id)
+        report.metadata_synced += len(behind)
 
     async def _delete_still_doomed(self, chroma: str, batch: list[tuple[str, str, int]]) -> int:
         """Deletes the batch's vectors that their documents, read again now, still do not keep."""
@@ -182,6 +199,23 @@ class Reconciler:
         kept = (await self.c.registry.collection_stats(name)).chunk_count
         fresh = await self.c.registry.recount(name)  # None: too busy this round, left for the next
         return int(fresh is not None and fresh != kept)
+
+    async def _resume_deletes(self, report: ReconcileReport) -> None:
+        cursor = None
+        while True:
+            page = await self.c.registry.list_documents(
+                status=DocumentStatus.deleting, cursor=cursor, limit=PAGE
+            )
+            for document in page.items:
+                report.deletes_resumed += await resume_document_delete(self.c, document, grace_s=self.grace_s)
+            if page.next_cursor is None:
+                break
+            cursor = page.next_cursor
+        async for collection in self._collections():
+            if collection.status is CollectionStatus.deleting:
+                report.deletes_resumed += await resume_collection_delete(
+                    self.c, collection, grace_s=self.grace_s
+                )
 
     async def _fix_stuck_documents(self, report: ReconcileReport) -> None:
         for status in sorted(IN_FLIGHT):

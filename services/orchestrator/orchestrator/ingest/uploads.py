@@ -34,7 +34,7 @@ from orchestrator.catalog.registry import DuplicateDocument
 from orchestrator.clients import Clients
 from orchestrator.core import keys
 from orchestrator.errors import Conflict, NotFound, OrchErrorCode, OrchestratorError
-from orchestrator.ingest.metadata import merge_patch, merged_metadata
+from orchestrator.ingest.metadata import merge_patch, merged_metadata, sync_vector_metadata
 from orchestrator.ingest.operations import enqueue_ingest, queue_for_document
 from orchestrator.jobs import Job, JobType
 
@@ -214,6 +214,15 @@ async def _register(clients: Clients, collection: Collection, new: NewUpload, ke
     return Accepted(document.id, enqueued.job.id)
 
 
+async def _sync_searchable(clients: Clients, document_id: str) -> None:
+    """The merged metadata onto the vectors searchable until the re-ingest commits (its own get it at its
+    commit). Best effort: the reconciler writes it if this fails."""
+    try:
+        await sync_vector_metadata(clients, document_id)
+    except Exception as exc:
+        log.warning("document %s: its vectors keep the old metadata for now: %r", document_id, exc)
+
+
 async def _undo_register(clients: Clients, document_id: str, *, committed: bool, added: bool) -> None:
     """Best effort, on a way out: removes the original and the record a refused registration made (or
     may have made: removing a record that is not there is a no-op). Its own failures are logged, never
@@ -256,6 +265,7 @@ async def _duplicate(
         await keep_original()
         if new.metadata:  # merged into the current record: a patch meanwhile is kept
             await merge_patch(clients, existing.id, new.metadata)
+            await _sync_searchable(clients, existing.id)
         enqueued = await enqueue_ingest(
             clients,
             JobType.reingest,
