@@ -71,6 +71,17 @@ class Service:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
+    def wait_ready(self, timeout_s: float, poll_s: float = 0.25) -> None:
+        """Until it answers its readiness probe; RuntimeError if it exits or timeout_s passes first."""
+        deadline = time.monotonic() + timeout_s
+        while not self.is_ready():
+            if not self.alive:
+                code = self.process.returncode if self.process is not None else None
+                raise RuntimeError(f"{self.name} exited with {code}; see its log")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} not ready after {timeout_s:.0f} s ({self.ready})")
+            time.sleep(poll_s)
+
     def is_ready(self) -> bool:
         try:
             if self.ready.startswith("redis://"):
@@ -230,11 +241,10 @@ def main() -> int:
             print(f"starting {service.name}: {' '.join(service.argv)}", flush=True)
             service.start()
             started.append(service)
-            deadline = time.monotonic() + timeout_s
-            while not service.is_ready():
-                if not service.alive or time.monotonic() > deadline:
-                    raise SystemExit(f"{service.name} did not become ready ({service.ready})")
-                time.sleep(0.25)
+            try:
+                service.wait_ready(timeout_s)
+            except RuntimeError as exc:
+                raise SystemExit(f"{service.name} did not become ready: {exc}") from None
             print(f"{service.name} is ready", flush=True)
         api = stack[-1].ready.removesuffix("/readyz")
         print(

@@ -2,16 +2,12 @@
 e2e tests find it) and generated ones (markdown, text, HTML, CSV, AsciiDoc, DOCX, PDF), each generated
 one unique to its seed and sequence number, so that only a deliberate repeat is a duplicate."""
 
-import io
 import random
 import threading
 from pathlib import Path
 
-from docx import Document as DocxDocument
-from reportlab.lib.pagesizes import A4
-from reportlab.pdfgen import canvas
-
 from tests.support import CORPUS
+from tests.support.documents import docx_bytes, pdf_bytes
 from tests.support.e2e import generated_documents
 
 MAX_CORPUS_BYTES = 64 * 1024  # compute parses on two shared cores: keep each document small
@@ -34,29 +30,6 @@ def corpus_files(corpus: Path = CORPUS) -> list[Path]:
         and "groundtruth" not in p.parts
         and p.stat().st_size <= MAX_CORPUS_BYTES
     )
-
-
-def docx_bytes(title: str, paragraphs: list[str]) -> bytes:
-    document = DocxDocument()
-    document.add_heading(title, level=1)
-    for paragraph in paragraphs:
-        document.add_paragraph(paragraph)
-    out = io.BytesIO()
-    document.save(out)
-    return out.getvalue()
-
-
-def pdf_bytes(title: str, lines: list[str]) -> bytes:
-    out = io.BytesIO()
-    page = canvas.Canvas(out, pagesize=A4)
-    page.setFont("Helvetica-Bold", 18)
-    page.drawString(72, 770, title)
-    page.setFont("Helvetica", 11)
-    for i, line in enumerate(lines):
-        page.drawString(72, 740 - 15 * i, line)
-    page.showPage()
-    page.save()
-    return out.getvalue()
 
 
 def sentence(rng: random.Random, words: int = 12) -> str:

@@ -50,14 +50,8 @@ class LogService(run_stack.Service):
         if self.process is not None:
             self.process.wait(30)
 
-    def wait_ready(self, timeout_s: float = READY_TIMEOUT_S) -> None:
-        deadline = time.monotonic() + timeout_s
-        while not self.is_ready():
-            if not self.alive:
-                raise RuntimeError(f"{self.name} exited with {self.process.returncode}; see its log")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{self.name} not ready after {timeout_s:.0f} s ({self.ready})")
-            time.sleep(0.2)
+    def wait_ready(self, timeout_s: float = READY_TIMEOUT_S, poll_s: float = 0.2) -> None:
+        super().wait_ready(timeout_s, poll_s)
 
 
 def _logged(service: run_stack.Service, logs: Path, **extra_env: str) -> LogService:

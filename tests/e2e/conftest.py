@@ -68,13 +68,7 @@ def _logged(service: run_stack.Service, logs: Path, **extra_env: str) -> LoggedS
 
 def _start(service: LoggedService) -> None:
     service.start()
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while not service.is_ready():
-        if not service.alive:
-            raise RuntimeError(f"{service.name} exited with {service.process.returncode}; see its log")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{service.name} not ready after {READY_TIMEOUT_S} s ({service.ready})")
-        time.sleep(0.25)
+    service.wait_ready(READY_TIMEOUT_S)
 
 
 def _group_alive(pid: int, wait_s: float = 15) -> bool:

@@ -2,7 +2,6 @@
 uploads, waiting for documents and jobs, and small generated documents of each format."""
 
 import asyncio
-import io
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,7 +12,10 @@ from fastapi import FastAPI
 
 from orchestrator.api import create_app
 from orchestrator.settings import Settings
+from tests.support.documents import docx_bytes, pdf_bytes, pptx_bytes, xlsx_bytes
 from tests.support.queue import FAST
+
+__all__ = ["docx_bytes", "pdf_bytes", "pptx_bytes", "xlsx_bytes"]  # re-exported for the API tests
 
 API = "/api/v1"
 FINAL_DOCUMENT = {"ready", "failed", "cancelled"}
@@ -117,57 +119,6 @@ async def search(client: httpx.AsyncClient, query: str, collections: list[str], 
     response = await client.post(f"{API}/search", json={"query": query, "collections": collections, **body})
     assert response.status_code == 200, response.text
     return response.json()["results"]
-
-
-def docx_bytes(title: str, paragraphs: list[str]) -> bytes:
-    from docx import Document
-
-    document = Document()
-    document.add_heading(title, level=1)
-    for paragraph in paragraphs:
-        document.add_paragraph(paragraph)
-    out = io.BytesIO()
-    document.save(out)
-    return out.getvalue()
-
-
-def pdf_bytes(title: str, lines: list[str]) -> bytes:
-    from reportlab.lib.pagesizes import A4
-    from reportlab.pdfgen import canvas
-
-    out = io.BytesIO()
-    c = canvas.Canvas(out, pagesize=A4)
-    c.setFont("Helvetica-Bold", 18)
-    c.drawString(72, 770, title)
-    c.setFont("Helvetica", 11)
-    for i, line in enumerate(lines):
-        c.drawString(72, 740 - 15 * i, line)
-    c.showPage()
-    c.save()
-    return out.getvalue()
-
-
-def pptx_bytes(title: str, body: str) -> bytes:
-    from pptx import Presentation
-
-    deck = Presentation()
-    slide = deck.slides.add_slide(deck.slide_layouts[1])
-    slide.shapes.title.text = title
-    slide.placeholders[1].text = body
-    out = io.BytesIO()
-    deck.save(out)
-    return out.getvalue()
-
-
-def xlsx_bytes(rows: list[list[object]]) -> bytes:
-    import openpyxl
-
-    book = openpyxl.Workbook()
-    for row in rows:
-        book.active.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
 
 
 def long_markdown(sections: int, paragraphs_per_section: int = 3) -> bytes:

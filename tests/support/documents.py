@@ -3,6 +3,7 @@
 Each carries a heading and a known sentence (SENTENCES[format]) that a parse must return.
 """
 
+import io
 from pathlib import Path
 
 import openpyxl
@@ -144,3 +145,48 @@ def scanned_pdf(path: Path, words: str = "SCANNED INVOICE TOTAL 4200") -> Path:
     c.showPage()
     c.save()
     return path
+
+
+# In-memory documents, for uploads.
+
+
+def docx_bytes(title: str, paragraphs: list[str]) -> bytes:
+    document = DocxDocument()
+    document.add_heading(title, level=1)
+    for paragraph in paragraphs:
+        document.add_paragraph(paragraph)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def pdf_bytes(title: str, lines: list[str]) -> bytes:
+    out = io.BytesIO()
+    c = canvas.Canvas(out, pagesize=A4)
+    c.setFont("Helvetica-Bold", 18)
+    c.drawString(72, 770, title)
+    c.setFont("Helvetica", 11)
+    for i, line in enumerate(lines):
+        c.drawString(72, 740 - 15 * i, line)
+    c.showPage()
+    c.save()
+    return out.getvalue()
+
+
+def pptx_bytes(title: str, body: str) -> bytes:
+    deck = Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[1])
+    slide.shapes.title.text = title
+    slide.placeholders[1].text = body
+    out = io.BytesIO()
+    deck.save(out)
+    return out.getvalue()
+
+
+def xlsx_bytes(rows: list[list[object]]) -> bytes:
+    book = openpyxl.Workbook()
+    for row in rows:
+        book.active.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

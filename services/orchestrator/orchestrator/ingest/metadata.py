@@ -17,12 +17,10 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
-from redis.asyncio.lock import Lock
-from redis.exceptions import LockError
-
 from orchestrator.catalog import Document, DocumentStatus, merge_metadata
 from orchestrator.clients import Clients
 from orchestrator.core import keys
+from orchestrator.core.locks import owned_lock
 from orchestrator.errors import Conflict, NotFound
 from orchestrator.vectors import (
     MAX_METADATA_KEYS,
@@ -121,24 +119,14 @@ def _change(stored: Mapping[str, Any], wanted: Mapping[str, Any]) -> dict[str, A
 
 @asynccontextmanager
 async def _metadata_lock(clients: Clients, document_id: str) -> AsyncIterator[None]:
-    """The document's metadata lock, with an owner token: releasing it deletes it only while it is still
-    this holder's (one that outlived its TTL never frees the next holder's lock)."""
-    lock = Lock(
+    """The document's metadata lock: one sync at a time."""
+    busy = Conflict(f"the metadata of document {document_id} is being written: retry", retryable=True)
+    async with owned_lock(
         clients.redis,
         keys.metadata_lock(document_id),
-        timeout=LOCK_TTL_S,
-        sleep=LOCK_POLL_S,
-        blocking_timeout=LOCK_WAIT_S,
-        thread_local=False,  # one Lock per call; tasks of one thread must not share a token
-    )
-    if not await lock.acquire():
-        raise Conflict(f"the metadata of document {document_id} is being written: retry", retryable=True)
-    try:
+        ttl_s=LOCK_TTL_S,
+        wait_s=LOCK_WAIT_S,
+        poll_s=LOCK_POLL_S,
+        busy=busy,
+    ):
         yield
-    finally:
-        try:
-            await lock.release()
-        except LockError as exc:  # it expired (and may be another holder's now): not ours to delete
-            log.warning("document %s: its metadata lock expired before the sync ended: %s", document_id, exc)
-        except Exception as exc:  # Redis went away: its TTL frees it
-            log.warning("document %s: could not release its metadata lock: %r", document_id, exc)

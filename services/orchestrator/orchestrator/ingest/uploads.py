@@ -25,14 +25,12 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from redis.asyncio.lock import Lock
-from redis.exceptions import LockError
-
 from contracts.errors import ErrorCode
 from orchestrator.catalog import Collection, Document, DocumentStatus, StagedBlob, generations
 from orchestrator.catalog.registry import DuplicateDocument
 from orchestrator.clients import Clients
 from orchestrator.core import keys
+from orchestrator.core.locks import owned_lock
 from orchestrator.errors import Conflict, NotFound, OrchErrorCode, OrchestratorError
 from orchestrator.ingest.metadata import merge_patch, merged_metadata, sync_vector_metadata
 from orchestrator.ingest.operations import enqueue_ingest, queue_for_document
@@ -137,28 +135,17 @@ async def _discarded_unless_committed(clients: Clients, new: NewUpload) -> Async
 
 @asynccontextmanager
 async def _key_lock(clients: Clients, key: str) -> AsyncIterator[None]:
-    """Holds the key's lock, waiting for a concurrent request with the same key to finish first. The lock
-    has an owner (a random token): releasing it deletes it only while it is still this request's, so a
-    request that outlived its TTL never frees another request's lock."""
-    lock = Lock(
+    """Holds the key's lock, waiting for a concurrent request with the same key to finish first."""
+    busy = Conflict("a request with this Idempotency-Key is still running", retryable=True)
+    async with owned_lock(
         clients.redis,
         keys.idempotency_lock(key),
-        timeout=LOCK_TTL_S,
-        sleep=LOCK_POLL_S,
-        blocking_timeout=LOCK_WAIT_S,
-        thread_local=False,  # one Lock per request; tasks of one thread must not share a token
-    )
-    if not await lock.acquire():
-        raise Conflict("a request with this Idempotency-Key is still running", retryable=True)
-    try:
+        ttl_s=LOCK_TTL_S,
+        wait_s=LOCK_WAIT_S,
+        poll_s=LOCK_POLL_S,
+        busy=busy,
+    ):
         yield
-    finally:
-        try:
-            await lock.release()
-        except LockError as exc:  # it expired (and may be another request's now): not ours to delete
-            log.warning("the lock of an idempotency key expired before its request ended: %s", exc)
-        except Exception as exc:  # Redis went away: its TTL frees it
-            log.warning("could not release the lock of an idempotency key: %r", exc)
 
 
 async def _register(clients: Clients, collection: Collection, new: NewUpload, key: str | None) -> Accepted:
