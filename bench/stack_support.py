@@ -1,11 +1,13 @@
-"""What the whole-stack benchmark needs besides its measurements: the stack itself (started as `make run`
-does, on free ports), peak memory of its processes, SciFact loading, and the API calls that upload and
-follow documents."""
+"""What the whole-stack benchmark's parts share: the stack itself (started as `make run` does, on free
+ports, its API restartable), peak memory of its processes, the CPU's name and flags, the API's Prometheus
+figures, the search request, SciFact loading, and the API calls that upload and follow documents."""
 
 import contextlib
 import gzip
 import json
 import os
+import re
+import shutil
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -18,8 +20,10 @@ from tests.support import SHARED, free_port
 
 SCIFACT = SHARED / "retrieval" / "scifact"
 API_WORKERS = int(os.environ.get("ORCH_API_WORKERS", "4"))  # jobs at once in the API process, as make run
-EMBED_CONCURRENCY = 2  # /embed alone: one request encoding, one waiting, so the model never idles
 EMBED_BATCH_TEXTS = 128  # the orchestrator's default ORCH_EMBED_BATCH_TEXTS
+# Every measured search sends it: the query cache would otherwise answer the repeated queries.
+NO_CACHE = {"Cache-Control": "no-cache"}
+MODES = ("dense", "lexical", "hybrid")  # SearchRequest.mode: each part measures all three
 
 
 # ---------------------------------------------------------------- the stack and its memory
@@ -46,6 +50,8 @@ class Stack:
                 "ORCH_SEARCHES_PER_MIN": "0",
                 "ORCH_EMBED_BATCH_TEXTS": str(EMBED_BATCH_TEXTS),
                 "ORCH_RECONCILE_INTERVAL_S": "3600",
+                # in the temporary data dir, not the API's default ./data/lexical under the repository
+                "ORCH_LEXICAL_DIR": str(data / "lexical"),
             }
         )
         self.log = log.open("a")
@@ -79,6 +85,32 @@ class Stack:
             print(f"  {service.name} ready (pid {service.process.pid})", flush=True)
         threading.Thread(target=self._sample, daemon=True).start()
 
+    def service(self, name: str) -> run_stack.Service:
+        return next(s for s in self.services if s.name == name)
+
+    @property
+    def lexical_dir(self) -> Path:
+        """The API's lexical index (its slot-N directories), as the API resolves it (from its cwd)."""
+        raw = self.service("orchestrator").env.get("ORCH_LEXICAL_DIR") or os.environ["ORCH_LEXICAL_DIR"]
+        return run_stack.ROOT / raw  # an absolute path stays itself
+
+    def restart_api(self, *, wipe_lexical: bool, ready_timeout_s: float = 1800) -> float:
+        """Stops the API (SIGTERM: its workers drain), deletes its lexical index if asked, starts it again
+        and returns the seconds from the start until /readyz answers 200."""
+        api = self.service("orchestrator")
+        api.stop()
+        if wipe_lexical:
+            shutil.rmtree(self.lexical_dir, ignore_errors=True)
+        started = time.perf_counter()
+        api.start()
+        api.wait_ready(ready_timeout_s, poll_s=0.1)
+        return time.perf_counter() - started
+
+    def memory_kb(self, name: str) -> dict[str, int]:
+        """VmRSS and VmHWM (kB) of a service's own process (not its children)."""
+        process = self.service(name).process
+        return status_kb(process.pid, ("VmRSS", "VmHWM")) if process is not None else {}
+
     def stop(self) -> None:
         self._stop.set()
         self.sample_once()
@@ -99,21 +131,25 @@ class Stack:
         try:
             yield
         finally:
-            cpu_after = self.cpu_seconds()
-            self.phase_cpu_s[name] = {k: round(v - cpu_before.get(k, 0.0), 1) for k, v in cpu_after.items()}
+            by_label: dict[str, float] = {}
+            for (pid, label), seconds in self.cpu_seconds().items():  # a process new in the phase: all of it
+                by_label[label] = by_label.get(label, 0.0) + seconds - cpu_before.get((pid, label), 0.0)
+            self.phase_cpu_s[name] = {k: round(v, 1) for k, v in by_label.items()}
             self.phase_peak_kb[name] = self._peaks()
             self.sample_once()
 
-    def cpu_seconds(self) -> dict[str, float]:
-        """CPU time (user + system) used so far by each label's processes, this benchmark's own included."""
+    def cpu_seconds(self) -> dict[tuple[int, str], float]:
+        """CPU time (user + system) used so far by each (pid, label), this benchmark's own included: by
+        pid, so that a process replaced during a phase (a parse worker, the restarted API) counts right
+        (what one that ended used since the phase began is lost)."""
         tick = os.sysconf("SC_CLK_TCK")
-        out: dict[str, float] = {"benchmark client": sum(os.times()[:2])}
+        out: dict[tuple[int, str], float] = {(os.getpid(), "benchmark client"): sum(os.times()[:2])}
         for pid, label in self._processes():
             try:
                 fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             except OSError:
                 continue
-            out[label] = out.get(label, 0.0) + (int(fields[11]) + int(fields[12])) / tick
+            out[(pid, label)] = (int(fields[11]) + int(fields[12])) / tick
         return out
 
     def _sample(self) -> None:
@@ -157,13 +193,61 @@ class Stack:
 
 
 def hwm_kb(pid: int) -> int | None:
+    return status_kb(pid, ("VmHWM",)).get("VmHWM")
+
+
+def status_kb(pid: int, fields: tuple[str, ...]) -> dict[str, int]:
+    """The named kB fields of /proc/PID/status ({} once the process is gone)."""
     try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
+        lines = Path(f"/proc/{pid}/status").read_text().splitlines()
     except OSError:
-        return None
-    return None
+        return {}
+    return {name: int(line.split()[1]) for line in lines for name in fields if line.startswith(f"{name}:")}
+
+
+# ---------------------------------------------------------------- the CPU and the API's metrics
+
+
+def cpu_info() -> dict:
+    """The CPU's model name and whether it has the instructions compute's bf16 backend needs."""
+    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = next(
+        (ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("model name")), "?"
+    )
+    flags_line = next((ln.split(":", 1)[1] for ln in text.splitlines() if ln.startswith("flags")), "")
+    flags = set(flags_line.split())
+    return {
+        "model": model,
+        "cores": os.cpu_count(),
+        "amx": {"amx_bf16", "amx_tile"} <= flags,
+        "avx512_bf16": "avx512_bf16" in flags,
+        "avx512f": "avx512f" in flags,
+    }
+
+
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})?\s+(\S+)")
+
+
+def metric_families(api_url: str, prefix: str) -> dict[str, list[float]]:
+    """Every sample of the API's /metrics whose name starts with prefix, by name without the prefix nor a
+    counter's `_total` (so `_rebuilds_total` and `_rebuilds` read alike); `_created` samples are left out.
+    A fresh request, so it works across an API restart."""
+    text = httpx.get(f"{api_url}/metrics", timeout=30).raise_for_status().text
+    out: dict[str, list[float]] = {}
+    for line in text.splitlines():
+        match = _SAMPLE.match(line)
+        if not match or not match[1].startswith(prefix) or match[1].endswith("_created"):
+            continue
+        out.setdefault(match[1].removeprefix(prefix).removesuffix("_total"), []).append(float(match[3]))
+    return out
+
+
+# ---------------------------------------------------------------- searches
+
+
+def search_json(query: str, name: str, top_k: int, mode: str) -> dict:
+    """The body of POST /api/v1/search, `mode` always named (one of MODES), as every part measures one."""
+    return {"query": query, "collections": [name], "top_k": top_k, "mode": mode}
 
 
 # ---------------------------------------------------------------- SciFact
@@ -186,6 +270,18 @@ def load_scifact() -> tuple[list[dict], dict[str, str], dict[str, dict[str, int]
 def doc_text(doc: dict, copy: int = 0) -> str:
     marker = f"[copy {copy}] " if copy else ""
     return f"{marker}{doc.get('title', '')}\n\n{doc.get('text', '')}\n"
+
+
+def grouped(corpus: list[dict], per_file: int, copy: int = 0) -> list[dict]:
+    """SciFact abstracts `per_file` to an uploaded file: a document of a few pages instead of one abstract."""
+    return [
+        {
+            "_id": f"group-{copy}-{i}",
+            "title": f"SciFact abstracts {i}-{i + len(part) - 1}",
+            "text": "\n\n".join(doc_text(d, copy) for d in part),
+        }
+        for i, part in ((i, corpus[i : i + per_file]) for i in range(0, len(corpus), per_file))
+    ]
 
 
 # ---------------------------------------------------------------- API helpers
@@ -264,6 +360,3 @@ def ingest(api: httpx.Client, collection: str, docs: list[dict], copy: int = 0) 
         "seconds": (ended_ms - started_ms) / 1000,
         "document_ids": ids,
     }
-
-
-# ---------------------------------------------------------------- 1. ingest throughput

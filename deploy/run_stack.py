@@ -9,7 +9,8 @@ before starting the next, which is what this script is about. Standard library a
 Environment (all optional): RUN_DATA_DIR (./data), RUN_REDIS_PORT (6380), RUN_REDIS_SERVER (redis-server),
 RUN_REDIS_MAXMEMORY (512mb), RUN_CHROMA_PORT (8000), RUN_VENV_DIR (.venv), RUN_READY_TIMEOUT_S (300),
 COMPUTE_HOST/COMPUTE_PORT (127.0.0.1, 8090), COMPUTE_ENV (dev), ORCH_HOST/ORCH_PORT (127.0.0.1, 8080),
-ORCH_API_WORKERS (4), ORCH_ENV (dev), ORCH_BLOB_URL ($RUN_DATA_DIR/blobs); any other COMPUTE_* / ORCH_*
+ORCH_API_WORKERS (4), ORCH_ENV (dev), ORCH_BLOB_URL ($RUN_DATA_DIR/blobs), ORCH_LEXICAL_DIR
+($RUN_DATA_DIR/lexical); any other COMPUTE_* / ORCH_*
 variable passes through to its service.
 
 Dev mode on both services (no API keys, no compute token), said loudly at start: every port is bound to
@@ -192,6 +193,7 @@ def services() -> list[Service]:
                 "ORCH_CHROMA_URL": f"http://127.0.0.1:{chroma_port}",
                 "ORCH_COMPUTE_URLS": f"http://{compute_host}:{compute_port}",
                 "ORCH_BLOB_URL": env("ORCH_BLOB_URL", str(data / "blobs")),
+                "ORCH_LEXICAL_DIR": env("ORCH_LEXICAL_DIR", str(data / "lexical")),
             },
         ),
     ]

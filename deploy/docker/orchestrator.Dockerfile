@@ -22,8 +22,9 @@ RUN pip install --no-deps ./shared ./services/orchestrator
 # Runtime requirements only: test packages (requirements-test.txt) never enter the image, nor do tests/.
 # /data/blobs: where compose and Kubernetes mount the originals volume (ORCH_BLOB_URL); created here owned
 # by the app user, so a fresh Docker volume starts writable by it. The root filesystem can be read-only.
+# /data/lexical: each API process's lexical index (ORCH_LEXICAL_DIR), derived state rebuilt when lost.
 RUN groupadd --gid 10001 app && useradd --uid 10001 --gid 10001 --create-home --shell /usr/sbin/nologin app \
-    && mkdir -p /data/blobs && chown 10001:10001 /data/blobs
+    && mkdir -p /data/blobs /data/lexical && chown 10001:10001 /data/blobs /data/lexical
 USER 10001:10001
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \

@@ -2,6 +2,7 @@
 uploads, waiting for documents and jobs, and small generated documents of each format."""
 
 import asyncio
+import tempfile
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -37,6 +38,8 @@ def stack_settings(
         "compute_backoff_base_s": 0.05,
         "compute_backoff_max_s": 0.2,
         "embed_batch_texts": 16,
+        # Each app's lexical index starts empty and is rebuilt from the stack (tests may pass their own).
+        "lexical_dir": tempfile.mkdtemp(prefix="lexical-"),
     }
     values.update(overrides)
     return Settings(**values)
@@ -49,11 +52,20 @@ async def running_app(
     """The app with its lifespan (Redis, Chroma, compute clients, in-process workers) and a client for it."""
     app = create_app(settings)
     async with app.router.lifespan_context(app):
+        await _lexical_caught_up(app)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(
             transport=transport, base_url="http://api", timeout=60, **client_args
         ) as client:
             yield app, client
+
+
+async def _lexical_caught_up(app: FastAPI, timeout_s: float = 10.0) -> None:
+    """Gives the app's lexical index the moment it needs to catch up, as a load balancer waits for /readyz
+    (a test of a stack that is down at start goes on after timeout_s)."""
+    deadline = time.monotonic() + timeout_s
+    while not app.state.search.follower.caught_up and time.monotonic() < deadline:
+        await asyncio.sleep(0.02)
 
 
 async def create_collection(client: httpx.AsyncClient, name: str, **body: Any) -> dict[str, Any]:

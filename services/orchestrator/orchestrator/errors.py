@@ -31,6 +31,8 @@ class OrchErrorCode(StrEnum):
     # A document's ingest job (issue 11).
     job_lost = "job_lost"  # its job ended without finishing it, or was never queued
     queue_unavailable = "queue_unavailable"  # its job could not be queued (the document is failed)
+    # Search (issue 12).
+    index_not_ready = "index_not_ready"  # this API's lexical index is still catching up: retry (503)
 
 
 Code = ErrorCode | OrchErrorCode
@@ -112,6 +114,14 @@ class ComputeUnavailable(JobError):
     def __init__(self, message: str, attempts: int, *, request_id: str = "", last_status: int | None = None):
         super().__init__(OrchErrorCode.compute_unavailable, message, retryable=True)
         self.attempts, self.request_id, self.last_status = attempts, request_id, last_status
+
+
+class IndexNotReady(OrchestratorError):
+    """A lexical or hybrid search while this process's lexical index has not caught up with the registry
+    (rebuilding after a start, or its sources failing): retryable, and dense search still answers."""
+
+    code: Code = OrchErrorCode.index_not_ready
+    retryable = True
 
 
 class VectorStoreError(JobError):

@@ -169,11 +169,14 @@ async def test_health_and_metrics(api: httpx.AsyncClient) -> None:
         "redis",
         "chroma",
         "compute",
+        "lexical",
     }
     metrics = await api.get("/metrics")
     assert metrics.status_code == 200
     assert 'orchestrator_http_requests_total{method="GET",route="/readyz",status="200"}' in metrics.text
     assert "orchestrator_jobs_in_flight" in metrics.text
+    assert "orchestrator_lexical_caught_up 1.0" in metrics.text
+    assert "orchestrator_search_cache_hit_ratio" in metrics.text
 
 
 async def test_readyz_reports_what_is_down(api_settings: Settings) -> None:
@@ -211,6 +214,7 @@ def test_the_api_command_serves_until_sigterm(api_settings: Settings, tmp_path) 
         if api_settings.compute_token
         else "",
         "ORCH_RECONCILE_INTERVAL_S": "0",
+        "ORCH_LEXICAL_DIR": api_settings.lexical_dir,
     }
     log = (tmp_path / "api.log").open("wb")
     process = start_api_process(env, port, log, workers=1)

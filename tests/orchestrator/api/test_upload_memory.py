@@ -78,6 +78,7 @@ def api_process(
         "ORCH_RECONCILE_INTERVAL_S": "0",
         "ORCH_UPLOADS_PER_MIN": "0",
         "ORCH_BLOB_URL": str(tmp_path / "blobs"),
+        "ORCH_LEXICAL_DIR": str(tmp_path / "lexical"),
     }
     log_path = tmp_path / "api.log"
     with log_path.open("wb") as log:

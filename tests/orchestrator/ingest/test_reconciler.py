@@ -195,7 +195,7 @@ async def test_search_looks_past_many_stale_vectors(
             await _plant(store, collection["chroma_name"], f"ghost-{i}", 1, f"stale {i}", embedding=vector)
         results = await search(api, query, ["crowded"], top_k=5)
         assert [r["document_id"] for r in results] == [document["id"]] * document["chunk_count"]
-        assert await search(api, query, ["crowded"], top_k=5, min_score=0.99) == []
+        assert await search(api, query, ["crowded"], top_k=5, mode="dense", min_score=0.99) == []
     finally:
         await store.close()
 

@@ -5,6 +5,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
@@ -20,9 +21,41 @@ from orchestrator.clients import Clients
 from orchestrator.core.redis_client import connect
 from orchestrator.ingest import run_periodically
 from orchestrator.jobs import EventHub, PoolCollector, WorkerPool, load_factory
+from orchestrator.search import CacheCollector, QueryCache, SearchEngine
+from orchestrator.search.lexical import LexicalCollector, LexicalFollower, LexicalIndex, claim_slot
 from orchestrator.settings import Settings
 
 log = logging.getLogger(__name__)
+
+
+@contextlib.asynccontextmanager
+async def search_engine(app: FastAPI, clients: Clients) -> AsyncIterator[SearchEngine]:
+    """This process's lexical index (a slot of its own under lexical_dir, followed from the registry's
+    change stream in the background) and the query cache, behind one SearchEngine."""
+    settings = clients.settings
+    slot = claim_slot(Path(settings.lexical_dir))
+    try:
+        index = await asyncio.to_thread(LexicalIndex.open, slot.path)
+        # Its blocking reads wait on a connection of their own, never one of the shared pool.
+        stream_redis = connect(settings, max_connections=2)
+        follower = LexicalFollower(clients, index, stream_redis=stream_redis)
+        cache = QueryCache(
+            clients.redis,
+            ttl_s=settings.search_cache_ttl_s,
+            max_entries=settings.search_cache_max_entries,
+            max_entry_bytes=settings.search_cache_max_entry_bytes,
+        )
+        app.state.metrics.register(LexicalCollector(follower))
+        app.state.metrics.register(CacheCollector(cache))
+        await follower.start()
+        try:
+            yield SearchEngine(clients, index=index, follower=follower, cache=cache)
+        finally:
+            await follower.stop()
+            await asyncio.to_thread(index.close)
+            await stream_redis.aclose()
+    finally:
+        slot.release()
 
 
 @contextlib.asynccontextmanager
@@ -43,7 +76,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     pool: WorkerPool | None = None
     stop = asyncio.Event()
     reconcile_task: asyncio.Task[None] | None = None
+    engines = contextlib.AsyncExitStack()
     try:
+        app.state.search = await engines.enter_async_context(search_engine(app, clients))
         if settings.api_workers > 0:
             handlers = load_factory(settings.handlers)(clients)  # the API's own clients, shared
             pool = WorkerPool(clients.queue, handlers, concurrency=settings.api_workers)
@@ -61,6 +96,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await reconcile_task
         if pool is not None:
             await pool.stop()
+        await engines.aclose()
         await hub.stop()
         await clients.close()
 

@@ -46,6 +46,7 @@ CODE_STATUS = {
     ErrorCode.empty_document: 422,
     OrchErrorCode.compute_unavailable: 503,
     OrchErrorCode.vector_store_unavailable: 503,
+    OrchErrorCode.index_not_ready: 503,
     OrchErrorCode.collection_missing: 409,
     OrchErrorCode.too_many_streams: 429,
     OrchErrorCode.invalid_metadata: 422,

@@ -7,7 +7,7 @@ from pydantic import AfterValidator, BaseModel, Field, SecretStr
 from contracts import ChunkStrategy
 from orchestrator.catalog.model import Collection
 from orchestrator.core.records import utf8_encodable
-from orchestrator.search import SearchHit
+from orchestrator.search import SearchHit, SearchMode
 
 # Lower case letters, digits, '-' and '_', starting with a letter or digit, 2 to 63 characters.
 COLLECTION_NAME = r"^[a-z0-9][a-z0-9_-]{1,62}$"
@@ -74,14 +74,29 @@ class JobAccepted(BaseModel):
     document_id: str | None = None
 
 
+class FusionWeightsRequest(BaseModel):
+    dense: float | None = Field(None, ge=0, le=100)
+    lexical: float | None = Field(None, ge=0, le=100)
+
+
+class FusionRequest(BaseModel):
+    """Reciprocal rank fusion's parameters for this request; what is left out keeps the server's default."""
+
+    k: float | None = Field(None, gt=0, le=10_000)
+    weights: FusionWeightsRequest = Field(default_factory=FusionWeightsRequest)
+
+
 class SearchRequest(BaseModel):
     query: str = Field(min_length=1, max_length=4_000)
     collections: list[str] = Field(min_length=1, max_length=32)
     top_k: int = Field(10, ge=1, le=1_000)
+    mode: SearchMode = SearchMode.hybrid
     filters: dict[str, Any] | None = Field(None, description="a Chroma `where` on document metadata")
-    min_score: float | None = Field(None, ge=-1, le=1)
+    min_score: float | None = Field(None, ge=-1, le=1, description="a cosine floor: dense mode only")
+    fusion: FusionRequest | None = Field(None, description="hybrid mode: k and weights of the fusion")
 
 
 class SearchResponse(BaseModel):
     query: str
+    mode: SearchMode
     results: list[SearchHit]

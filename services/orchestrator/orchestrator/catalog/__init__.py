@@ -1,9 +1,9 @@
 """The catalog: collections and documents in Redis, their state machines, the generations the ingestion
 saga commits, and the originals in the blob store. It knows nothing of jobs or vectors."""
 
-from orchestrator.catalog import generations
+from orchestrator.catalog import changes, generations
 from orchestrator.catalog.blobs import STAGED_ABANDONED_S, BlobMissing, BlobStore, StagedBlob
-from orchestrator.catalog.generations import Superseded, searchable
+from orchestrator.catalog.generations import Superseded
 from orchestrator.catalog.model import (
     IN_FLIGHT,
     Collection,
@@ -12,6 +12,7 @@ from orchestrator.catalog.model import (
     DocumentError,
     DocumentStatus,
     merge_metadata,
+    searchable,
 )
 from orchestrator.catalog.registry import CollectionStats, Registry
 
@@ -29,6 +30,7 @@ __all__ = [
     "Registry",
     "StagedBlob",
     "Superseded",
+    "changes",
     "generations",
     "merge_metadata",
     "searchable",

@@ -22,7 +22,13 @@ from typing import Any, NamedTuple
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from orchestrator.catalog.model import Collection, CollectionStatus, Document, DocumentError, DocumentStatus
+from orchestrator.catalog.model import (
+    Collection,
+    CollectionStatus,
+    Document,
+    DocumentError,
+    DocumentStatus,
+)
 from orchestrator.catalog.registry import write_document
 from orchestrator.core import keys
 from orchestrator.core.fencing import Fence
@@ -35,15 +41,6 @@ class Superseded(Conflict):
 
 class MetadataMoved(Conflict):
     """A metadata patch landed after the committing attempt wrote metadata onto its vectors: write again."""
-
-
-def searchable(document: Document | None, generation: int) -> bool:
-    return (
-        document is not None
-        and document.status is not DocumentStatus.deleting
-        and document.generation > 0
-        and document.generation == generation
-    )
 
 
 Mutation = Callable[[Document, Collection | None], dict[str, Any]]

@@ -84,3 +84,14 @@ class Document(RedisRecord):
     def in_flight(self) -> bool:
         """An ingest job is queued or running for it: no other ingest may start."""
         return self.status in IN_FLIGHT
+
+
+def searchable(document: Document | None, generation: int) -> bool:
+    """Whether search may return the document's vectors of `generation`: it exists, is not being
+    deleted, and that is its searchable generation."""
+    return (
+        document is not None
+        and document.status is not DocumentStatus.deleting
+        and document.generation > 0
+        and document.generation == generation
+    )

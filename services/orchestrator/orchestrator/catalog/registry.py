@@ -17,6 +17,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
+from orchestrator.catalog import changes as feed
 from orchestrator.catalog import counts
 from orchestrator.catalog.counts import CollectionStats
 from orchestrator.catalog.model import Collection, CollectionStatus, Document, DocumentStatus
@@ -110,6 +111,8 @@ class Registry:
             )
             pipe.multi()
             pipe.hset(key, mapping=updated.to_redis())
+            if current.status is not updated.status and updated.status is CollectionStatus.deleting:
+                feed.record(pipe, name, feed.ChangeOp.delete_collection)
             return updated
 
         return await self._redis.transaction(update, key, value_from_callable=True)
@@ -289,8 +292,14 @@ class Registry:
             if owner == document_id:
                 pipe.hdel(sha_index, document.sha256)
             counts.move(pipe, document.collection, -counts.searchable_chunks(document))
+            feed.record_document_change(pipe, document, None)
 
         await self._redis.transaction(remove, key)
+
+    async def record_vectors_changed(self, collection: str, document_id: str) -> None:
+        """Records that a document's vectors now carry other metadata (what filters read): a change of
+        what search returns, made outside the registry (catalog.changes)."""
+        await feed.record_now(self._redis, collection, feed.ChangeOp.metadata, document_id=document_id)
 
     async def _hgetall_many(self, record_keys: Sequence[str]) -> list[dict[str, str]]:
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -327,4 +336,5 @@ def write_document(pipe: Pipeline, raw: dict, changes: dict[str, Any]) -> Docume
     counts.move(
         pipe, current.collection, counts.searchable_chunks(updated) - counts.searchable_chunks(current)
     )
+    feed.record_document_change(pipe, current, updated)
     return updated

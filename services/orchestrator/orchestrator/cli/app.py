@@ -2,7 +2,7 @@
 
     docsearch collections
     docsearch ingest report.pdf notes/ --collection docs [--create]
-    docsearch search "what did the report conclude" --collection docs [--top-k 5]
+    docsearch search "what did the report conclude" --collection docs [--top-k 5] [--mode lexical]
     docsearch jobs [--status failed]
 
 `--url` (default http://127.0.0.1:8080, or DOCSEARCH_URL) and `--api-key` (or DOCSEARCH_API_KEY).
@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 
 from orchestrator.cli.progress import Tracked, follow_all
+from orchestrator.cli.snippets import snippet
 
 API = "/api/v1"
 
@@ -108,7 +109,7 @@ async def ingest(client: httpx.AsyncClient, args: argparse.Namespace) -> int:
 
 
 async def search(client: httpx.AsyncClient, args: argparse.Namespace) -> int:
-    body = {"query": args.query, "collections": args.collection, "top_k": args.top_k}
+    body = {"query": args.query, "collections": args.collection, "top_k": args.top_k, "mode": args.mode}
     if args.filters:
         try:
             body["filters"] = json.loads(args.filters)
@@ -120,13 +121,21 @@ async def search(client: httpx.AsyncClient, args: argparse.Namespace) -> int:
         return 0
     if not results:
         print("no results")
+    bold = sys.stdout.isatty()
     for rank, hit in enumerate(results, 1):
         where = " › ".join(hit["heading_path"])
         pages = f" p.{','.join(map(str, hit['pages']))}" if hit["pages"] else ""
-        print(f"{rank:>2}. {hit['score']:.3f}  {hit['filename']}{pages}  [{hit['collection']}] {where}")
-        text = " ".join(hit["text"].split())
-        print(f"    {text[:300]}{'…' if len(text) > 300 else ''}")
+        print(f"{rank:>2}. {_scores(hit['scores'])}  {hit['filename']}{pages}  [{hit['collection']}] {where}")
+        print(f"    {snippet(hit['text'], hit['highlights'], bold=bold)}")
     return 0
+
+
+def _scores(scores: dict[str, float | None]) -> str:
+    """The sides that found the result, e.g. `fused 0.0325 (dense 0.712, lexical 9.81)`."""
+    sides = ", ".join(
+        f"{side} {scores[side]:.3g}" for side in ("dense", "lexical") if scores.get(side) is not None
+    )
+    return f"fused {scores['fused']:.4f} ({sides})" if scores.get("fused") is not None else sides
 
 
 async def jobs(client: httpx.AsyncClient, args: argparse.Namespace) -> int:
@@ -177,11 +186,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--no-wait", action="store_true", help="print the job ids instead of following them")
     p.set_defaults(run=ingest)
 
-    p = commands.add_parser("search", help="semantic search over one or more collections")
+    p = commands.add_parser("search", help="search one or more collections (hybrid, dense or lexical)")
     p.add_argument("query")
     p.add_argument("--collection", "-c", required=True, action="append", help="repeat for several")
     p.add_argument("--top-k", "-k", type=int, default=5)
     p.add_argument("--filters", help="JSON metadata filter, e.g. '{\"year\": 2024}'")
+    p.add_argument(
+        "--mode",
+        choices=["hybrid", "dense", "lexical"],
+        default="hybrid",
+        help="hybrid (default): keywords and meaning fused; dense: meaning only; lexical: keywords only (BM25)",
+    )
     p.add_argument("--json", action="store_true", help="print the raw results")
     p.set_defaults(run=search)
 

@@ -16,6 +16,11 @@ JOBS = f"{PREFIX}jobs"  # zset (lex): every job id
 WORKERS = f"{PREFIX}workers"  # zset: worker id -> last heartbeat (ms)
 COLLECTIONS = f"{PREFIX}collections"  # zset (lex): collection names
 DOCUMENTS = f"{PREFIX}docs"  # zset (lex): every document id
+# stream: every change of what search may return (catalog.changes), followed by each API's lexical index
+SEARCH_CHANGES = f"{PREFIX}search:changes"
+# hash: collection name -> version, bumped with each of its changes and never deleted (the query cache's key)
+SEARCH_VERSIONS = f"{PREFIX}search:versions"
+SEARCH_CACHE_INDEX = f"{PREFIX}search:cache"  # zset: cache entry key -> time stored (ms), to bound its size
 
 _STREAM = PREFIX + "queue:{}"
 _AUTOCLAIM_CURSOR = PREFIX + "queue:{}:autoclaim"
@@ -100,6 +105,11 @@ def idempotency_lock(key: str) -> str:
 def metadata_lock(document_id: str) -> str:
     """Held while a document's user metadata is written onto its vectors, so those writes never interleave."""
     return _METADATA_LOCK.format(document_id)
+
+
+def search_cache_entry(digest: str) -> str:
+    """One cached search answer, named by the digest of everything the answer depends on."""
+    return f"{PREFIX}search:cache:{digest}"
 
 
 def rate_window(kind: str, client: str, window: int) -> str:

@@ -88,7 +88,7 @@ async def sync_vector_metadata(
             return None
         wanted = user_metadata(document.metadata)
         where = where_document(document_id, generation=target)
-        offset = 0
+        offset, wrote = 0, False
         while True:  # updates move no record, so offsets stay stable while paging
             records = await clients.vectors.get(
                 collection.vector_name, where=where, limit=PAGE, offset=offset
@@ -98,9 +98,13 @@ async def sync_vector_metadata(
                 await clients.vectors.update_metadata(
                     collection.vector_name, [i for i, _ in changed], [c for _, c in changed]
                 )
+                wrote = True
             if len(records) < PAGE:
-                return document.metadata
+                break
             offset += PAGE
+        if wrote and target == document.generation:  # filters over searchable vectors read otherwise now
+            await clients.registry.record_vectors_changed(document.collection, document_id)
+        return document.metadata
 
 
 def behind(stored: Mapping[str, Any], document: Document) -> bool:

@@ -1,14 +1,12 @@
-"""Dense search: embed the query once per embedding model, query each collection's vectors, and return
-only chunks the registry vouches for (document present, not being deleted, searchable at exactly the
-vector's generation). An unknown collection is NotFound, and nothing is ever created by a search."""
+"""The dense side: embed the query once per embedding model, query each collection's vectors, and keep
+only chunks the registry vouches for (search.hits)."""
 
 import asyncio
 from typing import Any
 
-from pydantic import BaseModel, Field
-
-from orchestrator.catalog import Collection, Document, searchable
+from orchestrator.catalog import Collection
 from orchestrator.clients import Clients
+from orchestrator.search.hits import Scores, SearchHit, vouched_document
 from orchestrator.vectors import ChunkMeta, Hit, document_ids
 
 # Chroma also holds vectors search must not return (old generations until their cleanup, a re-ingest not
@@ -18,40 +16,26 @@ WIDEN = 4
 MAX_FETCH = 1_000
 
 
-class SearchHit(BaseModel):
-    chunk_id: str
-    document_id: str
-    collection: str
-    filename: str
-    text: str
-    score: float  # cosine similarity
-    heading_path: list[str]
-    pages: list[int]
-    metadata: dict[str, Any] = Field(default_factory=dict)  # the document's user metadata
-
-
-async def search(
+async def dense_results(
     clients: Clients,
     query: str,
-    collection_names: list[str],
+    collections: list[Collection],
     *,
-    top_k: int,
-    filters: dict[str, Any] | None = None,
-    min_score: float | None = None,
-    request_id: str | None = None,
+    want: int,
+    filters: dict[str, Any] | None,
+    min_score: float | None,
+    request_id: str | None,
 ) -> list[SearchHit]:
-    """The top_k chunks over all the collections, best first."""
-    names = list(dict.fromkeys(collection_names))
-    collections = [await clients.registry.get_active_collection(name) for name in names]
+    """Up to `want` vouched chunks over all the collections, best (highest cosine) first."""
     vectors_by_model = await _embed_query(clients, query, collections, request_id)
     per_collection = await asyncio.gather(
         *(
-            _collection_results(clients, c, vectors_by_model[c.embedding_model], top_k, filters, min_score)
+            _collection_results(clients, c, vectors_by_model[c.embedding_model], want, filters, min_score)
             for c in collections
         )
     )
     results = sorted((r for found in per_collection for r in found), key=lambda r: r.score, reverse=True)
-    return results[:top_k]
+    return results[:want]
 
 
 async def _embed_query(
@@ -65,14 +49,10 @@ async def _embed_query(
     return {m: r.embeddings[0] for m, r in zip(models, responses, strict=True)}
 
 
-def _vouched(collection: Collection, hit: Hit, documents: dict[str, Document | None]) -> SearchHit | None:
-    """The hit as a result, if the registry vouches for it: its document is in this collection and
-    searchable at exactly the hit's generation."""
+def _as_result(collection: Collection, hit: Hit, documents: dict) -> SearchHit | None:
     meta = ChunkMeta.read(hit.metadata)
-    document = documents.get(meta.document_id)
-    if document is None or document.collection != collection.name:
-        return None
-    if not searchable(document, meta.generation):
+    document = vouched_document(collection, meta.document_id, meta.generation, documents)
+    if document is None:
         return None
     return SearchHit(
         chunk_id=hit.id,
@@ -81,6 +61,7 @@ def _vouched(collection: Collection, hit: Hit, documents: dict[str, Document | N
         filename=document.filename,
         text=hit.text or "",
         score=hit.score,
+        scores=Scores(dense=hit.score),
         heading_path=meta.heading_path,
         pages=meta.pages,
         metadata=document.metadata,
@@ -91,24 +72,24 @@ async def _collection_results(
     clients: Clients,
     collection: Collection,
     vector: list[float],
-    top_k: int,
+    want: int,
     filters: dict[str, Any] | None,
     min_score: float | None,
 ) -> list[SearchHit]:
-    """Up to top_k results from one collection, best first. While too few nearest vectors pass the
+    """Up to `want` results from one collection, best first. While too few nearest vectors pass the
     registry's check, asks Chroma for more (x4 each time, at most MAX_FETCH), unless it has no more to
     give or the nearest ones left already score under min_score."""
-    fetch = min(top_k * OVERFETCH + 10, MAX_FETCH)
+    fetch = min(want * OVERFETCH + 10, MAX_FETCH)
     while True:
         hits = await clients.vectors.query(collection.vector_name, vector, top_k=fetch, where=filters)
         documents = await clients.registry.get_documents(document_ids([h.metadata for h in hits]))
         results = [
             r
-            for r in (_vouched(collection, h, documents) for h in hits)
+            for r in (_as_result(collection, h, documents) for h in hits)
             if r is not None and (min_score is None or r.score >= min_score)
         ]
         exhausted = len(hits) < fetch or fetch >= MAX_FETCH
         below_floor = min_score is not None and bool(hits) and hits[-1].score < min_score
-        if len(results) >= top_k or exhausted or below_floor:
-            return results[:top_k]
+        if len(results) >= want or exhausted or below_floor:
+            return results[:want]
         fetch = min(fetch * WIDEN, MAX_FETCH)

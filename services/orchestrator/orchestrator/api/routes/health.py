@@ -1,4 +1,5 @@
-"""/livez, /readyz (Redis, Chroma and at least one compute replica, each reported) and /metrics."""
+"""/livez, /readyz (Redis, Chroma, at least one compute replica and the lexical index, each reported) and
+/metrics."""
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
@@ -15,8 +16,11 @@ async def livez() -> dict[str, str]:
 
 
 @router.get("/readyz")
-async def readyz(clients: ClientsDep) -> JSONResponse:
+async def readyz(clients: ClientsDep, request: Request) -> JSONResponse:
+    """Ready when Redis, Chroma, a compute replica and this process's lexical index (caught up with the
+    registry's changes) all are."""
     checks = await clients.readiness()
+    checks["lexical"] = request.app.state.search.readiness()
     ready = all(c["ok"] for c in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503

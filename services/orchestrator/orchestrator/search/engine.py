@@ -1,0 +1,149 @@
+"""Search over collections in three modes, with the query cache in front.
+
+- `dense`: the query's embedding against each collection's vectors (search.dense);
+- `lexical`: BM25 over this API process's lexical index (search.lexical_results);
+- `hybrid` (the default): both, fused by reciprocal rank (search.fusion) over each side's top_k
+  (what fusion retrievers such as LlamaIndex's do; deeper lists cost latency on every query).
+
+Every mode returns only chunks the registry vouches for, applies `filters` through Chroma, and marks in
+each result the words that match a query term (`highlights`). Unknown collections are NotFound; a search
+never creates anything. Lexical and hybrid searches are IndexNotReady (503) while the index catches up.
+"""
+
+import asyncio
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from orchestrator.catalog import Collection, changes
+from orchestrator.clients import Clients
+from orchestrator.errors import IndexNotReady
+from orchestrator.search.cache import QueryCache
+from orchestrator.search.dense import dense_results
+from orchestrator.search.fusion import Fusion, fuse
+from orchestrator.search.hits import SearchHit
+from orchestrator.search.lexical import LexicalFollower, LexicalIndex, highlight_spans, query_terms
+from orchestrator.search.lexical_results import lexical_results
+
+
+class SearchMode(StrEnum):
+    hybrid = "hybrid"
+    dense = "dense"
+    lexical = "lexical"
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    query: str
+    collections: list[str]
+    top_k: int = 10
+    mode: SearchMode = SearchMode.hybrid
+    filters: dict[str, Any] | None = None
+    min_score: float | None = None  # a floor on the dense cosine similarity (dense mode only)
+    fusion: Fusion = field(default_factory=Fusion)
+
+    def cache_material(self) -> dict[str, Any]:
+        """What the answer depends on besides the collections' versions."""
+        return {
+            "query": self.query,
+            "mode": self.mode.value,
+            "top_k": self.top_k,
+            "filters": self.filters,
+            "min_score": self.min_score,
+            "fusion": self.fusion.model_dump() if self.mode is SearchMode.hybrid else None,
+        }
+
+
+class SearchEngine:
+    def __init__(
+        self,
+        clients: Clients,
+        *,
+        index: LexicalIndex | None = None,
+        follower: LexicalFollower | None = None,
+        cache: QueryCache | None = None,
+    ):
+        self.clients, self.index, self.follower, self.cache = clients, index, follower, cache
+
+    def readiness(self) -> dict[str, Any]:
+        """The lexical index's part of /readyz: ok once it has caught up with the registry's changes."""
+        follower = self.follower
+        if follower is None:
+            return {"ok": False, "error": "no lexical index in this process"}
+        return {"ok": follower.caught_up, "applied": follower.applied_id}
+
+    async def search(
+        self, query: SearchQuery, *, use_cache: bool = True, request_id: str | None = None
+    ) -> list[SearchHit]:
+        """The top_k chunks over the collections, best first."""
+        names = list(dict.fromkeys(query.collections))
+        cache = self.cache if self.cache is not None and self.cache.enabled else None
+        if cache is None or not use_cache:
+            if cache is not None:
+                cache.counters.bypassed += 1
+            return await self._search(query, names, request_id)
+        snapshot = await changes.snapshot(self.clients.redis, names)
+        key = cache.key(query.cache_material(), names, snapshot.versions)
+        cached = await cache.get(key)
+        if cached is not None:
+            return cached
+        results = await self._search(query, names, request_id)
+        if self._saw_every_change(query.mode, snapshot.last_id):
+            await cache.put(key, results)
+        else:
+            cache.counters.not_stored += 1
+        return results
+
+    def _saw_every_change(self, mode: SearchMode, last_id: str) -> bool:
+        """Whether an answer computed now reflects every change the snapshot's versions count: the dense
+        side reads the registry and Chroma themselves; the lexical index must have applied `last_id`."""
+        if mode is SearchMode.dense:
+            return True
+        follower = self.follower
+        return follower is not None and follower.caught_up and not changes.newer(last_id, follower.applied_id)
+
+    async def _search(self, query: SearchQuery, names: list[str], request_id: str | None) -> list[SearchHit]:
+        collections = [await self.clients.registry.get_active_collection(n) for n in names]
+        terms = query_terms(query.query)
+        if query.mode is SearchMode.dense:
+            results = await self._dense(query, collections, query.top_k, request_id)
+        elif query.mode is SearchMode.lexical:
+            results = await self._lexical(query, collections, terms, query.top_k)
+        else:
+            depth = query.top_k
+            weights = query.fusion.weights
+            dense, lexical = await asyncio.gather(
+                self._dense(query, collections, depth, request_id) if weights.dense else _nothing(),
+                self._lexical(query, collections, terms, depth) if weights.lexical else _nothing(),
+            )
+            results = fuse(dense, lexical, query.fusion)[: query.top_k]
+        wanted = set(terms)
+        for hit in results:
+            hit.highlights = highlight_spans(hit.text, wanted)
+        return results
+
+    async def _dense(
+        self, query: SearchQuery, collections: list[Collection], want: int, request_id: str | None
+    ) -> list[SearchHit]:
+        return await dense_results(
+            self.clients,
+            query.query,
+            collections,
+            want=want,
+            filters=query.filters,
+            min_score=query.min_score,
+            request_id=request_id,
+        )
+
+    async def _lexical(
+        self, query: SearchQuery, collections: list[Collection], terms: list[str], want: int
+    ) -> list[SearchHit]:
+        if self.index is None or self.follower is None or not self.follower.caught_up:
+            raise IndexNotReady("the lexical index is catching up with the registry: retry, or search dense")
+        return await lexical_results(
+            self.clients, self.index, terms, collections, want=want, filters=query.filters
+        )
+
+
+async def _nothing() -> list[SearchHit]:
+    return []

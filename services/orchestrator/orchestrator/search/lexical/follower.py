@@ -1,0 +1,402 @@
+"""Keeps this process's lexical index current: a background task that follows the registry's change
+stream (catalog.changes) and applies each change to the index, reading chunk texts from Chroma.
+
+- Catch-up: an index whose cursor the stream no longer reaches (new, trimmed past, another Redis) is
+  rebuilt from the registry and Chroma; one that it reaches replays the changes since its cursor.
+- A rebuild notes the stream's last id before it reads anything and commits with it, so changes made
+  during the rebuild are replayed afterwards (harmless: every change is idempotent).
+- One tantivy commit per batch, with the batch's last id as the cursor.
+- Redis or Chroma failing: log, back off (0.2 s doubling to 5 s), retry the same batch. A change is never
+  skipped and the task never dies of it; `caught_up` is False meanwhile.
+- Every tantivy call runs in a thread, so the API's event loop never waits on the index.
+"""
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from redis.asyncio import Redis
+from redis.backoff import ExponentialBackoff
+
+from orchestrator.catalog import Collection, CollectionStatus, Document, changes, searchable
+from orchestrator.catalog.changes import ORIGIN, Change, ChangeOp, Head
+from orchestrator.clients import Clients
+from orchestrator.core import keys
+from orchestrator.errors import NotFound, VectorCollectionMissing
+from orchestrator.search.lexical.index import IndexedChunk, IndexStats, LexicalIndex
+from orchestrator.vectors import ChunkMeta, parse_vector_id, vector_id
+
+log = logging.getLogger("orchestrator.search.lexical")
+
+FETCH_PAGE = 500  # vector ids per Chroma get
+LIST_PAGE = 200  # registry records per listing page during a rebuild
+BACKOFF = ExponentialBackoff(cap=5.0, base=0.2)
+STATS_TTL_S = 5.0  # index stats (a directory walk) are refreshed at most this often
+
+
+@dataclass
+class FollowerCounters:
+    changes_applied: int = 0  # stream entries applied (each once per commit of the index)
+    rebuilds: int = 0
+    last_rebuild_s: float = 0.0  # how long the latest rebuild took
+    failures: int = 0  # steps that failed and were retried
+
+
+@dataclass(frozen=True)
+class _Wanted:
+    document_id: str
+    generation: int
+    chunk_count: int
+
+
+class LexicalFollower:
+    def __init__(
+        self,
+        clients: Clients,
+        index: LexicalIndex,
+        *,
+        stream_redis: Redis | None = None,
+        batch: int = 256,
+        block_ms: int = 1000,
+    ):
+        """`stream_redis`: the connection its blocking reads wait on (the API gives it one of its own, so
+        that a wait never holds a connection of the shared pool); clients.redis when None."""
+        if batch < 1 or block_ms < 1:
+            raise ValueError("batch and block_ms must be positive")
+        self.clients = clients
+        self._stream_redis = stream_redis if stream_redis is not None else clients.redis
+        self.index = index
+        self.batch = batch
+        self.block_ms = block_ms
+        self.caught_up = False  # the initial catch-up is done and the last read found nothing newer
+        self.applied_id = index.cursor  # the last change the committed index reflects
+        self.counters = FollowerCounters()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        # The stream's entries-added count when the cursor's entry was its newest (None: not known), to
+        # tell whether entries after the cursor were trimmed once the cursor's own entry is gone.
+        self._added_at_cursor: int | None = None
+        self._built_empty = False  # rebuilt when the stream had no entry: the cursor stays ORIGIN
+        self._stats: tuple[float, IndexStats] | None = None
+
+    # --- lifecycle ---
+
+    async def start(self) -> None:
+        """Starts following in the background (returns at once; idempotent)."""
+        if self._task is None or self._task.done():
+            self._stopping = False
+            self._task = asyncio.create_task(self._run(), name="lexical-follower")
+
+    async def stop(self) -> None:
+        """Stops following; writes not yet committed are dropped (the next start replays them)."""
+        task, self._task = self._task, None
+        if task is not None:
+            # The flag as well as the cancel: redis-py (8.1) sometimes swallows a cancel that lands as
+            # a blocking XREAD returns (about 1 in 100 here); the loop then ends at its next turn.
+            self._stopping = True
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    def stats(self) -> IndexStats:
+        """The index's stats, at most STATS_TTL_S old (for metrics)."""
+        now = time.monotonic()
+        if self._stats is None or now - self._stats[0] > STATS_TTL_S:
+            self._stats = (now, self.index.stats())
+        return self._stats[1]
+
+    # --- the loop ---
+
+    async def _run(self) -> None:
+        failures = 0
+        while not self._stopping:
+            try:
+                await self._step()
+                failures = 0
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                self.caught_up = False
+                self.counters.failures += 1
+                delay = BACKOFF.compute(failures)
+                failures += 1
+                log.warning(
+                    "lexical index: following changes failed (%s: %s); retrying in %.1f s",
+                    type(exc).__name__,
+                    exc,
+                    delay,
+                    exc_info=failures == 1,
+                )
+                await asyncio.sleep(delay)
+
+    async def _step(self) -> None:
+        """Reads the next batch, then checks the stream's head: a head read after the batch tells whether
+        anything between the cursor and the batch was trimmed before it was read."""
+        redis = self._stream_redis
+        # Blocking waits for news only once caught up; until then an empty read is the news.
+        block_ms = self.block_ms if self.caught_up else None
+        batch = await changes.read(redis, self.applied_id, count=self.batch, block_ms=block_ms)
+        stream = await changes.head(redis)
+        if await self._must_rebuild(stream):
+            await self._rebuild(stream)
+        elif batch:
+            await self._apply(batch)
+            if batch[-1].id == stream.last_id:
+                self._added_at_cursor = stream.entries_added
+        else:
+            self.caught_up = True
+
+    async def _must_rebuild(self, stream: Head) -> bool:
+        """Whether the stream no longer holds every change after the cursor (Head.missed), counting
+        trimming, which removes the oldest entries without moving max-deleted-entry-id (Redis 7.0)."""
+        applied, head = self.applied_id, stream
+        never_built = applied == ORIGIN and not self._built_empty
+        if applied == head.last_id and not never_built:
+            self._added_at_cursor = stream.entries_added
+            return False
+        if never_built:
+            return True
+        if applied != ORIGIN and head.missed(applied):
+            return True
+        if self._added_at_cursor is not None and stream.entries_added is not None:
+            # Entries go oldest first, so while any after the cursor is missing the cursor's is too: then
+            # the stream holds fewer than were added since.
+            return stream.length < stream.entries_added - self._added_at_cursor
+        # Not known: the entries after the cursor are all there while the cursor's own is.
+        return not await self._stream_redis.xrange(keys.SEARCH_CHANGES, min=applied, max=applied, count=1)
+
+    # --- applying changes ---
+
+    async def _apply(self, batch: Sequence[Change]) -> None:
+        """Applies the changes in order, then commits them with the last one's id."""
+        committed = list(
+            dict.fromkeys(c.document_id for c in batch if c.op is ChangeOp.commit and c.document_id)
+        )
+        documents = await self.clients.registry.get_documents(committed) if committed else {}
+        collections: dict[str, Collection | None] = {}
+        for change in batch:
+            await self._apply_one(change, documents, collections)
+        last = batch[-1].id
+        await asyncio.to_thread(self.index.commit, last)
+        self.applied_id = last
+        self.counters.changes_applied += len(batch)
+
+    async def _apply_one(
+        self,
+        change: Change,
+        documents: dict[str, Document | None],
+        collections: dict[str, Collection | None],
+    ) -> None:
+        index = self.index
+        if change.op is ChangeOp.delete_collection:
+            await asyncio.to_thread(index.delete_collection, change.collection)
+            return
+        if change.document_id is None or change.op is ChangeOp.metadata:
+            return  # metadata: what the index holds (text, headings, pages) did not change
+        if change.op is ChangeOp.delete_document:
+            await asyncio.to_thread(index.delete_document, change.document_id)
+            return
+        chunks = await self._committed_chunks(change, documents, collections)
+        if chunks is None:
+            await asyncio.to_thread(index.delete_document, change.document_id)
+        else:
+            generation = change.generation or 0
+            await asyncio.to_thread(
+                index.replace_document, change.collection, change.document_id, generation, chunks
+            )
+
+    async def _committed_chunks(
+        self,
+        change: Change,
+        documents: dict[str, Document | None],
+        collections: dict[str, Collection | None],
+    ) -> list[IndexedChunk] | None:
+        """A commit's chunks, or None when there is nothing to index: the document, its generation or its
+        collection moved on since (the registry is at least as new as the change; a later change in the
+        stream says what came next), or its vectors are gone."""
+        assert change.document_id is not None
+        document = documents.get(change.document_id)
+        if change.generation is None or not searchable(document, change.generation):
+            return None
+        assert document is not None
+        if change.collection not in collections:
+            collections[change.collection] = await self._active_collection(change.collection)
+        collection = collections[change.collection]
+        if collection is None:
+            return None
+        count = change.chunk_count if change.chunk_count is not None else document.chunk_count
+        wanted = [_Wanted(change.document_id, change.generation, count)]
+        try:
+            found = await self._fetch_chunks(collection.vector_name, wanted)
+        except VectorCollectionMissing:
+            return None
+        return found.get(change.document_id, [])
+
+    async def _active_collection(self, name: str) -> Collection | None:
+        try:
+            collection = await self.clients.registry.get_collection(name)
+        except NotFound:
+            return None
+        return collection if collection.status is CollectionStatus.active else None
+
+    async def _fetch_chunks(
+        self, chroma_name: str, wanted: Sequence[_Wanted]
+    ) -> dict[str, list[IndexedChunk]]:
+        """The chunks of these documents' generations, by document, in chunk order. Records Chroma does
+        not return are left out (a later change supersedes them)."""
+        ids = [vector_id(w.document_id, w.generation, i) for w in wanted for i in range(w.chunk_count)]
+        found: dict[str, list[IndexedChunk]] = defaultdict(list)
+        for start in range(0, len(ids), FETCH_PAGE):
+            for record in await self.clients.vectors.get(chroma_name, ids=ids[start : start + FETCH_PAGE]):
+                document_id, _, chunk_index = parse_vector_id(record.id)
+                meta = ChunkMeta.read(record.metadata)
+                found[document_id].append(
+                    IndexedChunk(
+                        chunk_id=record.id,
+                        chunk_index=chunk_index,
+                        text=record.text,
+                        heading_path=[str(h) for h in meta.heading_path],
+                        pages=[p for p in meta.pages if isinstance(p, int)],
+                    )
+                )
+        for chunks in found.values():
+            chunks.sort(key=lambda c: c.chunk_index)
+        return found
+
+    # --- rebuilding ---
+
+    async def _rebuild(self, stream: Head) -> None:
+        """The index again from the registry and Chroma, committed with the cursor `head.last_id` (noted
+        before anything was read)."""
+        head = stream
+        started = time.monotonic()
+        log.info(
+            "lexical index %s: rebuilding (its cursor %s; stream head %s)",
+            self.index.path,
+            self.applied_id,
+            head,
+        )
+        await asyncio.to_thread(self.index.clear)
+        documents = 0
+        async for collection in self._active_collections():
+            documents += await self._rebuild_collection(collection)
+        await asyncio.to_thread(self.index.commit, head.last_id)
+        self.applied_id = head.last_id
+        self._added_at_cursor = stream.entries_added
+        self._built_empty = head.last_id == ORIGIN
+        self.counters.rebuilds += 1
+        self.counters.last_rebuild_s = time.monotonic() - started
+        log.info(
+            "lexical index %s: rebuilt with %d documents in %.1f s",
+            self.index.path,
+            documents,
+            self.counters.last_rebuild_s,
+        )
+
+    async def _rebuild_collection(self, collection: Collection) -> int:
+        """Indexes the collection's searchable documents, fetching chunks for several at once; returns
+        how many."""
+        group: list[Document] = []
+        indexed = 0
+        async for document in self._searchable_documents(collection.name):
+            group.append(document)
+            if sum(d.chunk_count for d in group) >= FETCH_PAGE:
+                indexed += await self._index_group(collection, group)
+                group = []
+        if group:
+            indexed += await self._index_group(collection, group)
+        return indexed
+
+    async def _index_group(self, collection: Collection, documents: list[Document]) -> int:
+        wanted = [_Wanted(d.id, d.generation, d.chunk_count) for d in documents]
+        try:
+            found = await self._fetch_chunks(collection.vector_name, wanted)
+        except VectorCollectionMissing:
+            log.warning("lexical index: collection %s has no vectors in Chroma; skipped", collection.name)
+            return 0
+        for document in documents:
+            chunks = found.get(document.id, [])
+            await asyncio.to_thread(
+                self.index.replace_document, collection.name, document.id, document.generation, chunks
+            )
+        return len(documents)
+
+    async def _active_collections(self) -> AsyncIterator[Collection]:
+        cursor: str | None = None
+        while True:
+            page = await self.clients.registry.list_collections(
+                cursor=cursor, limit=LIST_PAGE, active_only=True
+            )
+            for collection in page.items:
+                yield collection
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+    async def _searchable_documents(self, collection: str) -> AsyncIterator[Document]:
+        cursor: str | None = None
+        while True:
+            page = await self.clients.registry.list_documents(
+                collection=collection, cursor=cursor, limit=LIST_PAGE
+            )
+            for document in page.items:
+                if searchable(document, document.generation):
+                    yield document
+            if page.next_cursor is None:
+                return
+            cursor = page.next_cursor
+
+
+class LexicalCollector(Collector):
+    """Prometheus metrics of this process's lexical index, read at scrape time (index stats cached)."""
+
+    def __init__(self, follower: LexicalFollower):
+        self._follower = follower
+
+    def collect(self) -> Iterator[Metric]:
+        follower = self._follower
+        try:
+            stats: IndexStats | None = follower.stats()
+        except Exception:  # a scrape never fails for it: the other metrics still count
+            log.debug("lexical index stats failed", exc_info=True)
+            stats = None
+        if stats is not None:
+            yield GaugeMetricFamily(
+                "orchestrator_lexical_chunks", "Chunks in the lexical index", value=stats.chunks
+            )
+            yield GaugeMetricFamily(
+                "orchestrator_lexical_index_bytes",
+                "Size of the lexical index on disk",
+                value=stats.bytes_on_disk,
+            )
+        yield GaugeMetricFamily(
+            "orchestrator_lexical_caught_up",
+            "1 when the lexical index has caught up with the registry's changes",
+            value=1 if follower.caught_up else 0,
+        )
+        counters = follower.counters
+        yield CounterMetricFamily(
+            "orchestrator_lexical_changes_applied",
+            "Registry changes applied to the lexical index",
+            value=counters.changes_applied,
+        )
+        yield CounterMetricFamily(
+            "orchestrator_lexical_rebuilds",
+            "Rebuilds of the lexical index from the source",
+            value=counters.rebuilds,
+        )
+        yield GaugeMetricFamily(
+            "orchestrator_lexical_last_rebuild_seconds",
+            "How long the latest rebuild of the lexical index took",
+            value=counters.last_rebuild_s,
+        )
