@@ -63,8 +63,9 @@ async def running_app(
 async def _lexical_caught_up(app: FastAPI, timeout_s: float = 10.0) -> None:
     """Gives the app's lexical index the moment it needs to catch up, as a load balancer waits for /readyz
     (a test of a stack that is down at start goes on after timeout_s)."""
+    follower = app.state.search.follower  # None where the app holds no index
     deadline = time.monotonic() + timeout_s
-    while not app.state.search.follower.caught_up and time.monotonic() < deadline:
+    while follower is not None and not follower.caught_up and time.monotonic() < deadline:
         await asyncio.sleep(0.02)
 
 

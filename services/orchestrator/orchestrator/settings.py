@@ -78,15 +78,19 @@ class Settings(BaseSettings):
     # Hybrid search (issue 12). Each API process keeps a lexical index of its own under lexical_dir (one
     # slot-N directory per process), following the registry's change stream; workers hold none.
     lexical_dir: str = Field("data/lexical", min_length=1)
+    # False: this API process holds no index (a process that only runs workers and serves /readyz); its
+    # lexical and hybrid searches answer 503 index_not_ready, and /readyz leaves the index out.
+    lexical_enabled: bool = True
     # Reciprocal rank fusion: score = sum over sides of weight / (k + rank); a request may override them.
     fusion_k: float = Field(60.0, gt=0, le=10_000)
     fusion_dense_weight: float = Field(1.0, ge=0, le=100)
     fusion_lexical_weight: float = Field(1.0, ge=0, le=100)
     # The query cache in Redis: 0 s turns it off. Entries are keyed by each collection's version, so an
     # answer is never served after a change; the TTL and the entry cap bound what it holds.
+    # It shares Redis with the registry: at most max_entries x max_entry_bytes (64 MiB by default).
     search_cache_ttl_s: int = Field(300, ge=0, le=86_400)
-    search_cache_max_entries: int = Field(10_000, ge=1, le=10_000_000)
-    search_cache_max_entry_bytes: int = Field(256 * 1024, ge=1024, le=16 * 1024 * 1024)
+    search_cache_max_entries: int = Field(1_000, ge=1, le=1_000_000)
+    search_cache_max_entry_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
     reconcile_interval_s: float = Field(300.0, ge=0, le=86_400)  # 0: only on demand
     reconcile_grace_s: float = Field(600.0, ge=0, le=7 * 86_400)  # vectors younger than this are left alone
     # Per API key (per client address in dev mode without keys), per minute; 0 turns a limit off.

@@ -340,3 +340,45 @@ async def test_one_collection_never_returns_another_ones_chunks(api: httpx.Async
     for mode in MODES:
         found = await search_until(api, "Okonkwo", ["right"], bool, mode=mode)
         assert document_ids(found) == [right], mode
+
+
+async def test_an_answer_computed_while_the_index_lags_is_served_but_never_cached(
+    api_settings: Settings, redis: Redis
+) -> None:
+    async with running_app(api_settings) as (app, client):
+        ids = await notes_collection(client)
+        await caught_up(client, redis)
+        follower = app.state.search.follower
+        await follower.stop()  # the index now lags every change that follows
+        newcomer = (await ingest(client, "notes", "ZZ-9.md", note("ZZ-9", "Okonkwo")))["id"]
+        body = {"query": "Okonkwo", "collections": ["notes"]}
+        not_stored = await metric(client, "orchestrator_search_cache_not_stored")
+        lagging = (await client.post(f"{API}/search", json=body)).json()["results"]
+        assert [r["scores"]["lexical"] for r in lagging if r["document_id"] == newcomer] == [None]
+        assert await metric(client, "orchestrator_search_cache_not_stored") == not_stored + 1
+        await follower.start()
+        await caught_up(client, redis)
+        fresh = (await client.post(f"{API}/search", json=body)).json()["results"]  # not the lagging answer
+        assert {r["document_id"] for r in fresh if r["scores"]["lexical"]} == {ids["XK-2207b"], newcomer}
+
+
+async def test_a_process_without_an_index_holds_no_slot_and_refuses_lexical_search(
+    api_settings: Settings, tmp_path
+) -> None:
+    settings = api_settings.model_copy(
+        update={"lexical_enabled": False, "lexical_dir": str(tmp_path / "lex")}
+    )
+    async with running_app(settings) as (app, client):
+        assert app.state.search.follower is None and not (tmp_path / "lex").exists()
+        ready = await client.get("/readyz")
+        assert ready.status_code == 200 and "lexical" not in ready.json()["checks"]
+        await create_collection(client, "bare")
+        for mode in ("lexical", "hybrid"):
+            response = await client.post(
+                f"{API}/search", json={"query": "x", "collections": ["bare"], "mode": mode}
+            )
+            assert response.status_code == 503 and response.json()["error"]["code"] == "index_not_ready"
+        dense = await client.post(
+            f"{API}/search", json={"query": "x", "collections": ["bare"], "mode": "dense"}
+        )
+        assert dense.status_code == 200

@@ -30,31 +30,35 @@ log = logging.getLogger(__name__)
 
 @contextlib.asynccontextmanager
 async def search_engine(app: FastAPI, clients: Clients) -> AsyncIterator[SearchEngine]:
-    """This process's lexical index (a slot of its own under lexical_dir, followed from the registry's
-    change stream in the background) and the query cache, behind one SearchEngine."""
+    """The query cache and, unless ORCH_LEXICAL_ENABLED=false, this process's lexical index (a slot of its
+    own under lexical_dir, followed from the registry's change stream in the background), behind one
+    SearchEngine."""
     settings = clients.settings
+    cache = QueryCache(
+        clients.redis,
+        ttl_s=settings.search_cache_ttl_s,
+        max_entries=settings.search_cache_max_entries,
+        max_entry_bytes=settings.search_cache_max_entry_bytes,
+    )
+    app.state.metrics.register(CacheCollector(cache))
+    if not settings.lexical_enabled:
+        yield SearchEngine(clients, cache=cache)
+        return
     slot = claim_slot(Path(settings.lexical_dir))
+    # Its blocking reads wait on a connection of their own, never one of the shared pool.
+    stream_redis = connect(settings, max_connections=2)
     try:
         index = await asyncio.to_thread(LexicalIndex.open, slot.path)
-        # Its blocking reads wait on a connection of their own, never one of the shared pool.
-        stream_redis = connect(settings, max_connections=2)
         follower = LexicalFollower(clients, index, stream_redis=stream_redis)
-        cache = QueryCache(
-            clients.redis,
-            ttl_s=settings.search_cache_ttl_s,
-            max_entries=settings.search_cache_max_entries,
-            max_entry_bytes=settings.search_cache_max_entry_bytes,
-        )
         app.state.metrics.register(LexicalCollector(follower))
-        app.state.metrics.register(CacheCollector(cache))
         await follower.start()
         try:
             yield SearchEngine(clients, index=index, follower=follower, cache=cache)
         finally:
             await follower.stop()
             await asyncio.to_thread(index.close)
-            await stream_redis.aclose()
     finally:
+        await stream_redis.aclose()
         slot.release()
 
 

@@ -86,8 +86,14 @@ class FusionRequest(BaseModel):
     weights: FusionWeightsRequest = Field(default_factory=FusionWeightsRequest)
 
 
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("query must hold something other than white space")
+    return value
+
+
 class SearchRequest(BaseModel):
-    query: str = Field(min_length=1, max_length=4_000)
+    query: Annotated[str, AfterValidator(_not_blank)] = Field(min_length=1, max_length=4_000)
     collections: list[str] = Field(min_length=1, max_length=32)
     top_k: int = Field(10, ge=1, le=1_000)
     mode: SearchMode = SearchMode.hybrid

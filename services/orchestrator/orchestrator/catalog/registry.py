@@ -282,8 +282,12 @@ class Registry:
                 return
             document = Document.from_redis(raw)
             sha_index = keys.documents_by_sha256(document.collection)
-            await pipe.watch(sha_index)
+            collection_key = keys.collection(document.collection)
+            await pipe.watch(sha_index, collection_key)
             owner = await pipe.hget(sha_index, document.sha256)
+            # A collection being deleted recorded one change for all its documents: one each would flood
+            # the change stream (and push followers past its trimming into rebuilds).
+            collection_going = await pipe.hget(collection_key, "status") != CollectionStatus.active
             pipe.multi()
             pipe.delete(key)
             pipe.zrem(keys.DOCUMENTS, document_id)
@@ -292,7 +296,8 @@ class Registry:
             if owner == document_id:
                 pipe.hdel(sha_index, document.sha256)
             counts.move(pipe, document.collection, -counts.searchable_chunks(document))
-            feed.record_document_change(pipe, document, None)
+            if not collection_going:
+                feed.record_document_change(pipe, document, None)
 
         await self._redis.transaction(remove, key)
 

@@ -88,23 +88,25 @@ async def sync_vector_metadata(
             return None
         wanted = user_metadata(document.metadata)
         where = where_document(document_id, generation=target)
-        offset, wrote = 0, False
-        while True:  # updates move no record, so offsets stay stable while paging
-            records = await clients.vectors.get(
-                collection.vector_name, where=where, limit=PAGE, offset=offset
-            )
-            changed = [(r.id, change) for r in records if (change := _change(r.metadata, wanted))]
-            if changed:
-                await clients.vectors.update_metadata(
-                    collection.vector_name, [i for i, _ in changed], [c for _, c in changed]
+        tried = False
+        try:
+            offset = 0
+            while True:  # updates move no record, so offsets stay stable while paging
+                records = await clients.vectors.get(
+                    collection.vector_name, where=where, limit=PAGE, offset=offset
                 )
-                wrote = True
-            if len(records) < PAGE:
-                break
-            offset += PAGE
-        if wrote and target == document.generation:  # filters over searchable vectors read otherwise now
-            await clients.registry.record_vectors_changed(document.collection, document_id)
-        return document.metadata
+                changed = [(r.id, change) for r in records if (change := _change(r.metadata, wanted))]
+                if changed:
+                    tried = True  # set before the write: one whose answer is lost may still have landed
+                    await clients.vectors.update_metadata(
+                        collection.vector_name, [i for i, _ in changed], [c for _, c in changed]
+                    )
+                if len(records) < PAGE:
+                    return document.metadata
+                offset += PAGE
+        finally:
+            if tried and target == document.generation:  # filters over searchable vectors read otherwise
+                await clients.registry.record_vectors_changed(document.collection, document_id)
 
 
 def behind(stored: Mapping[str, Any], document: Document) -> bool:

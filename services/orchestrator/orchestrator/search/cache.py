@@ -4,10 +4,13 @@ the collection bumps in its own transaction. A change therefore moves every late
 answer cached before it is never served after it, and simply ages out.
 
 Bounds: entries expire after ttl_s; the store keeps at most max_entries (the oldest go first) and none
-larger than max_entry_bytes. A hit costs two Redis round trips (the versions, then the entry)."""
+larger than max_entry_bytes, so it never holds more than their product (64 MiB by default) of the Redis
+that also holds the registry. Storing is best effort: a Redis that refuses the write (full) costs the
+answer its entry, not the request. A hit costs two Redis round trips (the versions, then the entry)."""
 
 import hashlib
 import json
+import logging
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -15,13 +18,19 @@ from typing import Any
 
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from pydantic import TypeAdapter
+from pydantic import TypeAdapter, ValidationError
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from orchestrator.core import keys
 from orchestrator.search.hits import SearchHit
 
 _HITS = TypeAdapter(list[SearchHit])
+# Part of every key: bump it when SearchHit changes, so that processes of two versions (a rolling deploy)
+# never read each other's entries.
+CACHE_FORMAT = 1
+
+log = logging.getLogger(__name__)
 
 # Stores the entry and trims the index of entries: those expired, then the oldest past the cap.
 _PUT = """
@@ -61,7 +70,11 @@ class QueryCache:
     @staticmethod
     def key(request: dict[str, Any], collections: Sequence[str], versions: dict[str, int]) -> str:
         """The entry's key: a digest of the request's canonical JSON and the collections' versions."""
-        material = {"request": request, "versions": [[c, versions[c]] for c in collections]}
+        material = {
+            "format": CACHE_FORMAT,
+            "request": request,
+            "versions": [[c, versions[c]] for c in collections],
+        }
         canonical = json.dumps(material, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return keys.search_cache_entry(hashlib.sha256(canonical.encode()).hexdigest())
 
@@ -70,8 +83,13 @@ class QueryCache:
         if raw is None:
             self.counters.misses += 1
             return None
+        try:
+            hits = _HITS.validate_json(raw)
+        except ValidationError:  # not this version's format: a miss, never an error
+            self.counters.misses += 1
+            return None
         self.counters.hits += 1
-        return _HITS.validate_json(raw)
+        return hits
 
     async def put(self, key: str, results: list[SearchHit]) -> None:
         raw = _HITS.dump_json(results)
@@ -79,9 +97,14 @@ class QueryCache:
             self.counters.not_stored += 1
             return
         now_ms = int(time.time() * 1000)
-        await self._put(
-            keys=[key, keys.SEARCH_CACHE_INDEX], args=[raw, now_ms, self.ttl_s * 1000, self.max_entries]
-        )
+        try:
+            await self._put(
+                keys=[key, keys.SEARCH_CACHE_INDEX], args=[raw, now_ms, self.ttl_s * 1000, self.max_entries]
+            )
+        except RedisError as exc:  # Redis full (noeviction) or away: the answer is served, just not kept
+            log.warning("search cache: an answer was not stored (%s: %s)", type(exc).__name__, exc)
+            self.counters.not_stored += 1
+            return
         self.counters.stored += 1
 
 

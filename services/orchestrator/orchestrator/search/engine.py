@@ -3,7 +3,8 @@
 - `dense`: the query's embedding against each collection's vectors (search.dense);
 - `lexical`: BM25 over this API process's lexical index (search.lexical_results);
 - `hybrid` (the default): both, fused by reciprocal rank (search.fusion) over each side's top_k
-  (what fusion retrievers such as LlamaIndex's do; deeper lists cost latency on every query).
+  (what fusion retrievers such as LlamaIndex's do; deeper lists cost latency on every query). The two
+  sides' first candidates are vouched for by one registry read.
 
 Every mode returns only chunks the registry vouches for, applies `filters` through Chroma, and marks in
 each result the words that match a query term (`highlights`). Unknown collections are NotFound; a search
@@ -19,11 +20,13 @@ from orchestrator.catalog import Collection, changes
 from orchestrator.clients import Clients
 from orchestrator.errors import IndexNotReady
 from orchestrator.search.cache import QueryCache
-from orchestrator.search.dense import dense_results
+from orchestrator.search.dense import DenseRounds, dense_results, dense_rounds, finish_dense
 from orchestrator.search.fusion import Fusion, fuse
 from orchestrator.search.hits import SearchHit
 from orchestrator.search.lexical import LexicalFollower, LexicalIndex, highlight_spans, query_terms
-from orchestrator.search.lexical_results import lexical_results
+from orchestrator.search.lexical_results import first_fetch as lexical_first_fetch
+from orchestrator.search.lexical_results import lexical_fetcher, lexical_results
+from orchestrator.search.rounds import Round, enough, read_documents
 
 
 class SearchMode(StrEnum):
@@ -65,11 +68,12 @@ class SearchEngine:
     ):
         self.clients, self.index, self.follower, self.cache = clients, index, follower, cache
 
-    def readiness(self) -> dict[str, Any]:
-        """The lexical index's part of /readyz: ok once it has caught up with the registry's changes."""
+    def readiness(self) -> dict[str, Any] | None:
+        """The lexical index's part of /readyz: ok once it has caught up with the registry's changes;
+        None in a process that holds no index (ORCH_LEXICAL_ENABLED=false)."""
         follower = self.follower
         if follower is None:
-            return {"ok": False, "error": "no lexical index in this process"}
+            return None
         return {"ok": follower.caught_up, "applied": follower.applied_id}
 
     async def search(
@@ -87,63 +91,89 @@ class SearchEngine:
         cached = await cache.get(key)
         if cached is not None:
             return cached
+        # Decided before the search runs: the index it is about to read must already hold every change the
+        # versions count (one applied later could still be missing from the searcher it reads).
+        storable = self._holds_every_change(query.mode, snapshot.last_id)
         results = await self._search(query, names, request_id)
-        if self._saw_every_change(query.mode, snapshot.last_id):
+        if storable:
             await cache.put(key, results)
         else:
             cache.counters.not_stored += 1
         return results
 
-    def _saw_every_change(self, mode: SearchMode, last_id: str) -> bool:
-        """Whether an answer computed now reflects every change the snapshot's versions count: the dense
-        side reads the registry and Chroma themselves; the lexical index must have applied `last_id`."""
+    def _holds_every_change(self, mode: SearchMode, last_id: str) -> bool:
+        """Whether a search starting now reads every change up to `last_id`: the dense side reads the
+        registry and Chroma themselves; the lexical index must have applied (committed) `last_id`."""
         if mode is SearchMode.dense:
             return True
         follower = self.follower
         return follower is not None and follower.caught_up and not changes.newer(last_id, follower.applied_id)
 
     async def _search(self, query: SearchQuery, names: list[str], request_id: str | None) -> list[SearchHit]:
-        collections = [await self.clients.registry.get_active_collection(n) for n in names]
+        collections = list(
+            await asyncio.gather(*(self.clients.registry.get_active_collection(n) for n in names))
+        )
         terms = query_terms(query.query)
         if query.mode is SearchMode.dense:
-            results = await self._dense(query, collections, query.top_k, request_id)
-        elif query.mode is SearchMode.lexical:
-            results = await self._lexical(query, collections, terms, query.top_k)
-        else:
-            depth = query.top_k
-            weights = query.fusion.weights
-            dense, lexical = await asyncio.gather(
-                self._dense(query, collections, depth, request_id) if weights.dense else _nothing(),
-                self._lexical(query, collections, terms, depth) if weights.lexical else _nothing(),
+            results = await dense_results(
+                self.clients,
+                query.query,
+                collections,
+                want=query.top_k,
+                filters=query.filters,
+                min_score=query.min_score,
+                request_id=request_id,
             )
-            results = fuse(dense, lexical, query.fusion)[: query.top_k]
+        elif query.mode is SearchMode.lexical:
+            results = await lexical_results(
+                self.clients, self._index(), terms, collections, want=query.top_k, filters=query.filters
+            )
+        else:
+            results = await self._hybrid(query, collections, terms, request_id)
         wanted = set(terms)
         for hit in results:
             hit.highlights = highlight_spans(hit.text, wanted)
         return results
 
-    async def _dense(
-        self, query: SearchQuery, collections: list[Collection], want: int, request_id: str | None
+    async def _hybrid(
+        self, query: SearchQuery, collections: list[Collection], terms: list[str], request_id: str | None
     ) -> list[SearchHit]:
-        return await dense_results(
-            self.clients,
-            query.query,
-            collections,
-            want=want,
-            filters=query.filters,
-            min_score=query.min_score,
-            request_id=request_id,
+        """Both sides' first rounds concurrently, their documents in one registry read (so one snapshot
+        vouches for both), each side widened only if too few passed, then fused."""
+        want, weights = query.top_k, query.fusion.weights
+        index = self._index() if weights.lexical else None
+        lexical_fetch = (
+            lexical_fetcher(self.clients, index, terms, collections, query.filters) if index else None
         )
+        dense_rounds_, lexical_first = await asyncio.gather(
+            dense_rounds(self.clients, query.query, collections, want, query.filters, None, request_id)
+            if weights.dense
+            else _no_rounds(),
+            lexical_fetch(lexical_first_fetch(want)) if lexical_fetch else _no_round(),
+        )
+        firsts = [r for _, r in dense_rounds_] + ([lexical_first] if lexical_first else [])
+        documents = await read_documents(self.clients, firsts)
+        dense, lexical = await asyncio.gather(
+            finish_dense(self.clients, dense_rounds_, want, documents),
+            enough(self.clients, lexical_fetch, want, lexical_first, documents)
+            if lexical_fetch and lexical_first
+            else _nothing(),
+        )
+        return fuse(dense, lexical, query.fusion)[:want]
 
-    async def _lexical(
-        self, query: SearchQuery, collections: list[Collection], terms: list[str], want: int
-    ) -> list[SearchHit]:
+    def _index(self) -> LexicalIndex:
         if self.index is None or self.follower is None or not self.follower.caught_up:
             raise IndexNotReady("the lexical index is catching up with the registry: retry, or search dense")
-        return await lexical_results(
-            self.clients, self.index, terms, collections, want=want, filters=query.filters
-        )
+        return self.index
 
 
 async def _nothing() -> list[SearchHit]:
     return []
+
+
+async def _no_rounds() -> DenseRounds:
+    return []
+
+
+async def _no_round() -> Round | None:
+    return None

@@ -9,9 +9,17 @@ from typing import Any
 
 from orchestrator.catalog import Collection
 from orchestrator.clients import Clients
-from orchestrator.search.dense import MAX_FETCH, OVERFETCH, WIDEN
 from orchestrator.search.hits import Scores, SearchHit, vouched_document
 from orchestrator.search.lexical import LexicalHit, LexicalIndex
+from orchestrator.search.rounds import MAX_FETCH, Documents, Fetch, Round, enough, read_documents
+
+# Unlike Chroma, the index holds one generation per document (a commit replaces the document's entries),
+# so only entries of a change not applied yet fail the registry's check: a small margin suffices.
+MARGIN = 10
+
+
+def first_fetch(want: int) -> int:
+    return min(want + MARGIN, MAX_FETCH)
 
 
 async def lexical_results(
@@ -23,27 +31,50 @@ async def lexical_results(
     want: int,
     filters: dict[str, Any] | None,
 ) -> list[SearchHit]:
-    """Up to `want` vouched chunks over all the collections, best (highest BM25) first. Like the dense
-    side, asks the index for more while too few of the best pass the checks."""
-    if not terms:
-        return []
+    """Up to `want` vouched chunks over all the collections, best (highest BM25) first."""
+    fetch = lexical_fetcher(clients, index, terms, collections, filters)
+    first = await fetch(first_fetch(want))
+    return await enough(clients, fetch, want, first, await read_documents(clients, [first]))
+
+
+def lexical_fetcher(
+    clients: Clients,
+    index: LexicalIndex,
+    terms: Sequence[str],
+    collections: list[Collection],
+    filters: dict[str, Any] | None,
+) -> Fetch:
+    """Asks the index for its `n` best chunks over the collections (no terms: none)."""
     by_name = {c.name: c for c in collections}
-    fetch = min(want * OVERFETCH + 10, MAX_FETCH)
-    while True:
-        hits = await asyncio.to_thread(index.search, list(by_name), terms, fetch)
-        documents = await clients.registry.get_documents(list(dict.fromkeys(h.document_id for h in hits)))
-        vouched = [
-            (h, d)
-            for h in hits
-            if (d := vouched_document(by_name[h.collection], h.document_id, h.generation, documents))
-        ]
-        if filters:
-            passing = await _matching_filters(clients, by_name, [h for h, _ in vouched], filters)
-            vouched = [(h, d) for h, d in vouched if h.chunk_id in passing]
-        results = [_as_result(h, d.filename, d.metadata) for h, d in vouched]
-        if len(results) >= want or len(hits) < fetch or fetch >= MAX_FETCH:
-            return results[:want]
-        fetch = min(fetch * WIDEN, MAX_FETCH)
+
+    async def fetch(n: int) -> Round:
+        hits = await asyncio.to_thread(index.search, list(by_name), terms, n) if terms else []
+
+        async def vouch(documents: Documents) -> list[SearchHit]:
+            vouched = [
+                (h, d)
+                for h in hits
+                if (d := vouched_document(by_name[h.collection], h.document_id, h.generation, documents))
+            ]
+            if filters and vouched:
+                passing = await _matching_filters(clients, by_name, [h for h, _ in vouched], filters)
+                vouched = [(h, d) for h, d in vouched if h.chunk_id in passing]
+            elif filters:
+                await _check_filters(clients, collections, filters)
+            return [_as_result(h, d.filename, d.metadata) for h, d in vouched]
+
+        return Round(n, [h.document_id for h in hits], len(hits) < n, vouch)
+
+    return fetch
+
+
+async def _check_filters(
+    clients: Clients, collections: list[Collection], filters: dict[str, Any] | None
+) -> None:
+    """Has Chroma read `filters` even when no chunk was there to test, so that a filter it refuses is the
+    same error (422) in every mode, not an empty answer in this one."""
+    if filters and collections:
+        await clients.vectors.get(collections[0].vector_name, where=filters, limit=1)
 
 
 async def _matching_filters(

@@ -20,7 +20,8 @@ async def readyz(clients: ClientsDep, request: Request) -> JSONResponse:
     """Ready when Redis, Chroma, a compute replica and this process's lexical index (caught up with the
     registry's changes) all are."""
     checks = await clients.readiness()
-    checks["lexical"] = request.app.state.search.readiness()
+    if (lexical := request.app.state.search.readiness()) is not None:
+        checks["lexical"] = lexical
     ready = all(c["ok"] for c in checks.values())
     return JSONResponse(
         {"status": "ready" if ready else "not_ready", "checks": checks}, status_code=200 if ready else 503

@@ -28,9 +28,13 @@ def _build() -> TextAnalyzer:
 ANALYZER = _build()
 
 
+MAX_QUERY_TERMS = 128  # bounds a query's cost (each term is one posting list to merge)
+
+
 def query_terms(text: str) -> list[str]:
-    """The distinct analyzed terms of `text`, in their first order ("Running runs" -> ["run"])."""
-    return list(dict.fromkeys(ANALYZER.analyze(text)))
+    """The distinct analyzed terms of `text`, in their first order ("Running runs" -> ["run"]), at most
+    MAX_QUERY_TERMS of them."""
+    return list(dict.fromkeys(ANALYZER.analyze(text)))[:MAX_QUERY_TERMS]
 
 
 def highlight_spans(text: str, terms: Collection[str]) -> list[tuple[int, int]]:

@@ -74,7 +74,9 @@ class LexicalFollower:
         self.index = index
         self.batch = batch
         self.block_ms = block_ms
-        self.caught_up = False  # the initial catch-up is done and the last read found nothing newer
+        # The initial catch-up (replay or rebuild) is done, no rebuild runs, the last read drained the
+        # backlog (an empty or partial batch) and the last step did not fail.
+        self.caught_up = False
         self.applied_id = index.cursor  # the last change the committed index reflects
         self.counters = FollowerCounters()
         self._task: asyncio.Task[None] | None = None
@@ -153,6 +155,8 @@ class LexicalFollower:
             await self._apply(batch)
             if batch[-1].id == stream.last_id:
                 self._added_at_cursor = stream.entries_added
+            if len(batch) < self.batch:  # the backlog is drained (a steady trickle of changes never
+                self.caught_up = True  # leaves a read empty, yet is caught up)
         else:
             self.caught_up = True
 
@@ -169,6 +173,8 @@ class LexicalFollower:
         if applied != ORIGIN and head.missed(applied):
             return True
         if self._added_at_cursor is not None and stream.entries_added is not None:
+            if stream.entries_added < self._added_at_cursor:
+                return True  # fewer ever added than when it was at its cursor: Redis went back in time
             # Entries go oldest first, so while any after the cursor is missing the cursor's is too: then
             # the stream holds fewer than were added since.
             return stream.length < stream.entries_added - self._added_at_cursor
@@ -286,6 +292,7 @@ class LexicalFollower:
             self.applied_id,
             head,
         )
+        self.caught_up = False  # a rebuild while serving: not ready, lexical searches 503, until it ends
         await asyncio.to_thread(self.index.clear)
         documents = 0
         async for collection in self._active_collections():
