@@ -414,31 +414,3 @@ async def test_a_redis_that_went_back_in_time_leads_to_a_rebuild(
     assert await search(index, "beluga", collection.name) == []
     assert await search(index, "narwhal", collection.name) == [vector_id(first.id, 1, 0)]
     assert await search(index, "walrus", collection.name) == []
-
-
-async def _async(value: bool) -> bool:
-    return value
-
-
-async def test_a_redis_that_went_back_in_time_leads_to_a_rebuild(
-    clients: Clients, redis: Redis, index: LexicalIndex, follower: LexicalFollower
-) -> None:
-    """Redis restored from an older snapshot (or a lagging replica promoted): its stream has seen fewer
-    entries than when the follower reached its cursor, even if new ids are larger than the cursor."""
-    collection = await make_collection(clients)
-    await ingest(clients, collection, ["narwhal survey"])
-    await ingest(clients, collection, ["narwhal tusks"])
-    await applied_everything(follower, redis)
-    rebuilds = follower.counters.rebuilds
-    # The lost timeline: the stream starts again, and the last commit is gone from the registry too.
-    newest = await ingest(clients, collection, ["beluga pod"])
-    await applied_everything(follower, redis)
-    assert len(await search(index, "beluga", collection.name)) == 1
-    await redis.delete(keys.SEARCH_CHANGES)
-    await clients.registry.update_document(newest.id, status=DocumentStatus.deleting)  # one entry, newer id
-    await clients.registry.remove_document(newest.id)
-
-    await wait_until(lambda: _async(follower.counters.rebuilds > rebuilds), what="a rebuild")
-    await applied_everything(follower, redis)
-    assert await search(index, "beluga", collection.name) == []
-    assert len(await search(index, "narwhal", collection.name)) == 2
