@@ -22,7 +22,7 @@ help:
 	@echo "make test-e2e       end-to-end tests: the whole stack, two compute replicas, ../shared/corpus"
 	@echo "make run            the whole stack, supervised: Redis, Chroma, compute, orchestrator API (dev mode)"
 	@echo "make compute        run the compute service in the foreground (COMPUTE_PORT, default 8090)"
-	@echo "make bench          whole-stack benchmark: ingest, search latency, SciFact quality, memory (--quick: BENCH_ARGS=--quick)"
+	@echo "make bench          whole-stack benchmark: ingest, search latency and SciFact quality per mode, cache, lexical index, memory (BENCH_ARGS=--quick)"
 	@echo "make bench-compute  embedding and parsing benchmark (prints medians)"
 	@echo "make bench-queue    job-queue throughput and latency benchmark"
 	@echo "make chaos          seeded load and faults (kill -9, SIGSTOP) for CHAOS_S s (300), CHAOS_SEED; bench/results/chaos.json"
