@@ -148,6 +148,8 @@ class Settings(BaseSettings):
         if self.redis_max_connections < max(self.concurrency, self.api_workers) + 2:
             # Each running job holds a connection at times; the API's requests need a few more.
             raise ValueError("redis_max_connections must exceed the jobs a process runs at once by 2")
+        if self.fusion_dense_weight == 0 and self.fusion_lexical_weight == 0:
+            raise ValueError("fusion_dense_weight and fusion_lexical_weight cannot both be 0")
         if self.compute_backoff_base_s > self.compute_backoff_max_s:
             raise ValueError("compute_backoff_base_s must not exceed compute_backoff_max_s")
         return self

@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, Field, SecretStr
+from pydantic import AfterValidator, BaseModel, Field, SecretStr, model_validator
 
 from contracts import ChunkStrategy
 from orchestrator.catalog.model import Collection
@@ -100,6 +100,15 @@ class SearchRequest(BaseModel):
     filters: dict[str, Any] | None = Field(None, description="a Chroma `where` on document metadata")
     min_score: float | None = Field(None, ge=-1, le=1, description="a cosine floor: dense mode only")
     fusion: FusionRequest | None = Field(None, description="hybrid mode: k and weights of the fusion")
+
+    @model_validator(mode="after")
+    def _options_fit_the_mode(self) -> "SearchRequest":
+        if self.min_score is not None and self.mode is not SearchMode.dense:
+            raise ValueError("min_score is a cosine floor: it applies to mode dense only")
+        weights = self.fusion.weights if self.fusion is not None else None
+        if weights is not None and weights.dense == 0 and weights.lexical == 0:
+            raise ValueError("fusion weights cannot both be 0")
+        return self
 
 
 class SearchResponse(BaseModel):

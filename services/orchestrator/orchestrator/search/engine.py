@@ -21,7 +21,7 @@ from orchestrator.clients import Clients
 from orchestrator.errors import IndexNotReady
 from orchestrator.search.cache import QueryCache
 from orchestrator.search.dense import DenseRounds, dense_results, dense_rounds, finish_dense
-from orchestrator.search.fusion import Fusion, fuse
+from orchestrator.search.fusion import Fusion, FusionWeights, fuse
 from orchestrator.search.hits import SearchHit
 from orchestrator.search.lexical import LexicalFollower, LexicalIndex, highlight_spans, query_terms
 from orchestrator.search.lexical_results import first_fetch as lexical_first_fetch
@@ -67,6 +67,12 @@ class SearchEngine:
         cache: QueryCache | None = None,
     ):
         self.clients, self.index, self.follower, self.cache = clients, index, follower, cache
+        settings = clients.settings
+        # What a request's `fusion` is laid over (ORCH_FUSION_*).
+        self.default_fusion = Fusion(
+            k=settings.fusion_k,
+            weights=FusionWeights(dense=settings.fusion_dense_weight, lexical=settings.fusion_lexical_weight),
+        )
 
     def readiness(self) -> dict[str, Any] | None:
         """The lexical index's part of /readyz: ok once it has caught up with the registry's changes;

@@ -18,6 +18,19 @@ class Fusion(BaseModel):
     weights: FusionWeights = Field(default_factory=FusionWeights)
 
 
+def resolve(
+    default: Fusion, *, k: float | None = None, dense: float | None = None, lexical: float | None = None
+) -> Fusion:
+    """`default` with what a request set over it."""
+    return Fusion(
+        k=default.k if k is None else k,
+        weights=FusionWeights(
+            dense=default.weights.dense if dense is None else dense,
+            lexical=default.weights.lexical if lexical is None else lexical,
+        ),
+    )
+
+
 def fuse(dense: list[SearchHit], lexical: list[SearchHit], fusion: Fusion) -> list[SearchHit]:
     """One ranking of the chunks either side (of weight > 0) found, best first (ties: the better dense
     rank, then the better lexical rank). A chunk both found keeps both sides' scores. The hits are the

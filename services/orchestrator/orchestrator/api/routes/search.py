@@ -6,24 +6,10 @@ from orchestrator.api import ratelimit
 from orchestrator.api.deps import ClientsDep
 from orchestrator.api.errors import ApiError
 from orchestrator.api.schemas import FusionRequest, SearchRequest, SearchResponse
-from orchestrator.search import Fusion, FusionWeights, SearchEngine, SearchMode, SearchQuery
-from orchestrator.settings import Settings
+from orchestrator.search import SearchEngine, SearchQuery
+from orchestrator.search.fusion import resolve
 
 router = APIRouter(tags=["search"])
-
-
-def _fusion(settings: Settings, asked: FusionRequest | None) -> Fusion:
-    """The server's defaults, with what the request set over them."""
-    weights = asked.weights if asked is not None else None
-    return Fusion(
-        k=asked.k if asked is not None and asked.k is not None else settings.fusion_k,
-        weights=FusionWeights(
-            dense=weights.dense if weights and weights.dense is not None else settings.fusion_dense_weight,
-            lexical=(
-                weights.lexical if weights and weights.lexical is not None else settings.fusion_lexical_weight
-            ),
-        ),
-    )
 
 
 def _no_cache(request: Request) -> bool:
@@ -35,15 +21,13 @@ def _no_cache(request: Request) -> bool:
 async def search(body: SearchRequest, clients: ClientsDep, request: Request) -> SearchResponse:
     """The top_k chunks over the collections, best first; an unknown collection is a 404. Send
     `Cache-Control: no-cache` to skip the query cache."""
-    settings = clients.settings
-    if body.top_k > settings.search_max_top_k:
-        raise ApiError(422, "invalid_request", f"top_k is at most {settings.search_max_top_k}")
-    if body.min_score is not None and body.mode is not SearchMode.dense:
-        raise ApiError(422, "invalid_request", "min_score is a cosine floor: it applies to mode dense only")
-    fusion = _fusion(settings, body.fusion)
-    if fusion.weights.dense == 0 and fusion.weights.lexical == 0:
-        raise ApiError(422, "invalid_request", "fusion weights cannot both be 0")
+    if body.top_k > clients.settings.search_max_top_k:
+        raise ApiError(422, "invalid_request", f"top_k is at most {clients.settings.search_max_top_k}")
     engine: SearchEngine = request.app.state.search
+    asked = body.fusion or FusionRequest()
+    fusion = resolve(
+        engine.default_fusion, k=asked.k, dense=asked.weights.dense, lexical=asked.weights.lexical
+    )
     query = SearchQuery(
         query=body.query,
         collections=body.collections,

@@ -8,8 +8,9 @@ register `LexicalCollector(follower)`; at shutdown `await follower.stop()`, `ind
 """
 
 from orchestrator.search.lexical.analyzer import ANALYZER_NAME, highlight_spans, query_terms
-from orchestrator.search.lexical.follower import FollowerCounters, LexicalCollector, LexicalFollower
+from orchestrator.search.lexical.follower import FollowerCounters, LexicalFollower
 from orchestrator.search.lexical.index import IndexedChunk, IndexStats, LexicalHit, LexicalIndex
+from orchestrator.search.lexical.metrics import LexicalCollector
 from orchestrator.search.lexical.slots import Slot, claim_slot
 
 __all__ = [

@@ -16,27 +16,22 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import defaultdict
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 from redis.asyncio import Redis
 from redis.backoff import ExponentialBackoff
 
-from orchestrator.catalog import Collection, CollectionStatus, Document, changes, searchable
+from orchestrator.catalog import Collection, Document, changes, searchable
 from orchestrator.catalog.changes import ORIGIN, Change, ChangeOp, Head
 from orchestrator.clients import Clients
 from orchestrator.core import keys
-from orchestrator.errors import NotFound, VectorCollectionMissing
+from orchestrator.errors import VectorCollectionMissing
 from orchestrator.search.lexical.index import IndexedChunk, IndexStats, LexicalIndex
-from orchestrator.vectors import ChunkMeta, parse_vector_id, vector_id
+from orchestrator.search.lexical.source import FETCH_PAGE, ChunkSource, Wanted
 
 log = logging.getLogger("orchestrator.search.lexical")
 
-FETCH_PAGE = 500  # vector ids per Chroma get
-LIST_PAGE = 200  # registry records per listing page during a rebuild
 BACKOFF = ExponentialBackoff(cap=5.0, base=0.2)
 # Under a steady flow of changes, at most one commit this often: a tantivy commit (fsync, a new segment,
 # a reader reload) costs ~12 ms and memory per segment, and one per change during an ingest of 5,183
@@ -54,13 +49,6 @@ class FollowerCounters:
     failures: int = 0  # steps that failed and were retried
 
 
-@dataclass(frozen=True)
-class _Wanted:
-    document_id: str
-    generation: int
-    chunk_count: int
-
-
 class LexicalFollower:
     def __init__(
         self,
@@ -76,6 +64,7 @@ class LexicalFollower:
         if batch < 1 or block_ms < 1:
             raise ValueError("batch and block_ms must be positive")
         self.clients = clients
+        self.source = ChunkSource(clients)
         self._stream_redis = stream_redis if stream_redis is not None else clients.redis
         self.index = index
         self.batch = batch
@@ -246,48 +235,17 @@ class LexicalFollower:
             return None
         assert document is not None
         if change.collection not in collections:
-            collections[change.collection] = await self._active_collection(change.collection)
+            collections[change.collection] = await self.source.active_collection(change.collection)
         collection = collections[change.collection]
         if collection is None:
             return None
         count = change.chunk_count if change.chunk_count is not None else document.chunk_count
-        wanted = [_Wanted(change.document_id, change.generation, count)]
+        wanted = [Wanted(change.document_id, change.generation, count)]
         try:
-            found = await self._fetch_chunks(collection.vector_name, wanted)
+            found = await self.source.fetch_chunks(collection.vector_name, wanted)
         except VectorCollectionMissing:
             return None
         return found.get(change.document_id, [])
-
-    async def _active_collection(self, name: str) -> Collection | None:
-        try:
-            collection = await self.clients.registry.get_collection(name)
-        except NotFound:
-            return None
-        return collection if collection.status is CollectionStatus.active else None
-
-    async def _fetch_chunks(
-        self, chroma_name: str, wanted: Sequence[_Wanted]
-    ) -> dict[str, list[IndexedChunk]]:
-        """The chunks of these documents' generations, by document, in chunk order. Records Chroma does
-        not return are left out (a later change supersedes them)."""
-        ids = [vector_id(w.document_id, w.generation, i) for w in wanted for i in range(w.chunk_count)]
-        found: dict[str, list[IndexedChunk]] = defaultdict(list)
-        for start in range(0, len(ids), FETCH_PAGE):
-            for record in await self.clients.vectors.get(chroma_name, ids=ids[start : start + FETCH_PAGE]):
-                document_id, _, chunk_index = parse_vector_id(record.id)
-                meta = ChunkMeta.read(record.metadata)
-                found[document_id].append(
-                    IndexedChunk(
-                        chunk_id=record.id,
-                        chunk_index=chunk_index,
-                        text=record.text,
-                        heading_path=[str(h) for h in meta.heading_path],
-                        pages=[p for p in meta.pages if isinstance(p, int)],
-                    )
-                )
-        for chunks in found.values():
-            chunks.sort(key=lambda c: c.chunk_index)
-        return found
 
     # --- rebuilding ---
 
@@ -305,7 +263,7 @@ class LexicalFollower:
         self.caught_up = False  # a rebuild while serving: not ready, lexical searches 503, until it ends
         await asyncio.to_thread(self.index.clear)
         documents = 0
-        async for collection in self._active_collections():
+        async for collection in self.source.active_collections():
             documents += await self._rebuild_collection(collection)
         await asyncio.to_thread(self.index.commit, head.last_id)
         self.applied_id = head.last_id
@@ -325,7 +283,7 @@ class LexicalFollower:
         how many."""
         group: list[Document] = []
         indexed = 0
-        async for document in self._searchable_documents(collection.name):
+        async for document in self.source.searchable_documents(collection.name):
             group.append(document)
             if sum(d.chunk_count for d in group) >= FETCH_PAGE:
                 indexed += await self._index_group(collection, group)
@@ -335,9 +293,9 @@ class LexicalFollower:
         return indexed
 
     async def _index_group(self, collection: Collection, documents: list[Document]) -> int:
-        wanted = [_Wanted(d.id, d.generation, d.chunk_count) for d in documents]
+        wanted = [Wanted(d.id, d.generation, d.chunk_count) for d in documents]
         try:
-            found = await self._fetch_chunks(collection.vector_name, wanted)
+            found = await self.source.fetch_chunks(collection.vector_name, wanted)
         except VectorCollectionMissing:
             log.warning("lexical index: collection %s has no vectors in Chroma; skipped", collection.name)
             return 0
@@ -347,73 +305,3 @@ class LexicalFollower:
                 self.index.replace_document, collection.name, document.id, document.generation, chunks
             )
         return len(documents)
-
-    async def _active_collections(self) -> AsyncIterator[Collection]:
-        cursor: str | None = None
-        while True:
-            page = await self.clients.registry.list_collections(
-                cursor=cursor, limit=LIST_PAGE, active_only=True
-            )
-            for collection in page.items:
-                yield collection
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
-
-    async def _searchable_documents(self, collection: str) -> AsyncIterator[Document]:
-        cursor: str | None = None
-        while True:
-            page = await self.clients.registry.list_documents(
-                collection=collection, cursor=cursor, limit=LIST_PAGE
-            )
-            for document in page.items:
-                if searchable(document, document.generation):
-                    yield document
-            if page.next_cursor is None:
-                return
-            cursor = page.next_cursor
-
-
-class LexicalCollector(Collector):
-    """Prometheus metrics of this process's lexical index, read at scrape time (index stats cached)."""
-
-    def __init__(self, follower: LexicalFollower):
-        self._follower = follower
-
-    def collect(self) -> Iterator[Metric]:
-        follower = self._follower
-        try:
-            stats: IndexStats | None = follower.stats()
-        except Exception:  # a scrape never fails for it: the other metrics still count
-            log.debug("lexical index stats failed", exc_info=True)
-            stats = None
-        if stats is not None:
-            yield GaugeMetricFamily(
-                "orchestrator_lexical_chunks", "Chunks in the lexical index", value=stats.chunks
-            )
-            yield GaugeMetricFamily(
-                "orchestrator_lexical_index_bytes",
-                "Size of the lexical index on disk",
-                value=stats.bytes_on_disk,
-            )
-        yield GaugeMetricFamily(
-            "orchestrator_lexical_caught_up",
-            "1 when the lexical index has caught up with the registry's changes",
-            value=1 if follower.caught_up else 0,
-        )
-        counters = follower.counters
-        yield CounterMetricFamily(
-            "orchestrator_lexical_changes_applied",
-            "Registry changes applied to the lexical index",
-            value=counters.changes_applied,
-        )
-        yield CounterMetricFamily(
-            "orchestrator_lexical_rebuilds",
-            "Rebuilds of the lexical index from the source",
-            value=counters.rebuilds,
-        )
-        yield GaugeMetricFamily(
-            "orchestrator_lexical_last_rebuild_seconds",
-            "How long the latest rebuild of the lexical index took",
-            value=counters.last_rebuild_s,
-        )
