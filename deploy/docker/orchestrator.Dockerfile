@@ -5,10 +5,12 @@
 # No ML library: Redis, the Chroma HTTP client and httpx to compute. The `docsearch` CLI is installed too.
 FROM python:3.11.11-slim-bookworm
 
+# MALLOC_ARENA_MAX: tantivy's threads would each take a malloc arena, and the API's memory creep up.
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    MALLOC_ARENA_MAX=2 \
     ORCH_HOST=0.0.0.0 \
     ORCH_PORT=8080
 
