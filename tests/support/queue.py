@@ -67,6 +67,23 @@ def start_worker_process(settings: Settings, worker_id: str, *extra: str) -> sub
     )
 
 
+def api_process_env(settings: Settings, **overrides: str) -> dict[str, str]:
+    """The environment of an API process on the stack `settings` name (dev mode, no reconciler, its
+    lexical index where the settings keep it), with `overrides` (ORCH_* names) on top."""
+    token = settings.compute_token.get_secret_value() if settings.compute_token else ""
+    return {
+        **os.environ,
+        "ORCH_ENV": "dev",
+        "ORCH_REDIS_URL": settings.redis_url,
+        "ORCH_CHROMA_URL": settings.chroma_url,
+        "ORCH_COMPUTE_URLS": ",".join(settings.compute_urls),
+        "ORCH_COMPUTE_TOKEN": token,
+        "ORCH_RECONCILE_INTERVAL_S": "0",
+        "ORCH_LEXICAL_DIR": settings.lexical_dir,
+        **overrides,
+    }
+
+
 def start_api_process(
     env: dict[str, str], port: int, log: IO[bytes], *, workers: int
 ) -> subprocess.Popen[bytes]:

@@ -197,25 +197,13 @@ async def test_top_k_is_bounded_by_the_settings(api: httpx.AsyncClient) -> None:
 
 
 def test_the_api_command_serves_until_sigterm(api_settings: Settings, tmp_path) -> None:
-    import os
     import signal
 
     from tests.support import free_port, wait_ready
-    from tests.support.queue import start_api_process
+    from tests.support.queue import api_process_env, start_api_process
 
     port = free_port()
-    env = {
-        **os.environ,
-        "ORCH_ENV": "dev",
-        "ORCH_REDIS_URL": api_settings.redis_url,
-        "ORCH_CHROMA_URL": api_settings.chroma_url,
-        "ORCH_COMPUTE_URLS": ",".join(api_settings.compute_urls),
-        "ORCH_COMPUTE_TOKEN": api_settings.compute_token.get_secret_value()
-        if api_settings.compute_token
-        else "",
-        "ORCH_RECONCILE_INTERVAL_S": "0",
-        "ORCH_LEXICAL_DIR": api_settings.lexical_dir,
-    }
+    env = api_process_env(api_settings)
     log = (tmp_path / "api.log").open("wb")
     process = start_api_process(env, port, log, workers=1)
     try:

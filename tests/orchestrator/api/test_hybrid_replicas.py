@@ -1,7 +1,6 @@
 """Two API processes, each with its own lexical index (two slots under one ORCH_LEXICAL_DIR), on one
 stack: a document committed through one is found lexically by both soon after its commit."""
 
-import os
 import signal
 import subprocess
 import time
@@ -11,24 +10,10 @@ import httpx
 
 from orchestrator.settings import Settings
 from tests.support import free_port, wait_ready
-from tests.support.queue import start_api_process
+from tests.support.queue import api_process_env, start_api_process
 
 API = "/api/v1"
 PROPAGATION_BOUND_S = 2.0  # what the issue promises a frontend behind several API replicas
-
-
-def _env(settings: Settings, lexical_dir: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "ORCH_ENV": "dev",
-        "ORCH_REDIS_URL": settings.redis_url,
-        "ORCH_CHROMA_URL": settings.chroma_url,
-        "ORCH_COMPUTE_URLS": ",".join(settings.compute_urls),
-        "ORCH_COMPUTE_TOKEN": settings.compute_token.get_secret_value() if settings.compute_token else "",
-        "ORCH_RECONCILE_INTERVAL_S": "0",
-        "ORCH_SEARCHES_PER_MIN": "0",
-        "ORCH_LEXICAL_DIR": str(lexical_dir),
-    }
 
 
 def _found(client: httpx.Client, query: str, document_id: str) -> bool:
@@ -66,7 +51,8 @@ def test_two_api_processes_both_find_a_new_document_soon_after_its_commit(
         for name, workers in (("a", 1), ("b", 0)):
             port = free_port()
             log = (tmp_path / f"api-{name}.log").open("wb")
-            process = start_api_process(_env(api_settings, lexical_dir), port, log, workers=workers)
+            env = api_process_env(api_settings, ORCH_SEARCHES_PER_MIN="0", ORCH_LEXICAL_DIR=str(lexical_dir))
+            process = start_api_process(env, port, log, workers=workers)
             processes.append(process)
             wait_ready(f"http://127.0.0.1:{port}/readyz", process, timeout_s=60)
             clients.append(httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30))
