@@ -85,6 +85,9 @@ class Settings(BaseSettings):
     fusion_k: float = Field(60.0, gt=0, le=10_000)
     fusion_dense_weight: float = Field(1.0, ge=0, le=100)
     fusion_lexical_weight: float = Field(1.0, ge=0, le=100)
+    # Read-your-writes: a lexical or hybrid search waits at most this long for this process's index to
+    # apply the changes made before it began (a follower commits within ~0.2 s), then goes on without them.
+    search_freshness_wait_s: float = Field(1.0, ge=0, le=60)
     # The query cache in Redis: 0 s turns it off. Entries are keyed by each collection's version, so an
     # answer is never served after a change; the TTL and the entry cap bound what it holds.
     # It shares Redis with the registry: at most max_entries x max_entry_bytes (64 MiB by default).

@@ -160,6 +160,12 @@ async def head(redis: Redis) -> Head:
     )
 
 
+async def newest_id(redis: Redis) -> str:
+    """The newest change's id (ORIGIN when there is none)."""
+    newest = await redis.xrevrange(keys.SEARCH_CHANGES, count=1)
+    return newest[0][0] if newest else ORIGIN
+
+
 @dataclass(frozen=True)
 class Snapshot:
     versions: dict[str, int]  # per collection asked for (0: never changed)

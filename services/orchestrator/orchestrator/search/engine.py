@@ -56,6 +56,13 @@ class SearchQuery:
             "fusion": self.fusion.model_dump() if self.mode is SearchMode.hybrid else None,
         }
 
+    @property
+    def reads_index(self) -> bool:
+        """Whether its answer depends on the lexical index (dense reads the registry and Chroma only)."""
+        return self.mode is SearchMode.lexical or (
+            self.mode is SearchMode.hybrid and self.fusion.weights.lexical > 0
+        )
+
 
 class SearchEngine:
     def __init__(
@@ -91,15 +98,19 @@ class SearchEngine:
         if cache is None or not use_cache:
             if cache is not None:
                 cache.counters.bypassed += 1
+            if query.reads_index and self.follower is not None and self.follower.caught_up:
+                await self._read_your_writes(await changes.newest_id(self.clients.redis))
             return await self._search(query, names, request_id)
         snapshot = await changes.snapshot(self.clients.redis, names)
         key = cache.key(query.cache_material(), names, snapshot.versions)
         cached = await cache.get(key)
         if cached is not None:
             return cached
+        if query.reads_index:
+            await self._read_your_writes(snapshot.last_id)
         # Decided before the search runs: the index it is about to read must already hold every change the
         # versions count (one applied later could still be missing from the searcher it reads).
-        storable = self._holds_every_change(query.mode, snapshot.last_id)
+        storable = self._holds_every_change(query, snapshot.last_id)
         results = await self._search(query, names, request_id)
         if storable:
             await cache.put(key, results)
@@ -107,10 +118,19 @@ class SearchEngine:
             cache.counters.not_stored += 1
         return results
 
-    def _holds_every_change(self, mode: SearchMode, last_id: str) -> bool:
+    async def _read_your_writes(self, last_id: str) -> None:
+        """Waits (at most ORCH_SEARCH_FRESHNESS_WAIT_S) for this process's index to apply every change
+        made before the search began, so that a document once `ready` is found in every mode by every API
+        process, whichever applied its change first. Past the wait the search goes on without it (and its
+        answer is not cached); an index still catching up is IndexNotReady anyway."""
+        follower = self.follower
+        if follower is not None and follower.caught_up:
+            await follower.wait_applied(last_id, self.clients.settings.search_freshness_wait_s)
+
+    def _holds_every_change(self, query: SearchQuery, last_id: str) -> bool:
         """Whether a search starting now reads every change up to `last_id`: the dense side reads the
         registry and Chroma themselves; the lexical index must have applied (committed) `last_id`."""
-        if mode is SearchMode.dense:
+        if not query.reads_index:
             return True
         follower = self.follower
         return follower is not None and follower.caught_up and not changes.newer(last_id, follower.applied_id)

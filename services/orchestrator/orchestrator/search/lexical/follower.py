@@ -47,6 +47,8 @@ class FollowerCounters:
     rebuilds: int = 0
     last_rebuild_s: float = 0.0  # how long the latest rebuild took
     failures: int = 0  # steps that failed and were retried
+    searches_waited: int = 0  # searches that waited for a change not yet applied (wait_applied)
+    waits_timed_out: int = 0  # ... and went on without it after their timeout
 
 
 class LexicalFollower:
@@ -82,6 +84,7 @@ class LexicalFollower:
         self._built_empty = False  # rebuilt when the stream had no entry: the cursor stays ORIGIN
         self._stats: tuple[float, IndexStats] | None = None
         self._last_commit_s = 0.0  # time.monotonic() of the last commit of applied changes
+        self._committed = asyncio.Event()  # set (and replaced) at each commit: wakes wait_applied
 
     # --- lifecycle ---
 
@@ -112,6 +115,27 @@ class LexicalFollower:
         if self._stats is None or now - self._stats[0] > STATS_TTL_S:
             self._stats = (now, self.index.stats())
         return self._stats[1]
+
+    async def wait_applied(self, entry_id: str, timeout_s: float) -> bool:
+        """Waits at most timeout_s for the committed index to reflect the change `entry_id`; whether it
+        does. Returns at once when it already does."""
+        if not changes.newer(entry_id, self.applied_id):
+            return True
+        self.counters.searches_waited += 1
+        deadline = time.monotonic() + timeout_s
+        while changes.newer(entry_id, self.applied_id):
+            remaining_s = deadline - time.monotonic()
+            if remaining_s <= 0:
+                self.counters.waits_timed_out += 1
+                return False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._committed.wait(), remaining_s)
+        return True
+
+    def _committed_up_to(self, entry_id: str) -> None:
+        self.applied_id = entry_id
+        committed, self._committed = self._committed, asyncio.Event()
+        committed.set()
 
     # --- the loop ---
 
@@ -193,7 +217,7 @@ class LexicalFollower:
         last = batch[-1].id
         await asyncio.to_thread(self.index.commit, last)
         self._last_commit_s = time.monotonic()
-        self.applied_id = last
+        self._committed_up_to(last)
         self.counters.changes_applied += len(batch)
 
     async def _apply_one(
@@ -266,7 +290,7 @@ class LexicalFollower:
         async for collection in self.source.active_collections():
             documents += await self._rebuild_collection(collection)
         await asyncio.to_thread(self.index.commit, head.last_id)
-        self.applied_id = head.last_id
+        self._committed_up_to(head.last_id)
         self._added_at_cursor = stream.entries_added
         self._built_empty = head.last_id == ORIGIN
         self.counters.rebuilds += 1

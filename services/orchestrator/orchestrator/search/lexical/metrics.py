@@ -50,6 +50,16 @@ class LexicalCollector(Collector):
             "Rebuilds of the lexical index from the source",
             value=counters.rebuilds,
         )
+        yield CounterMetricFamily(
+            "orchestrator_lexical_searches_waited",
+            "Searches that waited for the lexical index to apply a change made before they began",
+            value=counters.searches_waited,
+        )
+        yield CounterMetricFamily(
+            "orchestrator_lexical_waits_timed_out",
+            "Searches that went on without a change the lexical index had not applied in time",
+            value=counters.waits_timed_out,
+        )
         yield GaugeMetricFamily(
             "orchestrator_lexical_last_rebuild_seconds",
             "How long the latest rebuild of the lexical index took",
