@@ -3,151 +3,32 @@ deleted through the real registry (whose transactions write the change stream), 
 through the real vector store, and the index is checked by searching it."""
 
 import asyncio
-import math
 import uuid
-from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry, generate_latest
 from redis.asyncio import Redis
 
-from contracts import Chunk
 from orchestrator.catalog import Collection, Document, DocumentStatus, changes, generations
 from orchestrator.clients import Clients
 from orchestrator.core import keys
-from orchestrator.core.ids import new_id, now_ms
-from orchestrator.search.engine import SearchEngine, SearchMode, SearchQuery
+from orchestrator.core.ids import new_id
 from orchestrator.search.lexical import LexicalCollector, LexicalFollower, LexicalIndex, query_terms
 from orchestrator.settings import Settings
-from orchestrator.vectors import chunk_metadata, vector_id
+from orchestrator.vectors import vector_id
 from tests.support.chroma_server import ChromaServer
+from tests.support.lexical import (
+    BLOCK_MS,
+    applied_everything,
+    build_clients,
+    close_clients,
+    ingest,
+    make_collection,
+    search,
+    write_vectors,
+)
 from tests.support.queue import wait_until
-
-DIM = 4
-BLOCK_MS = 100  # short blocking reads, so that a stop or a new change is seen soon
-
-
-def unit_vector(i: int) -> list[float]:
-    values = [1.0, (i % 7) + 1.0, (i % 3) * 0.5, 0.1]
-    norm = math.sqrt(sum(v * v for v in values))
-    return [v / norm for v in values]
-
-
-async def build_clients(settings: Settings, redis: Redis, chroma_url: str, **overrides: object) -> Clients:
-    return Clients.build(settings.model_copy(update={"chroma_url": chroma_url, **overrides}), redis)
-
-
-async def close_clients(clients: Clients) -> None:
-    await clients.vectors.close()
-    await clients.compute.close()  # the redis fixture closes Redis
-
-
-@pytest.fixture
-async def clients(settings: Settings, redis: Redis, chroma_url: str) -> AsyncIterator[Clients]:
-    built = await build_clients(settings, redis, chroma_url)
-    yield built
-    await close_clients(built)
-
-
-async def make_collection(clients: Clients, name: str | None = None) -> Collection:
-    name = name or f"c-{uuid.uuid4().hex[:8]}"
-    chroma_name = f"{name}-{uuid.uuid4().hex[:8]}"
-    await clients.vectors.create_collection(chroma_name, dim=DIM, model="test-model")
-    return await clients.registry.create_collection(
-        Collection(name=name, embedding_model="test-model", dim=DIM, chroma_name=chroma_name)
-    )
-
-
-async def write_vectors(
-    clients: Clients, collection: Collection, document: Document, generation: int, texts: Sequence[str]
-) -> None:
-    chunks = [
-        Chunk(
-            index=i,
-            text=t,
-            heading_path=["Manual", "Café"],
-            pages=[i + 1],
-            char_start=0,
-            char_end=len(t),
-            token_count=1,
-        )
-        for i, t in enumerate(texts)
-    ]
-    await clients.vectors.upsert(
-        collection.vector_name,
-        [vector_id(document.id, generation, c.index) for c in chunks],
-        [unit_vector(c.index) for c in chunks],
-        [c.text for c in chunks],
-        [
-            chunk_metadata(
-                c,
-                document_id=document.id,
-                generation=generation,
-                filename=document.filename,
-                collection=collection.name,
-                metadata={},
-                ingested_at_ms=now_ms(),
-            )
-            for c in chunks
-        ],
-    )
-
-
-async def ingest(
-    clients: Clients, collection: Collection, texts: Sequence[str], document: Document | None = None
-) -> Document:
-    """What the saga does: begin a generation, write its vectors, commit it ready (which records the change)."""
-    if document is None:
-        document = await clients.registry.add_document(
-            Document(
-                collection=collection.name, filename="manual.txt", sha256=uuid.uuid4().hex, size_bytes=10
-            )
-        )
-    else:
-        await generations.mark_queued(clients.redis, document.id)
-    job_id = new_id()
-    begun = await generations.begin(clients.redis, document.id, job_id)
-    await write_vectors(clients, collection, document, begun.generation, texts)
-    return await generations.commit_ready(
-        clients.redis,
-        document.id,
-        job_id,
-        begun.generation,
-        chunk_count=len(texts),
-        pages=len(texts),
-        format="text",
-    )
-
-
-async def search(index: LexicalIndex, query: str, *collections: str) -> list[str]:
-    hits = await asyncio.to_thread(index.search, list(collections), query_terms(query), 10)
-    return [h.chunk_id for h in hits]
-
-
-async def applied_everything(follower: LexicalFollower, redis: Redis) -> None:
-    """Waits until the follower is caught up and has applied the newest change there is."""
-    last = (await changes.head(redis)).last_id
-
-    async def done() -> bool:
-        return follower.caught_up and not changes.newer(last, follower.applied_id)
-
-    await wait_until(done, what=f"the follower to apply {last}")
-
-
-@pytest.fixture
-async def index(tmp_path: Path) -> AsyncIterator[LexicalIndex]:
-    lexical = LexicalIndex.open(tmp_path / "slot-0")
-    yield lexical
-    lexical.close()
-
-
-@pytest.fixture
-async def follower(clients: Clients, index: LexicalIndex) -> AsyncIterator[LexicalFollower]:
-    running = LexicalFollower(clients, index, batch=4, block_ms=BLOCK_MS)
-    await running.start()
-    yield running
-    await running.stop()
 
 
 async def test_a_fresh_index_is_built_and_a_commit_is_applied(
@@ -415,64 +296,3 @@ async def test_a_redis_that_went_back_in_time_leads_to_a_rebuild(
     assert await search(index, "beluga", collection.name) == []
     assert await search(index, "narwhal", collection.name) == [vector_id(first.id, 1, 0)]
     assert await search(index, "walrus", collection.name) == []
-
-
-async def test_wait_applied_returns_once_the_change_is_committed_or_at_its_timeout(
-    clients: Clients, redis: Redis, index: LexicalIndex, follower: LexicalFollower
-) -> None:
-    collection = await make_collection(clients)
-    await applied_everything(follower, redis)
-    assert await follower.wait_applied(follower.applied_id, 0.0)  # already applied: no wait at all
-    await follower.stop()
-    await ingest(clients, collection, ["kittiwake colony"])
-    newest = await changes.newest_id(redis)
-
-    started = asyncio.get_running_loop().time()
-    assert not await follower.wait_applied(newest, 0.3)  # nobody applies it: gives up at its timeout
-    assert 0.3 <= asyncio.get_running_loop().time() - started < 2.0
-    assert follower.counters.waits_timed_out == 1
-
-    waiting = asyncio.create_task(follower.wait_applied(newest, 30.0))
-    await asyncio.sleep(0.2)
-    assert not waiting.done()
-    await follower.start()
-    assert await waiting  # woken by the commit, long before its timeout
-    assert not changes.newer(newest, follower.applied_id)
-    assert follower.counters.searches_waited == 2
-
-
-async def test_a_search_finds_a_document_committed_before_it_began_though_the_index_lagged(
-    settings: Settings, redis: Redis, chroma_url: str, index: LexicalIndex, follower: LexicalFollower
-) -> None:
-    """Read-your-writes: `ready` means searchable in every mode, even on an API process whose index has
-    not applied the commit yet (the follower is stopped here to make it lag for certain)."""
-    clients = await build_clients(settings, redis, chroma_url, search_freshness_wait_s=30.0)
-    try:
-        engine = SearchEngine(clients, index=index, follower=follower)
-        collection = await make_collection(clients)
-        await applied_everything(follower, redis)
-        await follower.stop()
-        document = await ingest(clients, collection, ["The puffin burrow was flooded."])
-        query = SearchQuery(query="puffin burrow", collections=[collection.name], mode=SearchMode.lexical)
-
-        searching = asyncio.create_task(engine.search(query, use_cache=False))
-        await asyncio.sleep(0.3)
-        assert not searching.done()  # it waits for the index rather than answer without the document
-        await follower.start()
-        hits = await searching
-        assert [h.chunk_id for h in hits] == [vector_id(document.id, document.generation, 0)]
-
-        # An index that never catches up costs a search its wait, and no more.
-        await follower.stop()
-        await ingest(clients, collection, ["A second puffin burrow, dry."])
-        impatient = await build_clients(settings, redis, chroma_url, search_freshness_wait_s=0.2)
-        try:
-            hits = await SearchEngine(impatient, index=index, follower=follower).search(
-                query, use_cache=False
-            )
-            assert [h.chunk_id for h in hits] == [vector_id(document.id, document.generation, 0)]
-            assert follower.counters.waits_timed_out == 1
-        finally:
-            await close_clients(impatient)
-    finally:
-        await close_clients(clients)
