@@ -162,8 +162,11 @@ async def head(redis: Redis) -> Head:
 
 async def newest_id(redis: Redis) -> str:
     """The newest change's id (ORIGIN when there is none)."""
-    newest = await redis.xrevrange(keys.SEARCH_CHANGES, count=1)
-    return newest[0][0] if newest else ORIGIN
+    return _newest_id(await redis.xrevrange(keys.SEARCH_CHANGES, count=1))
+
+
+def _newest_id(xrevrange_reply: list) -> str:
+    return xrevrange_reply[0][0] if xrevrange_reply else ORIGIN
 
 
 @dataclass(frozen=True)
@@ -181,5 +184,5 @@ async def snapshot(redis: Redis, collections: list[str]) -> Snapshot:
         versions, newest = await pipe.execute()
     return Snapshot(
         versions={c: int(v or 0) for c, v in zip(collections, versions, strict=True)},
-        last_id=newest[0][0] if newest else ORIGIN,
+        last_id=_newest_id(newest),
     )

@@ -98,16 +98,14 @@ class SearchEngine:
         if cache is None or not use_cache:
             if cache is not None:
                 cache.counters.bypassed += 1
-            if query.reads_index and self.follower is not None and self.follower.caught_up:
-                await self._read_your_writes(await changes.newest_id(self.clients.redis))
+            await self._read_your_writes(query)
             return await self._search(query, names, request_id)
         snapshot = await changes.snapshot(self.clients.redis, names)
         key = cache.key(query.cache_material(), names, snapshot.versions)
         cached = await cache.get(key)
         if cached is not None:
             return cached
-        if query.reads_index:
-            await self._read_your_writes(snapshot.last_id)
+        await self._read_your_writes(query, snapshot.last_id)
         # Decided before the search runs: the index it is about to read must already hold every change the
         # versions count (one applied later could still be missing from the searcher it reads).
         storable = self._holds_every_change(query, snapshot.last_id)
@@ -118,14 +116,18 @@ class SearchEngine:
             cache.counters.not_stored += 1
         return results
 
-    async def _read_your_writes(self, last_id: str) -> None:
+    async def _read_your_writes(self, query: SearchQuery, last_id: str | None = None) -> None:
         """Waits (at most ORCH_SEARCH_FRESHNESS_WAIT_S) for this process's index to apply every change
-        made before the search began, so that a document once `ready` is found in every mode by every API
-        process, whichever applied its change first. Past the wait the search goes on without it (and its
-        answer is not cached); an index still catching up is IndexNotReady anyway."""
+        made before the search began (`last_id`; read now when None), so that a document once `ready` is
+        found in every mode by every API process, whichever applied its change first. Past the wait the
+        search goes on without it (and its answer is not cached); an index still catching up is
+        IndexNotReady anyway, and a search that reads no index never waits."""
         follower = self.follower
-        if follower is not None and follower.caught_up:
-            await follower.wait_applied(last_id, self.clients.settings.search_freshness_wait_s)
+        if not query.reads_index or follower is None or not follower.caught_up:
+            return
+        if last_id is None:
+            last_id = await changes.newest_id(self.clients.redis)
+        await follower.wait_applied(last_id, self.clients.settings.search_freshness_wait_s)
 
     def _holds_every_change(self, query: SearchQuery, last_id: str) -> bool:
         """Whether a search starting now reads every change up to `last_id`: the dense side reads the
