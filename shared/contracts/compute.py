@@ -19,9 +19,16 @@ class Table(BaseModel):
     num_cols: int = 0
 
 
+class PageWindow(BaseModel):
+    """A run of pages of a PDF, 1-based and inclusive."""
+
+    first_page: int = Field(ge=1)
+    last_page: int = Field(ge=1)
+
+
 class ParseResult(BaseModel):
     format: str
-    pages: int = 0
+    pages: int = 0  # of the whole document, also when this answer covers one window of it
     markdown: str
     text: str
     sections: list[Section] = Field(default_factory=list)
@@ -31,6 +38,13 @@ class ParseResult(BaseModel):
     pages_without_text: list[int] = Field(default_factory=list)
     pipeline: str = ""
     duration_ms: float = 0.0
+    # Set when the request asked for a window of a PDF: the pages this answer covers. None: all of them.
+    window: PageWindow | None = None
+    # What the request for the next window sends back (`continuation` form field): the heading levels
+    # and open headings so far, so that headings read the same as in one parse of the whole document.
+    continuation: dict[str, Any] | None = None
+    # True when this window's first section goes on from the previous window's last one.
+    continues_section: bool = False
     # DoclingDocument as JSON, only when asked for (`include_document=true`): the docling_hybrid
     # chunker needs it, and it is several times the size of the markdown.
     document: dict[str, Any] | None = None
@@ -167,12 +181,16 @@ class ModelInfo(BaseModel):
     path: str
     dim: int
     max_seq_length: int
-    backend: str
-    dtype: str
+    backend: str  # "torch" or "onnxruntime"
+    dtype: str  # "float32", "bfloat16" or "int8"
     default: bool = False
+    # Why this backend: what was asked for and the load-time figures (speed-up, agreement with fp32).
+    selection: str | None = None
 
 
 class ModelsResponse(BaseModel):
     models: list[ModelInfo]
     cpu_bf16: bool
     threads: int
+    cpu_vnni: bool | None = None  # int8 dot products in hardware (int8 then runs without reduce_range)
+    cpu_model: str | None = None

@@ -24,6 +24,8 @@ class ErrorCode(StrEnum):
     not_ready = "not_ready"
     upstream_error = "upstream_error"
     internal = "internal"
+    # A parse worker killed from outside (the OOM killer, an operator) mid-document: try again.
+    worker_lost = "worker_lost"
 
 
 class ErrorBody(BaseModel):

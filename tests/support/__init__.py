@@ -88,3 +88,22 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict:
     assert isinstance(body["error"]["message"], str) and body["error"]["message"]
     assert isinstance(body["error"]["retryable"], bool)
     return body["error"]
+
+
+def parse_worker_pids(compute_pid: int) -> list[int]:
+    """The parse worker processes of a compute process (its spawned children, not multiprocessing's
+    resource tracker)."""
+    pids = []
+    for task in Path(f"/proc/{compute_pid}/task").glob("*"):
+        try:
+            children = (task / "children").read_text().split()
+        except OSError:
+            continue
+        for child in children:
+            try:
+                cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+            except OSError:
+                continue
+            if b"spawn_main" in cmdline:
+                pids.append(int(child))
+    return sorted(set(pids))

@@ -190,3 +190,41 @@ def xlsx_bytes(rows: list[list[object]]) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
+
+
+_BOOK_WORDS = (
+    "turbine gasket valve sensor pressure coolant bearing rotor flange torque manifold pump seal "
+    "filter calibration voltage relay circuit inverter battery cable conduit panel switch breaker"
+).split()
+
+
+def book_pdf(path: Path, pages: int, lines_per_page: int = 40) -> Path:
+    """A long manual: a chapter heading (18 pt) every 10 pages, a section heading (14 pt) every 3, and
+    11 pt body lines whose paragraphs run on over page breaks, so that sections span the boundaries of any
+    window of pages. Page N's lines name it ("page N"), so every page's text is its own."""
+    c = canvas.Canvas(str(path), pagesize=A4, pageCompression=1)
+    _, height = A4
+    for page in range(1, pages + 1):
+        y = height - 72
+        if page % 10 == 1:
+            chapter = f"Chapter {page // 10 + 1} Maintenance of unit {page // 10 + 1}"
+            c.setFont("Helvetica-Bold", 18)
+            c.drawString(72, y, chapter)
+            c.bookmarkPage(f"c{page}")
+            c.addOutlineEntry(chapter, f"c{page}", level=0)
+            y -= 30
+        if page % 3 == 1:
+            c.setFont("Helvetica-Bold", 14)
+            c.drawString(72, y, f"{page // 10 + 1}.{page // 3 + 1} Procedure for page {page}")
+            y -= 24
+        c.setFont("Helvetica", 11)
+        for line in range(lines_per_page - int(height - 72 - y) // 14):
+            words = [_BOOK_WORDS[(page * 7 + line * 3 + k) % len(_BOOK_WORDS)] for k in range(8)]
+            c.drawString(72, y, f"Step {line} of page {page}: check the {' '.join(words)}")
+            # A blank line every 8 lines ends a paragraph; the last one on a page runs on to the next.
+            y -= 28 if line % 8 == 7 else 14
+            if y < 60:
+                break
+        c.showPage()
+    c.save()
+    return path

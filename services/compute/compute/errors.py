@@ -29,8 +29,15 @@ STATUS: dict[ErrorCode, int] = {
     ErrorCode.not_ready: 503,
     ErrorCode.upstream_error: 502,
     ErrorCode.internal: 500,
+    ErrorCode.worker_lost: 503,
 }
-RETRYABLE = {ErrorCode.timeout, ErrorCode.overloaded, ErrorCode.not_ready, ErrorCode.upstream_error}
+RETRYABLE = {
+    ErrorCode.timeout,
+    ErrorCode.overloaded,
+    ErrorCode.not_ready,
+    ErrorCode.upstream_error,
+    ErrorCode.worker_lost,
+}
 
 
 class ComputeError(Exception):

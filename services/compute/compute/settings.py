@@ -29,7 +29,12 @@ class Settings(BaseSettings):
 
     # --- parsing -------------------------------------------------------------------------------
     max_upload_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
-    max_pages: int = Field(default=1000, gt=0)
+    # Pages of one PDF at most; it is parsed a window of pages per request (the orchestrator asks so).
+    max_pages: int = Field(default=10_000, gt=0)
+    # Pages one /parse request parses at most: a window, or a whole PDF asked for without one (a longer
+    # one is refused, 413). The parse worker's memory grows with this, not with the document.
+    max_window_pages: int = Field(default=200, ge=1)
+    # Per request, so per window of a PDF.
     parse_timeout_s: float = Field(default=45.0, gt=0, le=3600)
     # Resident memory cap of one parse worker process; it is killed past it.
     parse_memory_mb: int = Field(default=1536, ge=256)

@@ -125,6 +125,13 @@ class Settings(BaseSettings):
     compute_backoff_base_s: float = Field(0.5, gt=0, le=60)
     compute_backoff_max_s: float = Field(10.0, gt=0, le=600)  # also caps a server's Retry-After
     embed_batch_texts: int = Field(128, ge=1, le=4096)  # texts per /embed request
+    # A PDF is parsed this many pages per /parse request (at most compute's COMPUTE_MAX_WINDOW_PAGES): a
+    # parse worker's memory is bounded by the window, a finished window is kept for a retry to resume
+    # from, and the job's progress advances window by window.
+    parse_window_pages: int = Field(50, ge=1, le=10_000)
+    # The whole parse of a document may take this long per page (each window has compute's own cap too);
+    # never less than compute_parse_timeout_s.
+    parse_s_per_page: float = Field(1.0, gt=0, le=600)
 
     @field_validator("compute_urls", mode="before")
     @classmethod

@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from compute import formats
 from compute.parsing import ocr, office, pdf_structure, result
 from compute.parsing.limits import Limits
+from compute.parsing.windows import Continuation, Window
 
 log = logging.getLogger("compute.parse")
 
@@ -82,7 +83,19 @@ class Converter:
     def pdf_pipeline_name(self) -> str:
         return "standard" if self.limits.artifacts_path else "native"
 
-    def convert(self, data: bytes, filename: str | None, password: str | None) -> dict:
+    def convert(
+        self,
+        data: bytes,
+        filename: str | None,
+        password: str | None,
+        *,
+        window: Window | None = None,
+        continuation: Continuation | None = None,
+        include_document: bool = False,
+    ) -> dict:
+        """The ParseResult fields (and the DoclingDocument when `include_document`). A `window` of a PDF
+        parses only its pages, carrying on from the previous window's `continuation`; other formats are
+        always parsed whole."""
         started = time.perf_counter()
         if not data:
             raise ParseFailure("empty_document", "the file is empty")
@@ -93,40 +106,77 @@ class Converter:
         except formats.Unsupported as exc:
             raise ParseFailure("unsupported_format", str(exc)) from exc
 
-        warnings: list[str] = []
-        if fmt == formats.TEXT:
+        if fmt == formats.PDF:
+            parsed, doc = self._pdf(data, password, window, continuation)
+        elif fmt == formats.TEXT:
             doc = _plain_text_document(_decode(data))
-            pipeline, pdf_info = "text", None
+            parsed, _ = result.to_parse_result(doc, fmt)
+            parsed.update(pipeline="text", warnings=[])
         else:
             if fmt in (formats.DOCX, formats.PPTX, formats.XLSX):
                 data = self._checked_office(data, fmt)
-            pdf_info = _open_pdf(data, password, self.limits.max_pages) if fmt == formats.PDF else None
             if fmt in (formats.HTML, formats.CSV, formats.MD, formats.ASCIIDOC):
                 data = _to_utf8(data, fmt)
-            doc, warnings, fonts = self._docling(data, fmt, password)
-            pipeline = self.pdf_pipeline_name if fmt == formats.PDF else "docling"
-        pages_without_text: list[int] = []
-        if pdf_info is not None:
-            if self.pdf_pipeline_name == "native":
-                doc = pdf_structure.restructure(doc, fonts, pdf_info.toc)
-            pages_without_text = _pages_without_text(doc, pdf_info.page_count)
-            if pages_without_text and self.limits.ocr:
-                recovered = ocr.ocr_pages(data, password, pages_without_text, doc, self.limits.ocr_max_pages)
-                if recovered:
-                    warnings.append(f"ocr applied to pages {recovered}")
-                pages_without_text = [p for p in pages_without_text if p not in recovered]
-            if pages_without_text:
-                warnings.append(f"no text layer on pages {pages_without_text}")
-        parsed = result.to_parse_result(doc, fmt, pages=pdf_info.page_count if pdf_info else None)
+            doc, warnings, _ = self._docling(data, fmt, password)
+            parsed, _ = result.to_parse_result(doc, fmt)
+            parsed.update(pipeline="docling", warnings=warnings)
         if not parsed["text"].strip():
-            warnings.append("no text extracted")
-        parsed.update(
-            warnings=warnings + parsed.get("warnings", []),
-            pages_without_text=pages_without_text,
-            pipeline=pipeline,
-            duration_ms=round((time.perf_counter() - started) * 1000, 1),
+            parsed["warnings"].append("no text extracted")
+        parsed["duration_ms"] = round((time.perf_counter() - started) * 1000, 1)
+        return {"result": parsed, "document": doc.export_to_dict() if include_document else None}
+
+    def _pdf(
+        self, data: bytes, password: str | None, window: Window | None, continuation: Continuation | None
+    ) -> tuple[dict, DoclingDocument]:
+        info = _open_pdf(data, password, self.limits.max_pages)
+        if window is None:
+            if info.page_count > self.limits.max_window_pages:
+                raise ParseFailure(
+                    "too_large",
+                    f"the PDF has {info.page_count} pages; one request parses at most "
+                    f"{self.limits.max_window_pages}: ask for windows of pages (first_page, page_count)",
+                )
+            first, last = 1, info.page_count
+        else:
+            if window.first_page > info.page_count:
+                raise ParseFailure(
+                    "invalid_request",
+                    f"first_page {window.first_page} is past the PDF's {info.page_count} pages",
+                )
+            first, last = window.pages(info.page_count)
+        doc, warnings, fonts = self._docling(data, formats.PDF, password, pages=(first, last))
+        style = pdf_structure.Style(continuation.body, dict(continuation.levels)) if continuation else None
+        if self.pdf_pipeline_name == "native":
+            doc, style = pdf_structure.restructure(doc, fonts, info.toc, style)
+        without_text = _pages_without_text(doc, first, last)
+        ocr_left = continuation.ocr_pages_left if continuation else self.limits.ocr_max_pages
+        if without_text and self.limits.ocr and ocr_left:
+            recovered = ocr.ocr_pages(data, password, without_text, doc, ocr_left)
+            ocr_left -= min(len(without_text), ocr_left)
+            if recovered:
+                warnings.append(f"ocr applied to pages {recovered}")
+            without_text = [p for p in without_text if p not in recovered]
+        if without_text:
+            warnings.append(f"no text layer on pages {without_text}")
+        carried = (
+            result.Outline([(lvl, text) for lvl, text in continuation.headings], continuation.section_open)
+            if continuation
+            else None
         )
-        return {"result": parsed, "document": doc.export_to_dict()}
+        parsed, outline = result.to_parse_result(doc, formats.PDF, pages=info.page_count, outline=carried)
+        parsed.update(pipeline=self.pdf_pipeline_name, warnings=warnings, pages_without_text=without_text)
+        if window is not None:
+            parsed["window"] = {"first_page": first, "last_page": last}
+            # The standard pipeline reads headings with its layout model: it carries no font style.
+            style = style or pdf_structure.Style(body=1.0, levels={})
+            parsed["continuation"] = Continuation(
+                body=style.body,
+                levels=style.levels,
+                headings=outline.headings,
+                section_open=outline.section_open,
+                ocr_pages_left=ocr_left,
+            ).model_dump(mode="json")
+        return parsed, doc
 
     def _checked_office(self, data: bytes, fmt: str) -> bytes:
         limits = office.ArchiveLimits(
@@ -148,14 +198,18 @@ class Converter:
         return []
 
     def _docling(
-        self, data: bytes, fmt: str, password: str | None
+        self, data: bytes, fmt: str, password: str | None, pages: tuple[int, int] | None = None
     ) -> tuple[DoclingDocument, list[str], list]:
-        """Docling's conversion; also returns the PDF line fonts the native pipeline recorded."""
+        """Docling's conversion (of `pages` only, first and last, for a PDF); also returns the PDF line
+        fonts the native pipeline recorded."""
         # A password is rare: a one-off converter carries it rather than a cache of them.
         converter = self._build(password) if password and fmt == formats.PDF else self._converter
         stream = DocumentStream(name=f"document.{_EXT[fmt]}", stream=io.BytesIO(data))
+        options = {"page_range": pages} if pages else {}
         try:
-            conv = converter.convert(stream, raises_on_error=False, max_num_pages=self.limits.max_pages)
+            conv = converter.convert(
+                stream, raises_on_error=False, max_num_pages=self.limits.max_pages, **options
+            )
         except Exception as exc:  # docling raises many types for broken input
             raise ParseFailure("corrupt_document", f"{fmt} could not be read: {_short(exc)}") from exc
         warnings = [_short(e.error_message) for e in conv.errors][:20]
@@ -201,9 +255,9 @@ def _open_pdf(data: bytes, password: str | None, max_pages: int) -> PdfInfo:
         pdf.close()
 
 
-def _pages_without_text(doc: DoclingDocument, page_count: int) -> list[int]:
+def _pages_without_text(doc: DoclingDocument, first: int, last: int) -> list[int]:
     with_text = {item.prov[0].page_no for item in doc.texts if item.prov and item.text.strip()}
-    return [p for p in range(1, page_count + 1) if p not in with_text]
+    return [p for p in range(first, last + 1) if p not in with_text]
 
 
 def _decode(data: bytes) -> str:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Limits:
     max_pages: int
+    max_window_pages: int
     zip_member_max_bytes: int
     zip_total_max_bytes: int
     zip_max_members: int = 10_000

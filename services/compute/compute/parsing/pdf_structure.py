@@ -5,6 +5,9 @@ merged into paragraphs by vertical spacing, and headings are recovered from thre
 first: the PDF's bookmarks (outline), a font size clearly above the body text, and a bold, short,
 numbered line ("3.2 Results"). The result is a new DoclingDocument, so markdown export and Docling's
 own chunkers work on it as on any other format.
+
+A PDF parsed a window of pages at a time gets the font style of its first window (`Style`) carried to
+the next ones, so that a size reads as the same heading level on page 900 as on page 9.
 """
 
 import re
@@ -94,17 +97,37 @@ def _body_height(lines: list[Line]) -> float:
     return weight.most_common(1)[0][0] if weight else 10.0
 
 
-def _size_levels(lines: list[Line], body: float) -> dict[float, int]:
+def _heading_sizes(lines: list[Line], body: float) -> set[float]:
+    return {
+        round(ln.height, 0) for ln in lines if ln.height >= body * 1.15 and len(ln.text) <= MAX_HEADING_CHARS
+    }
+
+
+def _size_levels(sizes: set[float]) -> dict[float, int]:
     """Font sizes clearly above the body's, largest first, as heading levels 1..MAX_HEADING_LEVEL."""
-    sizes = sorted(
-        {
-            round(ln.height, 0)
-            for ln in lines
-            if ln.height >= body * 1.15 and len(ln.text) <= MAX_HEADING_CHARS
-        },
-        reverse=True,
-    )
-    return {size: min(i + 1, MAX_HEADING_LEVEL) for i, size in enumerate(sizes)}
+    return {size: min(i + 1, MAX_HEADING_LEVEL) for i, size in enumerate(sorted(sizes, reverse=True))}
+
+
+@dataclass
+class Style:
+    """The body text's line height and the heading level of each larger size."""
+
+    body: float
+    levels: dict[float, int]
+
+    @classmethod
+    def of(cls, lines: list[Line]) -> "Style":
+        body = _body_height(lines)
+        return cls(body, _size_levels(_heading_sizes(lines, body)))
+
+    def extended(self, lines: list[Line]) -> "Style":
+        """This style, plus sizes first seen in `lines`: each new size takes the level after the known
+        sizes above it, and the known ones keep theirs (pages already parsed read them so)."""
+        levels = dict(self.levels)
+        for size in sorted(_heading_sizes(lines, self.body) - levels.keys(), reverse=True):
+            above = sum(1 for known in levels if known > size)
+            levels[size] = min(above + 1, MAX_HEADING_LEVEL)
+        return Style(self.body, levels)
 
 
 def _heading_level(line: Line, body: float, levels: dict[float, int], toc: dict[tuple[int, str], int]) -> int:
@@ -132,12 +155,10 @@ def _starts_new_paragraph(prev: Line, line: Line) -> bool:
     return gap < -0.5 * prev.height or gap > 0.9 * prev.height  # a column jump, or a blank line between
 
 
-def build_blocks(lines: list[Line], toc: dict[tuple[int, str], int]) -> list[Block]:
-    body = _body_height(lines)
-    levels = _size_levels(lines, body)
+def build_blocks(lines: list[Line], toc: dict[tuple[int, str], int], style: Style) -> list[Block]:
     blocks: list[Block] = []
     for line in lines:
-        level = _heading_level(line, body, levels, toc)
+        level = _heading_level(line, style.body, style.levels, toc)
         last = blocks[-1] if blocks else None
         if level:
             # A heading wrapped over two lines of the same size stays one heading.
@@ -153,9 +174,13 @@ def build_blocks(lines: list[Line], toc: dict[tuple[int, str], int]) -> list[Blo
 
 
 def restructure(
-    doc: DoclingDocument, fonts: list[tuple[int, str, str]], toc: list[tuple[int, int, str]]
-) -> DoclingDocument:
-    """A new document with paragraphs and headings from the line-per-item native parse.
+    doc: DoclingDocument,
+    fonts: list[tuple[int, str, str]],
+    toc: list[tuple[int, int, str]],
+    style: Style | None = None,
+) -> tuple[DoclingDocument, Style]:
+    """A new document with paragraphs and headings from the line-per-item native parse, and the style it
+    was read with (`style` extended, or this document's own when None).
 
     `toc` is the PDF outline as (level, page_no, title); `fonts` the pipeline's (page_no, text, font).
     """
@@ -171,17 +196,18 @@ def restructure(
         if item.text and item.text.strip() and item.prov
     ]
     toc_index = {(page, _norm(title)): level for level, page, title in toc if title.strip()}
+    style = Style.of(lines) if style is None else style.extended(lines)
     out = DoclingDocument(name=doc.name, origin=doc.origin)
     for page_no, page in sorted(doc.pages.items()):
         out.add_page(page_no=page_no, size=page.size)
-    for block in build_blocks(lines, toc_index):
+    for block in build_blocks(lines, toc_index, style):
         text = block.text()
         prov = ProvenanceItem(page_no=block.page, bbox=block.bbox(), charspan=(0, len(text)))
         if block.heading_level:
             out.add_heading(text=text, level=block.heading_level, prov=prov)
         else:
             out.add_text(label=DocItemLabel.TEXT, text=text, prov=prov)
-    return out
+    return out, style
 
 
-__all__ = ["FontRecordingPdfPipeline", "restructure"]
+__all__ = ["FontRecordingPdfPipeline", "Style", "restructure"]

@@ -2,8 +2,11 @@
 
 Each worker is a spawned process (never forked from a process that holds torch threads). A job that
 runs past `parse_timeout_s`, or whose worker's resident memory passes `parse_memory_mb`, gets its
-worker killed and replaced; a worker that dies mid-job (native crash) is replaced too. The API
-process only waits on pipes, in threads, so the event loop never blocks.
+worker killed and replaced; a worker that dies mid-job is replaced too. A job is one request: the whole
+document, or one window of a PDF's pages, so the caps apply per window. A worker that crashed on its own
+(a signal from native code, an exit) failed on the document: `corrupt_document`. One killed from outside
+by SIGKILL (the kernel's OOM killer, an operator) says nothing about the document: `worker_lost`, which
+is retryable. The API process only waits on pipes, in threads, so the event loop never blocks.
 
 Every worker gets its own temp directory (its TMPDIR) under one the pool owns, so whatever Docling, OCR
 or a backend writes there is removed by this process when it kills or replaces the worker, and the
@@ -15,6 +18,7 @@ import logging
 import multiprocessing as mp
 import os
 import shutil
+import signal
 import tempfile
 import time
 from dataclasses import dataclass
@@ -31,6 +35,24 @@ _CTX = mp.get_context("spawn")
 POLL_S = 0.05
 START_TIMEOUT_S = 180.0
 ROOT_PREFIX = "compute-parse-"
+
+
+@dataclass(frozen=True)
+class ParseJob:
+    data: bytes
+    filename: str | None
+    password: str | None = None
+    window: tuple[int, int] | None = None  # (first_page, page_count)
+    continuation: dict | None = None  # as the previous window answered it, already checked
+    include_document: bool = False
+
+    def message(self) -> tuple:
+        options = {
+            "window": self.window,
+            "continuation": self.continuation,
+            "include_document": self.include_document,
+        }
+        return (self.data, self.filename, self.password, options)
 
 
 @dataclass
@@ -53,6 +75,7 @@ class ParsePool:
         self.settings = settings
         self.limits = Limits(
             max_pages=settings.max_pages,
+            max_window_pages=settings.max_window_pages,
             zip_member_max_bytes=settings.zip_member_max_bytes,
             zip_total_max_bytes=settings.zip_member_max_bytes * 8,
             ocr=settings.ocr,
@@ -85,7 +108,7 @@ class ParsePool:
         if self.tmp_root is not None:
             shutil.rmtree(self.tmp_root, ignore_errors=True)
 
-    async def parse(self, data: bytes, filename: str | None, password: str | None) -> ParseOutcome:
+    async def parse(self, job: ParseJob) -> ParseOutcome:
         if self._waiting >= self.settings.parse_workers * 4:
             raise ComputeError(
                 ErrorCode.overloaded,
@@ -99,7 +122,7 @@ class ParsePool:
             self._waiting -= 1
         replace = False
         try:
-            reply = await asyncio.to_thread(self._run, slot, data, filename, password)
+            reply = await asyncio.to_thread(self._run, slot, job)
             # A worker that stays big after a large document is replaced before it hits the cap.
             replace = worker.rss_kb(slot.proc.pid) > self.settings.parse_recycle_rss_mb * 1024  # type: ignore[union-attr]
         except ComputeError:
@@ -120,14 +143,14 @@ class ParsePool:
         code, message = rest[0], rest[1]
         raise ComputeError(ErrorCode(code), message)
 
-    def _run(self, slot: _Slot, data: bytes, filename: str | None, password: str | None) -> tuple:
+    def _run(self, slot: _Slot, job: ParseJob) -> tuple:
         """Send one job and wait for its reply, killing the worker past the time or memory cap."""
         assert slot.conn is not None and slot.proc is not None
         timeout_s = self.settings.parse_timeout_s
         cap_kb = self.settings.parse_memory_mb * 1024
         started = time.monotonic()
         try:
-            slot.conn.send((data, filename, password))
+            slot.conn.send(job.message())
             while not slot.conn.poll(POLL_S):
                 if not slot.proc.is_alive():
                     raise EOFError
@@ -143,7 +166,15 @@ class ParsePool:
                     )
             return slot.conn.recv()
         except (EOFError, BrokenPipeError, ConnectionResetError, OSError) as exc:
-            log.warning("parse worker %d died mid-job (exit %s)", slot.index, slot.proc.exitcode)
+            slot.proc.join(1.0)  # its exit code tells a crash from a kill
+            exitcode = slot.proc.exitcode
+            log.warning("parse worker %d died mid-job (exit %s)", slot.index, exitcode)
+            if exitcode == -signal.SIGKILL:
+                raise ComputeError(
+                    ErrorCode.worker_lost,
+                    "the parse worker was killed from outside mid-document (out of memory?); try again",
+                    retry_after_s=self.settings.retry_after_s,
+                ) from exc
             raise ComputeError(
                 ErrorCode.corrupt_document, "the parser crashed on this document (its process died)"
             ) from exc

@@ -1,4 +1,10 @@
-"""A DoclingDocument shaped into the ParseResult contract: markdown, text, sections, tables."""
+"""A DoclingDocument shaped into the ParseResult contract: markdown, text, sections, tables.
+
+A window of a PDF starts from the headings still open at the end of the previous window (`Outline`),
+so its sections carry the same heading paths as in one parse of the whole document.
+"""
+
+from dataclasses import dataclass, field
 
 from docling_core.types.doc import (
     ContentLayer,
@@ -22,12 +28,28 @@ def _page(item) -> int | None:  # item: any DocItem
     return prov[0].page_no if prov else None
 
 
-def to_parse_result(doc: DoclingDocument, fmt: str, pages: int | None = None) -> dict:
+@dataclass
+class Outline:
+    """Where a window left off: the open headings, as (level, text) from the widest, and whether its last
+    section was still open (text after its last heading)."""
+
+    headings: list[tuple[int, str]] = field(default_factory=list)
+    section_open: bool = False
+
+
+def to_parse_result(
+    doc: DoclingDocument, fmt: str, pages: int | None = None, outline: Outline | None = None
+) -> tuple[dict, Outline]:
+    """The contract's fields of `doc`, and the outline at its end (for the next window)."""
     sections: list[dict] = []
     tables: list[dict] = []
     texts: list[str] = []
-    path: list[tuple[int, str]] = []  # (level, heading) stack
+    outline = outline or Outline()
+    path: list[tuple[int, str]] = list(outline.headings)  # (level, heading) stack
     current: dict | None = None
+    # Text before this window's first heading goes on with the previous window's last section.
+    continues = outline.section_open
+    continued = False  # this window's first section is the previous window's last, going on
 
     def open_section(page: int | None) -> dict:
         section = {"heading_path": [h for _, h in path], "page": page, "text": ""}
@@ -43,7 +65,7 @@ def to_parse_result(doc: DoclingDocument, fmt: str, pages: int | None = None) ->
             if item.label == GroupLabel.SHEET and item.name:
                 path[:] = [(1, item.name.strip())]
                 texts.append(path[0][1])
-                current = None
+                current, continues = None, False
             continue
         if isinstance(item, (TitleItem, SectionHeaderItem)):
             level = 0 if isinstance(item, TitleItem) else int(getattr(item, "level", 1) or 1)
@@ -51,7 +73,7 @@ def to_parse_result(doc: DoclingDocument, fmt: str, pages: int | None = None) ->
                 path.pop()
             path.append((level, item.text.strip()))
             texts.append(item.text)
-            current = None
+            current, continues = None, False
             continue
         if isinstance(item, TableItem):
             md = item.export_to_markdown(doc)
@@ -72,11 +94,12 @@ def to_parse_result(doc: DoclingDocument, fmt: str, pages: int | None = None) ->
             continue
         texts.append(piece)
         if current is None:
+            continued = continued or (continues and not sections)
             current = open_section(_page(item))
         current["text"] = f"{current['text']}\n\n{piece}" if current["text"] else piece
 
     page_count = pages if pages is not None else len(doc.pages)
-    return {
+    parsed = {
         "format": fmt,
         "pages": page_count,
         "markdown": doc.export_to_markdown(included_content_layers=LAYERS),
@@ -84,4 +107,7 @@ def to_parse_result(doc: DoclingDocument, fmt: str, pages: int | None = None) ->
         "sections": sections,
         "tables": tables,
         "metadata": {"name": doc.name},
+        "continues_section": continued,
     }
+    # A window without a heading leaves the previous window's section open, even if it had no text.
+    return parsed, Outline(headings=path, section_open=current is not None or continues)

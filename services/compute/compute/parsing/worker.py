@@ -2,7 +2,8 @@
 
 It runs apart from the API process so that a document that hangs, eats memory or crashes native
 code can be killed without taking the service down. Messages are plain tuples:
-  parent -> child: (data, filename, password)
+  parent -> child: (data, filename, password, options) with options {"window": (first_page, page_count)
+                   or None, "continuation": dict or None, "include_document": bool}
   child -> parent: ("ready",) once, then per job ("ok", payload, peak_rss_kb) or
                    ("error", code, message, peak_rss_kb)
 """
@@ -88,6 +89,7 @@ def main(conn: Connection, limits_dict: dict, threads: int, tmp_dir: str) -> Non
     logging.basicConfig(level=logging.WARNING)
     from compute.parsing.convert import Converter, ParseFailure
     from compute.parsing.limits import Limits
+    from compute.parsing.windows import Continuation, Window
 
     converter = Converter(Limits(**limits_dict))
     # Docling's modules are millions of objects: a full collection after each document would scan them all
@@ -103,10 +105,21 @@ def main(conn: Connection, limits_dict: dict, threads: int, tmp_dir: str) -> Non
             return
         if job is None:
             return
-        data, filename, password = job
+        data, filename, password, options = job
         _reset_peak()
         try:
-            reply = ("ok", converter.convert(data, filename, password))
+            window = Window(*options["window"]) if options.get("window") else None
+            carried = options.get("continuation")
+            continuation = Continuation.model_validate(carried) if carried else None
+            converted = converter.convert(
+                data,
+                filename,
+                password,
+                window=window,
+                continuation=continuation,
+                include_document=bool(options.get("include_document")),
+            )
+            reply = ("ok", converted)
         except ParseFailure as exc:
             reply = ("error", exc.code, exc.message)
         except MemoryError:

@@ -1,20 +1,41 @@
-"""POST /parse: a document's bytes (multipart `file`, or the raw body) to a ParseResult."""
+"""POST /parse: a document's bytes (multipart `file`, or the raw body) to a ParseResult.
+
+A PDF may be parsed a window of pages at a time (`first_page`, `page_count`): the answer covers those
+pages, and its `continuation` goes back in the form field of that name with the next window's request.
+"""
 
 import asyncio
+from dataclasses import dataclass
 
 from fastapi import APIRouter, Query, Request, Response
 from starlette.datastructures import UploadFile
 
 from compute.deps import State
 from compute.errors import ComputeError
+from compute.parsing.pool import ParseJob
+from compute.parsing.windows import Continuation, InvalidContinuation
 from contracts import ErrorCode, ErrorEnvelope, ParseResult
 
 router = APIRouter()
 ERRORS = {s: {"model": ErrorEnvelope} for s in (401, 413, 415, 422, 503, 504)}
 
 
-async def _read_upload(request: Request, limit: int) -> tuple[bytes, str | None, str | None]:
-    """The file's bytes, name and password. The body's size is capped as it streams (body_limit)."""
+@dataclass
+class _Upload:
+    data: bytes
+    filename: str | None
+    password: str | None
+    continuation: str | None
+
+
+def _field(form, name: str) -> str | None:  # form: starlette's FormData
+    value = form.get(name)
+    return value if isinstance(value, str) and value else None
+
+
+async def _read_upload(request: Request, limit: int) -> _Upload:
+    """The file's bytes, name, password and continuation. The body's size is capped as it streams
+    (body_limit)."""
     content_type = request.headers.get("content-type", "")
     if content_type.startswith("multipart/form-data"):
         async with request.form(max_files=1, max_fields=8) as form:  # closing it removes the spooled file
@@ -22,10 +43,33 @@ async def _read_upload(request: Request, limit: int) -> tuple[bytes, str | None,
             if not isinstance(upload, UploadFile):
                 raise ComputeError(ErrorCode.invalid_request, "multipart field `file` is missing")
             data = await upload.read(limit + 1)
-            password = form.get("password")
-            return data, upload.filename, password if isinstance(password, str) and password else None
+            return _Upload(data, upload.filename, _field(form, "password"), _field(form, "continuation"))
     data = b"".join([chunk async for chunk in request.stream()])
-    return data, request.headers.get("x-filename"), request.headers.get("x-document-password")
+    return _Upload(
+        data,
+        request.headers.get("x-filename"),
+        request.headers.get("x-document-password"),
+        request.headers.get("x-parse-continuation"),
+    )
+
+
+def _window(first_page: int | None, page_count: int | None, max_pages: int) -> tuple[int, int] | None:
+    if first_page is None and page_count is None:
+        return None
+    if page_count is not None and page_count > max_pages:
+        raise ComputeError(
+            ErrorCode.invalid_request, f"page_count {page_count} is over this service's {max_pages}"
+        )
+    return (first_page or 1, page_count or max_pages)
+
+
+def _continuation(raw: str | None) -> dict | None:
+    if raw is None:
+        return None
+    try:
+        return Continuation.parse(raw).model_dump(mode="json")
+    except InvalidContinuation as exc:
+        raise ComputeError(ErrorCode.invalid_request, str(exc)) from None
 
 
 def _result_json(payload: dict, include_document: bool) -> bytes:
@@ -42,14 +86,27 @@ async def parse(
     include_document: bool = Query(
         False, description="also return the DoclingDocument JSON (for docling_hybrid)"
     ),
+    first_page: int | None = Query(None, ge=1, description="a PDF: the first page of the window to parse"),
+    page_count: int | None = Query(None, ge=1, description="a PDF: pages in the window (at most the limit)"),
 ) -> Response:
-    limit = state.settings.max_upload_bytes
-    data, filename, password = await _read_upload(request, limit)
-    if len(data) > limit:
-        raise ComputeError(ErrorCode.too_large, f"the upload is over the limit of {limit} bytes")
+    settings = state.settings
+    window = _window(first_page, page_count, settings.max_window_pages)
+    upload = await _read_upload(request, settings.max_upload_bytes)
+    if len(upload.data) > settings.max_upload_bytes:
+        raise ComputeError(
+            ErrorCode.too_large, f"the upload is over the limit of {settings.max_upload_bytes} bytes"
+        )
+    job = ParseJob(
+        upload.data,
+        upload.filename,
+        upload.password,
+        window=window,
+        continuation=_continuation(upload.continuation) if window else None,
+        include_document=include_document,
+    )
     assert state.parse_pool is not None
     try:
-        outcome = await state.parse_pool.parse(data, filename, password)
+        outcome = await state.parse_pool.parse(job)
     except ComputeError as exc:
         state.metrics.parse_errors.labels(exc.code.value).inc()
         raise

@@ -2,6 +2,10 @@
 (obstore serves both with one API), chosen by ORCH_BLOB_URL. Bytes go in and come out as streams, never
 whole in memory.
 
+Beside the originals, a PDF parsed in windows of pages keeps each finished window's ParseResult
+(`windows/{document_id}/{job_id}/{index}`) until its job ends, so that a retry resumes where the last
+attempt stopped; the document's delete removes them with the original.
+
 An upload is written under a staging name and moved to its document's name only once it is accepted
 (`commit`), so an interrupted or refused upload leaves no original behind: its staged object is discarded,
 or, if the process died mid-upload, found by `sweep_staged`.
@@ -24,6 +28,7 @@ from orchestrator.errors import OrchErrorCode, OrchestratorError
 
 STAGING = "staging/"
 ORIGINALS = "originals/"
+WINDOWS = "windows/"
 # The most a writer holds before it flushes (S3's smallest multipart part), and a read's chunk size.
 PART_BYTES = 5 * 1024 * 1024
 READ_CHUNK_BYTES = 1024 * 1024
@@ -79,6 +84,10 @@ def open_store(url: str) -> ObjectStore:
 
 def _original(document_id: str) -> str:
     return ORIGINALS + document_id
+
+
+def _windows(document_id: str, job_id: str | None = None) -> str:
+    return f"{WINDOWS}{document_id}/" + (f"{job_id}/" if job_id else "")
 
 
 class StagedBlob:
@@ -179,6 +188,49 @@ class BlobStore:
     async def delete(self, document_id: str) -> None:
         """Removes the document's original; nothing to remove is fine."""
         await self._remove(_original(document_id))
+
+    # --- finished windows of a parse (small JSON objects, read and written whole) ---
+
+    async def put_window(self, document_id: str, job_id: str, index: int, data: bytes) -> None:
+        with _io("keep a parsed window"):
+            await obstore.put_async(self.store, f"{_windows(document_id, job_id)}{index:06d}", data)
+
+    async def windows(self, document_id: str, job_id: str) -> list[bytes]:
+        """The job's kept windows of the document, in order."""
+        out = []
+        for name in sorted(await self._names(_windows(document_id, job_id))):
+            try:
+                with _io("read a parsed window"):
+                    out.append(bytes(await (await obstore.get_async(self.store, name)).bytes_async()))
+            except FileNotFoundError:  # dropped meanwhile (the job ended elsewhere): what is left is no run
+                break
+        return out
+
+    async def delete_windows(self, document_id: str, job_id: str | None = None) -> int:
+        """Removes the job's kept windows of the document (every job's, when None); returns how many."""
+        names = await self._names(_windows(document_id, job_id))
+        for name in names:
+            await self._remove(name)
+        return len(names)
+
+    async def _names(self, prefix: str) -> list[str]:
+        with _io("list parsed windows"):
+            return [meta["path"] async for batch in obstore.list(self.store, prefix=prefix) for meta in batch]
+
+    async def window_owners(self) -> AsyncIterator[tuple[str, str, float]]:
+        """(document id, job id, age in seconds of its newest window) of every kept run of windows, for
+        the reconciler."""
+        now = datetime.now(UTC)
+        newest: dict[tuple[str, str], datetime] = {}
+        with _io("list parsed windows"):
+            async for batch in obstore.list(self.store, prefix=WINDOWS):
+                for meta in batch:
+                    parts = meta["path"].removeprefix(WINDOWS).split("/")
+                    if len(parts) == 3:
+                        key = (parts[0], parts[1])
+                        newest[key] = max(newest.get(key, meta["last_modified"]), meta["last_modified"])
+        for (document_id, job_id), at in newest.items():
+            yield document_id, job_id, (now - at).total_seconds()
 
     async def sweep_staged(self, older_than_s: float) -> int:
         """Removes staged uploads older than `older_than_s` (left by a process that died mid-upload);

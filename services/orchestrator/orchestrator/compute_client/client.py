@@ -14,6 +14,7 @@ per asyncio task, so concurrent jobs do not see each other's calls.
 
 import asyncio
 import itertools
+import json
 import logging
 import uuid
 from collections.abc import AsyncIterator, Sequence
@@ -142,19 +143,27 @@ class ComputeClient:
         *,
         password: str | None = None,
         include_document: bool = False,
+        window: tuple[int, int] | None = None,
+        continuation: dict[str, Any] | None = None,
         request_id: str | None = None,
     ) -> ParseResult:
         """Parses a document given as bytes, or as a StreamedFile (read anew for each attempt, never
-        whole in memory). The password, if any, goes in the form only: it is never logged."""
+        whole in memory). The password, if any, goes in the form only: it is never logged. `window`
+        (first page, page count) asks for those pages of a PDF only, `continuation` carrying on from the
+        previous window's answer; other formats ignore it and come back whole (`window` None)."""
         form = {"password": password} if password else {}
-        params = {"include_document": "true"} if include_document else None
+        params: dict[str, str] = {"include_document": "true"} if include_document else {}
+        if window is not None:
+            params.update(first_page=str(window[0]), page_count=str(window[1]))
+            if continuation is not None:
+                form["continuation"] = json.dumps(continuation, separators=(",", ":"))
         if isinstance(data, StreamedFile):
             body = StreamedForm(data, filename, form)
-            response = await self._call("parse", "/parse", request_id, streamed=body, params=params)
+            response = await self._call("parse", "/parse", request_id, streamed=body, params=params or None)
         else:
             files = {"file": (filename or "document", data, "application/octet-stream")}
             response = await self._call(
-                "parse", "/parse", request_id, files=files, data=form or None, params=params
+                "parse", "/parse", request_id, files=files, data=form or None, params=params or None
             )
         return self._decode(response, ParseResult)
 

@@ -1,6 +1,6 @@
 """The handlers of `delete_document` and `delete_collection` jobs. The API hides the document or the
 collection first (status `deleting`), so these only remove what nothing serves any more: vectors, the
-kept original, registry records. Each is idempotent: a job that runs again finds less to do."""
+kept original and parse windows, registry records. Each is idempotent: a job that runs again finds less to do."""
 
 from orchestrator.catalog import Document
 from orchestrator.clients import Clients
@@ -22,9 +22,13 @@ class Deletion:
             return
         await ctx.stage("delete vectors")
         await self._delete_vectors(document)
-        await self.c.blobs.delete(document_id)
+        await self._delete_blobs(document_id)
         await self.c.registry.remove_document(document_id)
         await ctx.progress(1, 1, "documents", stage="done")
+
+    async def _delete_blobs(self, document_id: str) -> None:
+        await self.c.blobs.delete(document_id)
+        await self.c.blobs.delete_windows(document_id)  # a cancelled ingest's, kept for a retry
 
     async def _delete_vectors(self, document: Document) -> None:
         try:
@@ -55,7 +59,7 @@ class Deletion:
             if not page.items:
                 break
             for document in page.items:
-                await self.c.blobs.delete(document.id)
+                await self._delete_blobs(document.id)
                 await self.c.registry.remove_document(document.id)
                 removed += 1
             await ctx.progress(removed, None, "documents removed", stage="delete records")

@@ -21,7 +21,8 @@
 - Lapsed leases: workers re-queue them on every claim (XAUTOCLAIM); the report counts those waiting.
 - Forgets finished jobs older than `job_retention_s` (dead ones stay for the dead-letter queue).
 - Removes staged uploads that a process dying mid-upload left in the blob store, originals of no
-  document, and (ORCH_KEEP_ORIGINALS=false) originals of ready documents.
+  document, (ORCH_KEEP_ORIGINALS=false) originals of ready documents, and the kept parse windows of jobs
+  that have ended (their saga drops them itself; a worker that died past its last delivery cannot).
 - Recounts each collection's kept chunk count from its documents (a check; writes keep it exact).
 A collection is read a page at a time, so its size does not set the orchestrator's memory.
 Runs periodically in the API process (`reconcile_interval_s`) and on demand (`POST /api/v1/admin/reconcile`).
@@ -68,6 +69,7 @@ class ReconcileReport(BaseModel):
     jobs_forgotten: int = 0  # finished longer ago than the job retention
     staged_uploads_removed: int = 0  # left by a process that died mid-upload
     originals_removed: int = 0  # of no document (a crash between keeping and registering), or not kept
+    window_runs_removed: int = 0  # parse windows kept for jobs that have ended
     counts_fixed: int = 0  # collections whose kept chunk count differed from their documents' (recounted)
     orphan_chroma_collections: list[str] = []  # in Chroma, unknown to the registry, left (young or not ours)
     orphan_chroma_collections_deleted: list[str] = []
@@ -107,6 +109,7 @@ class Reconciler:
         report.lapsed_leases = await self.c.queue.lapsed_leases()
         report.staged_uploads_removed = await self.c.blobs.sweep_staged(STAGED_ABANDONED_S)
         report.originals_removed = await self._sweep_originals()
+        report.window_runs_removed = await self._sweep_windows()
         retention_s = self.c.settings.job_retention_s
         if retention_s:
             report.jobs_forgotten = await self.c.queue.forget_finished(now_ms() - retention_s * 1000)
@@ -190,6 +193,19 @@ class Reconciler:
                     doomed = not keep_all and document.status is DocumentStatus.ready
                 if doomed:
                     await self.c.blobs.delete(document_id)
+                    removed += 1
+        return removed
+
+    async def _sweep_windows(self) -> int:
+        """Deletes the parse windows of jobs that have ended or are gone: no retry will resume from them."""
+        runs = [run async for run in self.c.blobs.window_owners()]
+        removed = 0
+        for start in range(0, len(runs), PAGE):
+            page = runs[start : start + PAGE]
+            jobs = await self.c.queue.get_many([job_id for _, job_id, _ in page])
+            for (document_id, job_id, _), job in zip(page, jobs, strict=True):
+                if job is None or job.final:
+                    await self.c.blobs.delete_windows(document_id, job_id)
                     removed += 1
         return removed
 

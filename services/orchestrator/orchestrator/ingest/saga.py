@@ -1,6 +1,7 @@
 """The ingestion saga, the handler of `ingest` and `reingest` jobs; every step idempotent:
   begin (document `processing` at a generation of this attempt's own) → stream the original (and the
-  job's password, if any) to parse → (metadata) → chunk → embed in batches → upsert ids
+  job's password, if any) to parse, a window of a PDF's pages at a time, each finished window kept for a
+  retry to resume from (ingest.windows) → (metadata) → chunk → embed in batches → upsert ids
   `{document_id}:{generation}:{index}` → ONE transaction marks the document `ready` at that generation
   (refused if it or its collection is being deleted, or this attempt lost its lease) → older generations'
   vectors deleted.
@@ -35,6 +36,7 @@ from orchestrator.core.ids import now_ms
 from orchestrator.errors import JobCancelled, JobError, LeaseLost, NotFound
 from orchestrator.ingest import passwords
 from orchestrator.ingest.metadata import sync_vector_metadata
+from orchestrator.ingest.windows import Parsed, WindowedParse
 from orchestrator.jobs import Job, JobContext, as_job_error
 from orchestrator.settings import Settings
 from orchestrator.vectors import chunk_metadata, vector_id, where_document
@@ -93,6 +95,9 @@ class Ingestion:
         attempt = _Attempt(self.c, ctx, job, document, collection, generation)
         if not begun.committed:
             await attempt.build_or_roll_back()
+            await attempt.windows.drop()
+        else:  # an earlier attempt committed, and stopped before its clean-up
+            await attempt.windows.drop(unseen=True)
         if not self.c.settings.keep_originals:
             await attempt.drop_original()
         if generation > 1:  # generation 1 is the document's first: there is nothing older to drop
@@ -118,6 +123,16 @@ class _Attempt:
         # The searchable generation when this attempt began: generations between it and this attempt's
         # were started by earlier attempts of this job that can never commit now.
         self.searchable = document.generation
+        settings = clients.settings
+        self.windows = WindowedParse(
+            clients.compute,
+            clients.blobs,
+            document_id=document.id,
+            job_id=job.id,
+            window_pages=settings.parse_window_pages,
+            total_s_per_page=settings.parse_s_per_page,
+            min_total_s=settings.compute_parse_timeout_s,
+        )
 
     async def build_or_roll_back(self) -> None:
         try:
@@ -126,6 +141,7 @@ class _Attempt:
             raise  # another worker runs the job now: its vectors are its own
         except JobCancelled:
             await self.roll_back(DocumentStatus.cancelled, CANCELLED)
+            await self.windows.drop()
             raise
         except Exception as exc:
             error = classify(exc)
@@ -134,6 +150,7 @@ class _Attempt:
                 await self.roll_back(
                     DocumentStatus.failed, DocumentError(code=str(error.code), message=error.message)
                 )
+                await self.windows.drop()
             if error is exc:
                 raise
             raise error from exc
@@ -142,14 +159,15 @@ class _Attempt:
         if self.generation - self.searchable > 1:  # earlier attempts of this job left theirs
             await self._delete_unready(below=self.generation)
         parsed = await self.parse()
-        extracted = await self.extract_metadata(parsed)
+        extracted = await self.extract_metadata(parsed.result)
         chunks = await self.chunk(parsed)
         await self.embed_and_store(chunks)
-        await self.commit(parsed, len(chunks), extracted)
+        await self.commit(parsed.result, len(chunks), extracted)
 
-    async def parse(self) -> ParseResult:
-        """The original goes to compute as a stream from the blob store, with the job's password if the
-        upload gave one (never logged; the queue deletes it when the job ends)."""
+    async def parse(self) -> Parsed:
+        """The original goes to compute as a stream from the blob store (once per window of a PDF), with
+        the job's password if the upload gave one (never logged; the queue deletes it when the job ends).
+        Progress advances in pages as windows finish."""
         ctx, document_id = self.ctx, self.document.id
         await ctx.stage("load")
         if not await self.c.blobs.exists(document_id):
@@ -158,15 +176,19 @@ class _Attempt:
         await ctx.check_cancelled()
         strategy, _ = chunk_options(self.c.settings, self.job, self.collection)
         await ctx.progress(0, None, "pages", stage="parse")
-        parsed = await self.c.compute.parse(
+
+        async def on_window(pages_done: int, pages: int) -> None:
+            await ctx.progress(pages_done, pages, "pages", stage="parse")
+            await ctx.check_cancelled()
+
+        parsed = await self.windows.run(
             StreamedFile(lambda: self.c.blobs.open(document_id), self.document.size_bytes),
             self.document.filename,
             password=password,
             include_document=strategy is ChunkStrategy.docling_hybrid,
-            request_id=self.job.id,
+            on_window=on_window,
+            resume=ctx.attempt > 1,
         )
-        await ctx.progress(parsed.pages, parsed.pages, "pages", stage="parse")
-        await ctx.check_cancelled()
         return parsed
 
     async def extract_metadata(self, parsed: ParseResult) -> dict[str, Any] | None:
@@ -179,14 +201,46 @@ class _Attempt:
         await self.ctx.check_cancelled()
         return found.model_dump(include=EXTRACTED_FIELDS, exclude_none=True)
 
-    async def chunk(self, parsed: ParseResult) -> list[Chunk]:
+    async def chunk(self, parsed: Parsed) -> list[Chunk]:
         strategy, max_tokens = chunk_options(self.c.settings, self.job, self.collection)
-        chunked = await self.c.compute.chunk(
-            ChunkRequest(document=parsed, strategy=strategy, max_tokens=max_tokens), request_id=self.job.id
-        )
-        chunks = indexable(chunked.chunks, strategy)
+        if strategy is ChunkStrategy.docling_hybrid and len(parsed.windows) > 1:
+            # Its chunker reads the DoclingDocument, which comes one per window: chunked window by window.
+            chunks = await self._chunk_windows(parsed, strategy, max_tokens)
+        else:
+            chunked = await self.c.compute.chunk(
+                ChunkRequest(document=parsed.result, strategy=strategy, max_tokens=max_tokens),
+                request_id=self.job.id,
+            )
+            chunks = chunked.chunks
+        chunks = indexable(chunks, strategy)
         await self.ctx.progress(len(chunks), len(chunks), "chunks", stage="chunk")
         return chunks
+
+    async def _chunk_windows(
+        self, parsed: Parsed, strategy: ChunkStrategy, max_tokens: int | None
+    ) -> list[Chunk]:
+        """Each window's chunks, numbered on and with offsets into the merged text."""
+        out: list[Chunk] = []
+        for window, offset in zip(parsed.windows, parsed.text_offsets, strict=True):
+            if not window.text.strip():
+                continue
+            chunked = await self.c.compute.chunk(
+                ChunkRequest(document=window, strategy=strategy, max_tokens=max_tokens),
+                request_id=self.job.id,
+            )
+            base = len(out)
+            out.extend(
+                c.model_copy(
+                    update={
+                        "index": base + c.index,
+                        "char_start": offset + c.char_start,
+                        "char_end": offset + c.char_end,
+                        "parent_index": None if c.parent_index is None else base + c.parent_index,
+                    }
+                )
+                for c in chunked.chunks
+            )
+        return out
 
     async def embed_and_store(self, chunks: list[Chunk]) -> None:
         """Each batch is upserted as soon as it is embedded, so progress counts stored chunks."""
