@@ -154,7 +154,8 @@ def test_parse_past_the_memory_cap_is_killed(tmp_path, docs):
         with httpx.Client(base_url=server.url, timeout=180.0) as client:
             killed = _worker_dir(parse_tmp)
             big = documents.html(tmp_path / "big.html", paragraphs=40_000)
-            assert_error(client.post("/parse", files={"file": big.open("rb")}), 422, "memory_limit")
+            err = assert_error(client.post("/parse", files={"file": big.open("rb")}), 422, "memory_limit")
+            assert "parsed whole" in err["message"]  # an HTML page has no pages to parse in windows
             assert not killed.exists()
             assert client.post("/parse", files={"file": docs["csv"].open("rb")}).status_code == 200
     finally:

@@ -160,10 +160,7 @@ class ParsePool:
                     )
                 used_kb = worker.rss_kb(slot.proc.pid)
                 if used_kb > cap_kb:
-                    raise ComputeError(
-                        ErrorCode.memory_limit,
-                        f"parsing needed more than {self.settings.parse_memory_mb} MB and was stopped",
-                    )
+                    raise ComputeError(ErrorCode.memory_limit, self._over_memory(job))
             return slot.conn.recv()
         except (EOFError, BrokenPipeError, ConnectionResetError, OSError) as exc:
             slot.proc.join(1.0)  # its exit code tells a crash from a kill
@@ -178,6 +175,17 @@ class ParsePool:
             raise ComputeError(
                 ErrorCode.corrupt_document, "the parser crashed on this document (its process died)"
             ) from exc
+
+    def _over_memory(self, job: ParseJob) -> str:
+        message = f"parsing needed more than {self.settings.parse_memory_mb} MB and was stopped"
+        if job.data.startswith(b"%PDF-"):
+            return message + " (one window of its pages: ask for fewer pages per window)"
+        # Docling's DOCX, PPTX, XLSX, HTML and text backends read a file whole: there is no window to
+        # make smaller, so the file itself is too big for this service.
+        return (
+            message
+            + "; only PDFs are parsed in windows of pages, this format is parsed whole: split the file"
+        )
 
     async def _spawn(self, slot: _Slot) -> None:
         assert self.tmp_root is not None
