@@ -77,6 +77,12 @@ def indexable(chunks: list[Chunk], strategy: ChunkStrategy) -> list[Chunk]:
     return chunks
 
 
+def for_chunker(parsed: ParseResult) -> ParseResult:
+    """What /chunk reads of a parse: every strategy reads the text, the sections or the DoclingDocument,
+    none the markdown, which is as long as the text: left out, the request is a third smaller."""
+    return parsed.model_copy(update={"markdown": ""})
+
+
 class Ingestion:
     """One attempt of an ingest job: `run` is the handler; the steps below it run in order."""
 
@@ -208,7 +214,7 @@ class _Attempt:
             chunks = await self._chunk_windows(parsed, strategy, max_tokens)
         else:
             chunked = await self.c.compute.chunk(
-                ChunkRequest(document=parsed.result, strategy=strategy, max_tokens=max_tokens),
+                ChunkRequest(document=for_chunker(parsed.result), strategy=strategy, max_tokens=max_tokens),
                 request_id=self.job.id,
             )
             chunks = chunked.chunks
@@ -225,7 +231,7 @@ class _Attempt:
             if not window.text.strip():
                 continue
             chunked = await self.c.compute.chunk(
-                ChunkRequest(document=window, strategy=strategy, max_tokens=max_tokens),
+                ChunkRequest(document=for_chunker(window), strategy=strategy, max_tokens=max_tokens),
                 request_id=self.job.id,
             )
             base = len(out)
