@@ -12,6 +12,7 @@ import respx
 from orchestrator.catalog.model import DocumentStatus
 from orchestrator.core.ids import now_ms
 from orchestrator.ingest import reconciler
+from orchestrator.jobs import JobType
 from orchestrator.settings import Settings
 from orchestrator.vectors import VectorStore, vector_id
 from tests.support import assert_error
@@ -222,3 +223,39 @@ async def test_originals_of_no_document_and_not_kept_ones_are_swept(api_settings
         download = await client.get(f"{API}/documents/{document['id']}/original")
         assert_error(download, 409, "original_not_kept")
     (originals / fresh).unlink()
+
+
+async def test_parse_windows_of_ended_jobs_are_swept_and_a_delete_removes_its_own(
+    api_settings: Settings, queue
+) -> None:
+    windows = Path(api_settings.blob_url) / "windows"
+
+    def keep(document_id: str, job_id: str) -> Path:
+        run = windows / document_id / job_id
+        run.mkdir(parents=True, exist_ok=True)
+        (run / "000000").write_text("{}")
+        return run
+
+    # No worker runs in the first app: one job stays queued (a retry of it may resume), one is cancelled.
+    running = await queue.enqueue(JobType.reconcile, {})
+    ended = await queue.enqueue(JobType.reconcile, {})
+    await queue.cancel(ended.job.id)
+    live, gone, of_ended = (
+        keep("a" * 24, running.job.id),
+        keep("b" * 24, "c" * 24),
+        keep("a" * 24, ended.job.id),
+    )
+    settings = api_settings.model_copy(update={"api_workers": 0})
+    async with running_app(settings) as (_, client):
+        report = (await client.post(f"{API}/admin/reconcile")).json()
+        assert report["window_runs_removed"] == 2, report
+        assert live.exists() and not gone.exists() and not of_ended.exists()
+    async with running_app(api_settings) as (_, client):
+        # A document's delete removes every job's windows of it, with its original.
+        await create_collection(client, "windowed")
+        document = await ingest(client, "windowed", "w.md", b"# W\n\nWalruses haul out on the ice floes.\n")
+        left = keep(document["id"], running.job.id)
+        response = await client.delete(f"{API}/documents/{document['id']}")
+        assert response.status_code == 202, response.text
+        await wait_job(client, response.json()["job_id"])
+    assert not left.exists() and not (windows / document["id"]).exists()

@@ -12,6 +12,7 @@ or, if the process died mid-upload, found by `sweep_staged`.
 """
 
 import asyncio
+import contextlib
 import os
 import time
 import uuid
@@ -211,6 +212,9 @@ class BlobStore:
         names = await self._names(_windows(document_id, job_id))
         for name in names:
             await self._remove(name)
+        root = local_root(self._url) if self._url else None
+        if root is not None:  # a directory store keeps the emptied directories: they go too
+            await asyncio.to_thread(_remove_empty_dirs, root / _windows(document_id, job_id), root / WINDOWS)
         return len(names)
 
     async def _names(self, prefix: str) -> list[str]:
@@ -265,6 +269,21 @@ class BlobStore:
                 await obstore.delete_async(self.store, name)
         except FileNotFoundError:
             pass
+
+
+def _remove_empty_dirs(start: Path, stop: Path) -> None:
+    """Removes the empty directories in and under `start`, then its parents up to (not including)
+    `stop` while they are empty; a directory still holding files stays."""
+    for directory, _, _ in sorted(os.walk(start), key=lambda entry: -len(entry[0])):  # deepest first
+        with contextlib.suppress(OSError):
+            os.rmdir(directory)
+    for directory in start.parents:
+        if directory == stop or stop not in directory.parents:
+            return
+        try:
+            directory.rmdir()
+        except OSError:  # another job's windows, or gone already
+            return
 
 
 def _sweep_local(staging: Path, older_than_s: float) -> int:
