@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     # Pages one /parse request parses at most: a window, or a whole PDF asked for without one (a longer
     # one is refused, 413). The parse worker's memory grows with this, not with the document.
     max_window_pages: int = Field(default=200, ge=1)
+    # A plain-text file up to this size is parsed in the API process (linear-time, no Docling), skipping
+    # the round trip through a parse worker; 0 sends every file to a worker.
+    inline_text_max_bytes: int = Field(default=1024 * 1024, ge=0, le=16 * 1024 * 1024)
     # Per request, so per window of a PDF.
     parse_timeout_s: float = Field(default=45.0, gt=0, le=3600)
     # Resident memory cap of one parse worker process; it is killed past it.

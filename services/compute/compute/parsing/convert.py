@@ -20,7 +20,7 @@ from docling_core.types.doc import DocItemLabel, DoclingDocument
 from pydantic import SecretStr
 
 from compute import formats
-from compute.parsing import ocr, office, pdf_structure, result
+from compute.parsing import ocr, office, pdf_structure, plain, result
 from compute.parsing.limits import Limits
 from compute.parsing.windows import Continuation, Window
 
@@ -108,10 +108,10 @@ class Converter:
 
         if fmt == formats.PDF:
             parsed, doc = self._pdf(data, password, window, continuation)
-        elif fmt == formats.TEXT:
-            doc = _plain_text_document(_decode(data))
-            parsed, _ = result.to_parse_result(doc, fmt)
-            parsed.update(pipeline="text", warnings=[])
+        elif fmt == formats.TEXT:  # a large one: a small one never leaves the API process (plain.py)
+            parsed = plain.parse_result(data)
+            doc = _plain_text_document(parsed["text"]) if include_document else None
+            return {"result": parsed, "document": doc.export_to_dict() if doc else None}
         else:
             if fmt in (formats.DOCX, formats.PPTX, formats.XLSX):
                 data = self._checked_office(data, fmt)
@@ -260,18 +260,9 @@ def _pages_without_text(doc: DoclingDocument, first: int, last: int) -> list[int
     return [p for p in range(first, last + 1) if p not in with_text]
 
 
-def _decode(data: bytes) -> str:
-    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16", errors="replace")
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        return data.decode("cp1252", errors="replace")
-
-
 def _to_utf8(data: bytes, fmt: str) -> bytes:
     """Docling's text backends expect UTF-8; UTF-16 and legacy encodings are transcoded first."""
-    text = _decode(data)
+    text = plain.decode(data)
     if fmt == formats.HTML:
         # A charset declared in the page would now be wrong and would make the HTML parser misread it.
         text = re.sub(r"(charset\s*=\s*[\"']?)[\w-]+", r"\1utf-8", text, count=2, flags=re.IGNORECASE)
@@ -279,11 +270,10 @@ def _to_utf8(data: bytes, fmt: str) -> bytes:
 
 
 def _plain_text_document(text: str) -> DoclingDocument:
+    """The DoclingDocument of a plain text (for the docling_hybrid chunker): one item per paragraph."""
     doc = DoclingDocument(name="document")
-    for para in re.split(r"\n\s*\n", text):
-        para = para.strip()
-        if para:
-            doc.add_text(label=DocItemLabel.TEXT, text=para)
+    for para in plain.paragraphs(text):
+        doc.add_text(label=DocItemLabel.TEXT, text=para)
     return doc
 
 

@@ -10,8 +10,10 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Query, Request, Response
 from starlette.datastructures import UploadFile
 
+from compute import formats
 from compute.deps import State
 from compute.errors import ComputeError
+from compute.parsing import plain
 from compute.parsing.pool import ParseJob
 from compute.parsing.windows import Continuation, InvalidContinuation
 from contracts import ErrorCode, ErrorEnvelope, ParseResult
@@ -72,6 +74,16 @@ def _continuation(raw: str | None) -> dict | None:
         raise ComputeError(ErrorCode.invalid_request, str(exc)) from None
 
 
+def _inline(upload: _Upload, include_document: bool, max_bytes: int) -> bool:
+    """A small plain-text file is parsed here (plain.py); every other file goes to a parse worker."""
+    if include_document or not upload.data or len(upload.data) > max_bytes:
+        return False
+    try:
+        return formats.detect(upload.data, upload.filename) == formats.TEXT
+    except (formats.Unsupported, formats.Encrypted):  # the worker answers these, with their codes
+        return False
+
+
 def _result_json(payload: dict, include_document: bool) -> bytes:
     result = ParseResult.model_validate(payload["result"])
     if include_document:
@@ -96,6 +108,9 @@ async def parse(
         raise ComputeError(
             ErrorCode.too_large, f"the upload is over the limit of {settings.max_upload_bytes} bytes"
         )
+    if _inline(upload, include_document, settings.inline_text_max_bytes):
+        body = await asyncio.to_thread(_result_json, {"result": plain.parse_result(upload.data)}, False)
+        return Response(body, media_type="application/json")
     job = ParseJob(
         upload.data,
         upload.filename,
