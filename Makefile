@@ -45,6 +45,7 @@ $(VENV)/compute/.stamp: services/compute/requirements.txt services/compute/requi
 	$(VENV)/compute/bin/pip install -q torch==2.13.0
 	$(VENV)/compute/bin/pip install -q -r services/compute/requirements-test.txt
 	$(VENV)/compute/bin/pip install -q --no-deps -e shared -e services/compute
+	$(COMPUTE_PY) -m compute.embedding.onnx_export  # int8 model for CPUs without bf16, into COMPUTE_MODEL_CACHE_DIR
 	touch $@
 
 $(VENV)/orchestrator/.stamp: services/orchestrator/requirements.txt services/orchestrator/requirements-test.txt services/orchestrator/pyproject.toml shared/pyproject.toml

@@ -1,6 +1,10 @@
 """`make bench-compute`: embedding throughput over HTTP against in-process sentence-transformers, the
 agreement of each backend with fp32, parse pages per second, and memory. Medians of repeated runs,
-all in one process tree so the ratios are comparable. Writes bench/results/compute.json."""
+all in one process tree so the ratios are comparable. Writes bench/results/compute.json.
+
+Backends: fp32, bf16 where the CPU has it in hardware, and int8 (ONNX Runtime) always, each forced with
+COMPUTE_EMBED_BACKEND; every /embed rate is also divided by in-process torch fp32 timed in the same
+rounds on the same texts. Options: --backend=NAME (one backend), --texts=N, --no-parse (embedding only)."""
 
 import gzip
 import json
@@ -16,8 +20,8 @@ import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
 
-from compute.embedding.cpu import has_fast_bf16
-from compute.embedding.model import default_model_path
+from compute.embedding.cpu import cpu_model_name, has_fast_bf16, has_vnni
+from compute.embedding.model import EmbeddingModel, default_model_path
 from tests.support import CORPUS, SHARED, ComputeServer
 
 N_TEXTS = 1000
@@ -51,6 +55,20 @@ def load_model(dtype: torch.dtype) -> SentenceTransformer:
     model.to(dtype)
     model.encode(["warm-up"] * 8)
     return model
+
+
+class Int8InProcess:
+    """The service's int8 model called in this process, with sentence-transformers' encode signature."""
+
+    def __init__(self, threads: int):
+        self.model = EmbeddingModel("bench", default_model_path(), backend="int8", threads=threads)
+        torch.set_num_threads(threads)  # EmbeddingModel sets it too; the fp32 reference shares this process
+
+    def encode(
+        self, texts: list[str], batch_size: int = 32, normalize_embeddings: bool = False
+    ) -> np.ndarray:
+        vectors = self.model.encode(texts, "passage", batch_tokens=2048).vectors
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True) if normalize_embeddings else vectors
 
 
 def http_embed_all(client: httpx.Client, texts: list[str]) -> np.ndarray:
@@ -141,25 +159,35 @@ def parse_corpus(url: str) -> dict:
     return out
 
 
+def _arg(name: str) -> str | None:
+    values = [a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith(f"--{name}=")]
+    return values[-1] if values else None
+
+
 def main() -> None:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    torch.set_num_threads(len(os.sched_getaffinity(0)))
+    threads = len(os.sched_getaffinity(0))
+    torch.set_num_threads(threads)
     texts, source = load_texts()
+    texts = texts[: int(_arg("texts") or len(texts))]
+    cpu = {"model": cpu_model_name(), "bf16": has_fast_bf16(), "vnni": has_vnni(), "cores": threads}
     print(
-        f"inputs: {len(texts)} {source}; {REPEATS} runs each, medians; torch threads {torch.get_num_threads()}"
+        f"inputs: {len(texts)} {source}; {REPEATS} runs each, medians; torch threads {torch.get_num_threads()}\n"
+        f"cpu: {cpu['model']}, {threads} cores, hardware bf16 {cpu['bf16']}, vnni {cpu['vnni']}"
     )
-    results: dict = {"inputs": source, "texts": len(texts), "backends": {}}
+    results: dict = {"inputs": source, "texts": len(texts), "cpu": cpu, "backends": {}}
 
     reference = load_model(torch.float32)
     fp32_vecs = reference.encode(texts, batch_size=32, normalize_embeddings=True)
-    backends = {"fp32": torch.float32}
+    backends: dict = {"fp32": torch.float32}
     if has_fast_bf16():
         backends["bf16"] = torch.bfloat16
     default_backend = list(backends)[-1]  # what the service picks on this CPU
-    only = [a.split("=", 1)[1] for a in sys.argv[1:] if a.startswith("--backend=")]
+    backends["int8"] = "int8"  # measured everywhere; auto picks it only without bf16 (and if faster)
+    only = _arg("backend")
     if only:  # e.g. --backend=fp32: one backend, and the corpus parse with it
-        backends = {name: dtype for name, dtype in backends.items() if name in only}
-        default_backend = list(backends)[-1]
+        backends = {name: dtype for name, dtype in backends.items() if name == only}
+        default_backend = only
 
     log_dir = RESULTS / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -167,7 +195,10 @@ def main() -> None:
         server = ComputeServer(log_dir / f"compute-{name}.log", COMPUTE_EMBED_BACKEND=name).start()
         try:
             warm_rss = rss_mb(server.proc.pid)
-            model = reference if dtype == torch.float32 else load_model(dtype)
+            if dtype == "int8":
+                model = Int8InProcess(threads)
+            else:
+                model = reference if dtype == torch.float32 else load_model(dtype)
             run = side_by_side(model, server.url, texts, fp32=None if model is reference else reference)
             cos = np.sum(run["vectors"] * fp32_vecs, axis=1)
             entry = {
@@ -176,9 +207,12 @@ def main() -> None:
                 "http_over_in_process": round(run["ratio"], 3),
                 "speedup_vs_fp32_in_process": round(run["http"] / run["fp32_in_process"], 2),
                 "min_cosine_vs_fp32": round(float(cos.min()), 5),
+                "mean_cosine_vs_fp32": round(float(cos.mean()), 5),
                 "compute_rss_after_warmup_mb": round(warm_rss, 1),
             }
-            if name == default_backend:
+            with httpx.Client(base_url=server.url) as client:
+                entry["selection"] = client.get("/models").json()["models"][0].get("selection")
+            if name == default_backend and "--no-parse" not in sys.argv:
                 entry["parse"] = parse_corpus(server.url)
                 entry["compute_rss_after_corpus_mb"] = round(rss_mb(server.proc.pid), 1)
                 entry["compute_peak_rss_mb"] = round(rss_mb(server.proc.pid, "VmHWM"), 1)
@@ -187,13 +221,17 @@ def main() -> None:
             server.stop()
 
     print(
-        f"\n{'backend':8} {'in-process/s':>13} {'HTTP/s':>8} {'HTTP÷in-proc':>13} {'÷fp32':>7} {'min cos':>8} {'RSS warm MB':>12}"
+        f"\n{'backend':8} {'in-process/s':>13} {'/embed/s':>9} {'/embed÷in-proc':>15} {'/embed÷torch fp32':>18} "
+        f"{'mean cos':>9} {'min cos':>8} {'RSS warm MB':>12}"
     )
     for name, e in results["backends"].items():
         print(
-            f"{name:8} {e['in_process_per_s']:>13} {e['http_per_s']:>8} {e['http_over_in_process']:>13} "
-            f"{e['speedup_vs_fp32_in_process']:>7} {e['min_cosine_vs_fp32']:>8} {e['compute_rss_after_warmup_mb']:>12}"
+            f"{name:8} {e['in_process_per_s']:>13} {e['http_per_s']:>9} {e['http_over_in_process']:>15} "
+            f"{e['speedup_vs_fp32_in_process']:>18} {e['mean_cosine_vs_fp32']:>9} {e['min_cosine_vs_fp32']:>8} "
+            f"{e['compute_rss_after_warmup_mb']:>12}"
         )
+    for name, e in results["backends"].items():
+        print(f"  {name}: {e['selection']}")
     default = results["backends"][default_backend]
     parse = default.get("parse", {})
     if parse.get("pdf_files"):

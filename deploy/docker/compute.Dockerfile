@@ -29,6 +29,12 @@ COPY shared shared
 COPY services/compute services/compute
 RUN pip install --no-deps ./shared ./services/compute
 
+# The int8 embedding model for CPUs without bf16, both variants (reduce_range for CPUs without VNNI): a
+# build host's CPU is not the one the image runs on. Read-only at run time, like the rest of the image.
+ENV COMPUTE_MODEL_CACHE_DIR=/opt/docsearch-models
+RUN python -m compute.embedding.onnx_export --reduce-range 0 \
+    && python -m compute.embedding.onnx_export --reduce-range 1
+
 RUN if [ "$BAKE_DOCLING_MODELS" = "true" ]; then \
         docling-tools models download layout tableformer -o /opt/docling-models; \
     else mkdir -p /opt/docling-models; fi

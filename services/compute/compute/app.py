@@ -25,7 +25,13 @@ log = logging.getLogger("compute")
 def _load_models(settings: Settings) -> dict[str, EmbeddingModel]:
     paths = {settings.default_model: default_model_path(), **settings.models}
     return {
-        name: EmbeddingModel(name, path, backend=settings.embed_backend, threads=settings.embed_threads)
+        name: EmbeddingModel(
+            name,
+            path,
+            backend=settings.embed_backend,
+            threads=settings.embed_threads,
+            cache_dir=settings.model_cache_dir,
+        )
         for name, path in paths.items()
     }
 

@@ -62,8 +62,15 @@ class Settings(BaseSettings):
     default_model: str = "all-MiniLM-L6-v2"
     # Extra models: JSON object name -> local directory, e.g. {"bge-small": "/models/bge-small"}.
     models: dict[str, Path] = Field(default_factory=dict)
-    # auto: bf16 where the CPU has AMX / AVX-512-BF16, else fp32.
-    embed_backend: str = Field(default="auto", pattern="^(auto|fp32|bf16)$")
+    # auto: bf16 where the CPU has AMX / AVX-512-BF16 (and bf16 agrees with fp32); else int8 (ONNX Runtime)
+    # where it ranks fixed query/passage pairs as fp32 does and is >= 1.1x fp32 in a probe at load; else
+    # fp32. fp32/bf16/int8 force one; a forced int8 that fails the agreement check refuses to start.
+    embed_backend: str = Field(default="auto", pattern="^(auto|fp32|bf16|int8)$")
+    # Where the int8 ONNX export of each model is cached (exported at `make setup` or first start; keyed
+    # by model files, library versions and options). Default: $XDG_CACHE_HOME/docsearch/models, else
+    # ~/.cache/docsearch/models. Not writable: each start exports into a temp dir (about 10 s). A
+    # container bakes it at build time (`python -m compute.embedding.onnx_export`) or mounts a volume.
+    model_cache_dir: Path | None = None
     embed_threads: int = Field(default_factory=available_cores, ge=1)
     # Padded word pieces per forward pass; batches are cut by this budget, not by a text count. 2048 embeds
     # as fast as 8192 here (bf16, 2 cores) and keeps resident memory 150-300 MB lower (`make bench`).

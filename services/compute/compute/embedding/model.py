@@ -1,10 +1,14 @@
-"""One embedding model on one backend (torch fp32 or torch bf16), with its tokenizer.
+"""One embedding model on one backend (torch fp32, torch bf16 or ONNX Runtime int8), with its tokenizer.
 
 bf16 is used only where the CPU runs it in hardware, and only after a self-check at load time shows
-it agrees with fp32 (cosine >= 0.99 on probe texts); otherwise the model stays in fp32.
+it agrees with fp32 (cosine >= 0.99 on probe texts). int8 (ONNX Runtime, for CPUs without bf16) is used
+under `auto` only where it retrieves as fp32 does on fixed query/passage pairs and is measurably faster
+than fp32 on this CPU; otherwise the model stays in fp32. Every backend tokenizes, batches and pads the
+same way, so token counts and truncation never depend on the backend.
 """
 
 import logging
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,11 +16,16 @@ import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
 
-from compute.embedding.cpu import has_fast_bf16
+from compute.embedding import agreement
+from compute.embedding.cpu import has_fast_bf16, has_vnni
 
 log = logging.getLogger("compute.embed")
 MAX_SEQ_TOKENS = 256  # what MiniLM was trained on; 128 halves retrieval quality
 MIN_AGREEMENT_COSINE = 0.99
+# int8 must beat fp32 by this much in the load-time probe for `auto` to pick it: below it the small loss
+# in agreement buys too little, and the probe's noise on a busy machine is about 5%.
+INT8_MIN_SPEEDUP = 1.1
+SPEED_PROBE_TEXTS = 16  # of MAX_SEQ_TOKENS each: a few seconds of fp32 on 2 cores
 PAD_TO_MULTIPLE = 32  # word pieces; MAX_SEQ_TOKENS is a multiple of it
 _PROBES = [
     "Docling converts PDF, DOCX and HTML documents into structured text.",
@@ -24,6 +33,10 @@ _PROBES = [
     "query: how do vector databases store embeddings",
     "Kurz gesagt: ein Satz auf Deutsch mit Umlauten, äöü.",
 ]
+
+
+class BackendRefused(RuntimeError):
+    """A backend asked for by name (COMPUTE_EMBED_BACKEND) cannot be used correctly here."""
 
 
 @dataclass
@@ -34,9 +47,20 @@ class Encoded:
 
 
 class EmbeddingModel:
-    def __init__(self, name: str, path: Path, backend: str = "auto", threads: int = 1):
+    def __init__(
+        self,
+        name: str,
+        path: Path,
+        backend: str = "auto",
+        threads: int = 1,
+        cache_dir: Path | None = None,
+        cpu_bf16: bool | None = None,
+    ):
+        """`cache_dir` holds the int8 export (None: the default, see onnx_export.default_cache_dir); `cpu_bf16`
+        overrides what /proc/cpuinfo says (tests)."""
         self.name = name
         self.path = path
+        self.threads = threads
         torch.set_num_threads(threads)
         self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
         self.model.max_seq_length = min(self.model.max_seq_length or MAX_SEQ_TOKENS, MAX_SEQ_TOKENS)
@@ -45,9 +69,13 @@ class EmbeddingModel:
         self.dim = int(self.model.get_embedding_dimension())
         self.dtype = "float32"
         self.backend = "torch"
-        want_bf16 = backend == "bf16" or (backend == "auto" and has_fast_bf16())
-        if want_bf16:
+        self.selection = "fp32: requested" if backend == "fp32" else "fp32"
+        self._onnx = None  # OnnxRunner when int8 is in use
+        bf16_hw = has_fast_bf16() if cpu_bf16 is None else cpu_bf16
+        if backend == "bf16" or (backend == "auto" and bf16_hw):
             self._try_bf16(forced=backend == "bf16")
+        if backend == "int8" or (backend == "auto" and self.dtype == "float32"):
+            self._try_int8(forced=backend == "int8", cache_dir=cache_dir)
 
     @property
     def max_seq_length(self) -> int:
@@ -57,37 +85,118 @@ class EmbeddingModel:
         reference = self._forward(_PROBES)
         self.model.to(torch.bfloat16)
         candidate = self._forward(_PROBES)
-        agreement = float(np.min(_cosines(reference, candidate)))
-        if agreement >= MIN_AGREEMENT_COSINE or forced:
+        min_cos = float(np.min(_cosines(reference, candidate)))
+        if min_cos >= MIN_AGREEMENT_COSINE or forced:
             self.dtype = "bfloat16"
-            log.info("model %s runs in bf16 (min cosine vs fp32 %.5f)", self.name, agreement)
+            self.selection = (
+                f"bf16: {'requested' if forced else 'hardware bf16'}, min cosine vs fp32 {min_cos:.5f}"
+            )
+            log.info("model %s runs in bf16 (min cosine vs fp32 %.5f)", self.name, min_cos)
         else:
             self.model.to(torch.float32)
-            log.warning(
-                "bf16 disagrees with fp32 (min cosine %.4f): model %s stays fp32", agreement, self.name
+            self.selection = f"fp32: bf16 disagrees with fp32 (min cosine {min_cos:.4f})"
+            log.warning("bf16 disagrees with fp32 (min cosine %.4f): model %s stays fp32", min_cos, self.name)
+
+    def _try_int8(self, forced: bool, cache_dir: Path | None) -> None:
+        """int8 where it retrieves as fp32 does and (under auto) is faster. Asked for by name and unusable,
+        it refuses to start: serving fp32 instead would hide the misconfiguration."""
+        try:
+            runner = self._load_int8(cache_dir)
+        except Exception as exc:
+            if forced:
+                raise BackendRefused(f"int8 backend for model {self.name} unavailable: {exc}") from exc
+            self.selection = f"fp32: int8 unavailable ({exc})"
+            log.warning("int8 unavailable for model %s (%s): it stays fp32", self.name, exc)
+            return
+        texts = agreement.pair_texts()
+        fit = agreement.compare(self._forward(texts), runner.forward(self._features(texts, "np")))
+        if not fit.passed:
+            if forced:
+                raise BackendRefused(f"int8 disagrees with fp32 for model {self.name}: {fit}")
+            self.selection = f"fp32: int8 disagrees with fp32 ({fit})"
+            log.warning("int8 disagrees with fp32 for model %s (%s): it stays fp32", self.name, fit)
+            return
+        probe = self._speed_probe_texts()
+        ratio = agreement.speedup(
+            lambda: self._forward(probe), lambda: runner.forward(self._features(probe, "np"))
+        )
+        if not forced and ratio < INT8_MIN_SPEEDUP:
+            self.selection = (
+                f"fp32: int8 only {ratio:.2f}x fp32 on this CPU (needs {INT8_MIN_SPEEDUP}x); {fit}"
             )
+            log.info("model %s stays fp32: %s", self.name, self.selection)
+            return
+        self._onnx = runner
+        self.backend, self.dtype = "onnxruntime", "int8"
+        how = "requested" if forced else "auto"
+        self.selection = f"int8 ({how}): {ratio:.2f}x fp32 on this CPU; {fit}"
+        log.info("model %s runs in int8 (onnxruntime): %s", self.name, self.selection)
+        # The torch weights are no longer read (tokenizer, prompts and settings stay): free them.
+        self.model.to(torch.device("meta"))
+
+    def _load_int8(self, cache_dir: Path | None):
+        from compute.embedding import onnx_export
+        from compute.embedding.onnx_runner import OnnxRunner
+
+        pooling, normalize = self._pooling()
+        options = onnx_export.options_for_cpu(has_vnni())
+        cache_dir = cache_dir or _configured_cache_dir()
+        names = onnx_export.input_names(self.tokenizer)
+        try:
+            path, _ = onnx_export.ensure_int8(self.path, cache_dir, options, in_subprocess=True)
+            return OnnxRunner(path, self.threads, names, pooling, normalize)
+        except OSError as exc:  # a read-only cache: export into a temp dir for this process only
+            log.warning("int8 cache %s not writable (%s): exporting into a temp dir", cache_dir, exc)
+            with tempfile.TemporaryDirectory(prefix="docsearch-int8-") as tmp:
+                path, _ = onnx_export.ensure_int8(self.path, Path(tmp), options, in_subprocess=True)
+                return OnnxRunner(path, self.threads, names, pooling, normalize)
+
+    def _pooling(self) -> tuple[str, bool]:
+        """How the sentence-transformers pipeline pools ("mean"/"cls") and whether it normalizes; raises
+        ValueError for a pipeline the ONNX runner does not reproduce."""
+        kinds = [type(m).__name__ for m in self.model]
+        if kinds not in (["Transformer", "Pooling"], ["Transformer", "Pooling", "Normalize"]):
+            raise ValueError(f"pipeline {kinds} is not transformer + pooling (+ normalize)")
+        pooling = self.model[1]
+        mode = pooling.pooling_mode
+        mode = mode[0] if isinstance(mode, (list, tuple)) and len(mode) == 1 else mode
+        if mode not in ("mean", "cls") or not getattr(pooling, "include_prompt", True):
+            raise ValueError(f"pooling {mode!r} is not supported")
+        return str(mode), kinds[-1] == "Normalize"
+
+    def _speed_probe_texts(self) -> list[str]:
+        """SPEED_PROBE_TEXTS texts of a full window each: the fixed passages, rotated and joined."""
+        passages = [p for _, p in agreement.PAIRS]
+        return [" ".join(passages[i:] + passages[:i]) for i in range(SPEED_PROBE_TEXTS)]
 
     def token_lengths(self, texts: list[str]) -> list[int]:
         """Word pieces per text, special tokens included, before truncation."""
         enc = self.tokenizer(texts, add_special_tokens=True, truncation=False, return_attention_mask=False)
         return [len(ids) for ids in enc["input_ids"]]
 
+    def _features(self, texts: list[str], tensors: str = "pt") -> dict:
+        """Tokenized `texts`, padded to a multiple of PAD_TO_MULTIPLE: with every length its own tensor
+        shape, the native kernel caches and the heap grew by 400 MB over 600 small requests; with lengths
+        bucketed the shapes are a small fixed set (mean pooling ignores padding)."""
+        return dict(
+            self.tokenizer(
+                texts,
+                padding=True,
+                pad_to_multiple_of=PAD_TO_MULTIPLE,
+                truncation=True,
+                max_length=self.max_seq_length,
+                return_tensors=tensors,
+            )
+        )
+
     def _forward(self, texts: list[str], prompt_name: str | None = None) -> np.ndarray:
-        """One forward pass. Sequence lengths are padded to a multiple of PAD_TO_MULTIPLE (mean pooling
-        ignores padding): with every length its own tensor shape, the native kernel caches and the heap
-        grew by 400 MB over 600 small requests; with lengths bucketed the shapes are a small fixed set."""
+        """One forward pass on the backend in use."""
         if prompt_name:
             texts = [self.model.prompts[prompt_name] + t for t in texts]
-        features = self.tokenizer(
-            texts,
-            padding=True,
-            pad_to_multiple_of=PAD_TO_MULTIPLE,
-            truncation=True,
-            max_length=self.max_seq_length,
-            return_tensors="pt",
-        )
+        if self._onnx is not None:
+            return self._onnx.forward(self._features(texts, "np"))
         with torch.inference_mode():
-            out = self.model(dict(features))["sentence_embedding"]
+            out = self.model(self._features(texts))["sentence_embedding"]
         return out.float().numpy()
 
     def encode(self, texts: list[str], kind: str, batch_tokens: int) -> Encoded:
@@ -115,6 +224,12 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a = a / np.linalg.norm(a, axis=1, keepdims=True)
     b = b / np.linalg.norm(b, axis=1, keepdims=True)
     return np.sum(a * b, axis=1)
+
+
+def _configured_cache_dir() -> Path:
+    from compute.embedding.onnx_export import default_cache_dir
+
+    return default_cache_dir()
 
 
 def default_model_path() -> Path:

@@ -5,7 +5,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from compute.deps import State
-from compute.embedding.cpu import has_fast_bf16
+from compute.embedding.cpu import cpu_model_name, has_fast_bf16, has_vnni
 from compute.state import AppState
 from contracts import ModelInfo, ModelsResponse
 
@@ -41,10 +41,17 @@ async def models(state: State) -> ModelsResponse:
             backend=m.backend,
             dtype=m.dtype,
             default=m.name == state.settings.default_model,
+            selection=m.selection,
         )
         for m in state.models.values()
     ]
-    return ModelsResponse(models=infos, cpu_bf16=has_fast_bf16(), threads=state.settings.embed_threads)
+    return ModelsResponse(
+        models=infos,
+        cpu_bf16=has_fast_bf16(),
+        threads=state.settings.embed_threads,
+        cpu_vnni=has_vnni(),
+        cpu_model=cpu_model_name(),
+    )
 
 
 @router.get("/metrics")
