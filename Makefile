@@ -22,7 +22,7 @@ help:
 	@echo "make test-e2e       end-to-end tests: the whole stack, two compute replicas, ../shared/corpus"
 	@echo "make run            the whole stack, supervised: Redis, Chroma, compute, orchestrator API (dev mode)"
 	@echo "make compute        run the compute service in the foreground (COMPUTE_PORT, default 8090)"
-	@echo "make bench          whole-stack benchmark: ingest, search latency and SciFact quality per mode, cache, lexical index, memory (BENCH_ARGS=--quick)"
+	@echo "make bench          /embed per backend, then the whole stack: a 2,000-page PDF, ingest ratios, SciFact quality per mode and per backend, search latency, cache, lexical index, memory (BENCH_ARGS=--quick)"
 	@echo "make bench-compute  embedding and parsing benchmark (prints medians)"
 	@echo "make bench-queue    job-queue throughput and latency benchmark"
 	@echo "make chaos          seeded load and faults (kill -9, SIGSTOP) for CHAOS_S s (300), CHAOS_SEED; bench/results/chaos.json"
@@ -106,8 +106,10 @@ run: setup
 compute: setup-compute
 	$(COMPUTE_PY) -m compute
 
-# The whole stack on free ports in a temporary data dir; BENCH_ARGS=--quick for small sizes.
+# /embed per backend beside in-process torch fp32 (compute's environment: it loads torch), then the whole
+# stack on free ports in a temporary data dir; BENCH_ARGS=--quick for small sizes.
 bench: setup
+	$(COMPUTE_PY) -m bench.bench_compute --no-parse --texts=$(if $(findstring --quick,$(BENCH_ARGS)),200,600)
 	$(ORCH_PY) -m bench.bench_stack $(BENCH_ARGS)
 
 bench-compute: setup-compute

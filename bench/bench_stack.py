@@ -22,7 +22,10 @@ then measures:
 5. the lexical index: chunks, size on disk (the metric and du), MB per 100,000 chunks (extrapolated), the
    API's VmRSS/VmHWM, and a rebuild: API stopped, its lexical directory deleted, started again, timed to
    /readyz and to caught up, beside orchestrator_lexical_last_rebuild_seconds;
-6. the peak resident memory (VmHWM) of every process of the stack, sampled during the whole run.
+6. retrieval quality per embedding backend (fp32, int8, bf16 where the CPU has it): compute restarted with
+   each, the SciFact documents of part 1 ingested again (except for the backend part 2 already measured),
+   dense nDCG@10 and recall@100, int8 against fp32 (target: within 0.005);
+7. the peak resident memory (VmHWM) of every process of the stack, sampled during the whole run.
 
 `--quick`: small sizes (300 documents, a 5,000-chunk search collection, 50 queries). Runs from the
 orchestrator environment: httpx only, no ML import. Writes bench/results/stack.json (stack-quick.json with
@@ -41,6 +44,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.stack_backends import bench_backends
 from bench.stack_big import bench_big_pdf
 from bench.stack_ingest import bench_ingest
 from bench.stack_lexical import bench_lexical, caught_up
@@ -128,7 +132,35 @@ def scifact_parts(
         )
     with stack.phase("cache"):  # the last query text: one the latency runs never asked
         results["cache"] = bench_cache(api, stack.api, "search", qtexts[-1], size["cache_hits"], "hybrid")
-    results["lexical"] = bench_lexical(stack, chunks)  # last: it restarts the API
+    results["lexical"] = bench_lexical(stack, chunks)  # it restarts the API
+    results["backends"] = backend_quality(stack, api, compute, docs, queries, qrels, qids, results)
+
+
+def backend_quality(
+    stack: Stack,
+    api: httpx.Client,
+    compute: httpx.Client,
+    docs: list[dict],
+    queries: dict[str, str],
+    qrels: dict[str, dict[str, int]],
+    qids: list[str],
+    results: dict,
+) -> dict:
+    """Part 6: the backends this CPU runs; the one the stack chose itself is part 2's dense figure."""
+    model = compute.get("/models").raise_for_status().json()
+    chosen = {"float32": "fp32", "bfloat16": "bf16", "int8": "int8"}[model["models"][0]["dtype"]]
+    backends = ["fp32", "int8"] + (["bf16"] if model["cpu_bf16"] else [])
+    dense = results["quality"]["dense"]
+    measured = {
+        chosen: {
+            **dense,
+            "dtype": model["models"][0]["dtype"],
+            "engine": model["models"][0]["backend"],
+            "selection": model["models"][0].get("selection"),
+            "ingest_chunks_per_s": results["ingest"]["ingest_chunks_per_s"],
+        }
+    }
+    return bench_backends(stack, api, docs, queries, qrels, qids, backends, measured)
 
 
 def main() -> int:

@@ -106,6 +106,14 @@ class Stack:
         api.wait_ready(ready_timeout_s, poll_s=0.1)
         return time.perf_counter() - started
 
+    def restart_compute(self, env: dict[str, str], ready_timeout_s: float = 900) -> None:
+        """compute stopped and started again with `env` on top of its own (the API's calls retry meanwhile)."""
+        compute = self.service("compute")
+        compute.stop()
+        compute.env.update(env)
+        compute.start()
+        compute.wait_ready(ready_timeout_s, poll_s=0.25)
+
     def memory_kb(self, name: str) -> dict[str, int]:
         """VmRSS and VmHWM (kB) of a service's own process (not its children)."""
         process = self.service(name).process
