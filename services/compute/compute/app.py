@@ -65,7 +65,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         state.models = models
         state.token_counter()  # built before serving: copying a tokenizer takes a moment
         state.embed_queue = EmbedQueue(
-            settings.embed_queue_max_texts, settings.embed_batch_tokens, settings.retry_after_s
+            settings.embed_queue_max_texts,
+            settings.embed_batch_tokens,
+            settings.retry_after_s,
+            linger_s=settings.embed_linger_ms / 1000,
+            on_pass=state.metrics.embed_pass_texts.observe,
         )
         state.embed_queue.start()
         state.http = httpx.AsyncClient()

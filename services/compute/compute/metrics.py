@@ -27,6 +27,13 @@ class Metrics:
             "Largest per-document peak RSS of a parse worker",
             registry=self.registry,
         )
+        # Texts per call of the model (one group of coalesced requests): small passes cost more per text.
+        self.embed_pass_texts = Histogram(
+            "compute_embed_pass_texts",
+            "Texts the model encoded together, per group of coalesced /embed requests",
+            registry=self.registry,
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+        )
         self.embed_pending = Gauge(
             "compute_embed_pending_texts", "Texts waiting to be embedded", registry=self.registry
         )

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     # Padded word pieces per forward pass; batches are cut by this budget, not by a text count. 2048 embeds
     # as fast as 8192 here (bf16, 2 cores) and keeps resident memory 150-300 MB lower (`make bench`).
     embed_batch_tokens: int = Field(default=2048, ge=256)
+    # Passages wait this long for more to embed in the same pass when fewer than 32 are waiting (queries
+    # never wait): small documents' one or two texts each cost the model twice as much alone.
+    embed_linger_ms: float = Field(default=20.0, ge=0, le=1000)
     # Texts waiting for the model; past it /embed answers 503 with Retry-After.
     embed_queue_max_texts: int = Field(default=4096, ge=1)
     embed_max_texts_per_request: int = Field(default=2048, ge=1)

@@ -1,13 +1,17 @@
 """Coalescing, bounded queue in front of the models.
 
 Concurrent /embed requests are gathered and encoded together in one thread off the event loop, so
-many small requests cost about what one large one does. The queue counts waiting texts; past its
+many small requests cost about what one large one does. Passages wait up to `linger_s` for more to
+gather when a pass would be small: during an ingest of small documents every job sends one or two texts,
+and passes of two texts cost the model about twice as much per text as passes of ten. Queries never
+wait (a search's latency is one query). The queue counts waiting texts; past its
 bound a request is refused at once with `overloaded` (503 + Retry-After) instead of waiting forever.
 """
 
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -23,6 +27,7 @@ MAX_TEXTS_PER_PASS = 1024  # texts gathered into one encode call
 # Freed heap goes back to the OS at most this often: a trim costs a few ms, and without it the resident
 # size after mixed-size batches stayed 200-300 MB above what the model needs.
 TRIM_INTERVAL_S = 1.0
+LINGER_POLL_S = 0.002
 
 
 @dataclass
@@ -34,8 +39,19 @@ class _Request:
 
 
 class EmbedQueue:
-    def __init__(self, max_pending_texts: int, batch_tokens: int, retry_after_s: int):
+    def __init__(
+        self,
+        max_pending_texts: int,
+        batch_tokens: int,
+        retry_after_s: int,
+        linger_s: float = 0.0,
+        linger_texts: int = 32,
+        on_pass: Callable[[int], None] | None = None,
+    ):
         self.max_pending_texts = max_pending_texts
+        self.linger_s = linger_s
+        self.linger_texts = linger_texts  # a group this big goes at once
+        self._on_pass = on_pass  # told the size of every group the model encodes (a metric)
         self.batch_tokens = batch_tokens
         self.retry_after_s = retry_after_s
         self.pending_texts = 0
@@ -71,20 +87,10 @@ class EmbedQueue:
         loop = asyncio.get_running_loop()
         while True:
             first = await self._queue.get()
-            group = [first]
-            count = len(first.texts)
-            # Coalesce whatever else is already waiting for the same model and kind.
-            held: list[_Request] = []
-            while not self._queue.empty() and count < MAX_TEXTS_PER_PASS:
-                nxt = self._queue.get_nowait()
-                if nxt.model is first.model and nxt.kind == first.kind:
-                    group.append(nxt)
-                    count += len(nxt.texts)
-                else:
-                    held.append(nxt)
-            for req in held:
-                self._queue.put_nowait(req)
+            group, count = await self._gather(first)
             texts = [t for req in group for t in req.texts]
+            if self._on_pass is not None:
+                self._on_pass(len(texts))
             try:
                 encoded = await loop.run_in_executor(
                     self._executor, first.model.encode, texts, first.kind, self.batch_tokens
@@ -111,6 +117,33 @@ class EmbedQueue:
             if time.monotonic() - self._trimmed_at >= TRIM_INTERVAL_S:
                 self._trimmed_at = time.monotonic()
                 await loop.run_in_executor(self._executor, memory.trim)
+
+    async def _gather(self, first: _Request) -> tuple[list[_Request], int]:
+        """`first` and the waiting requests for the same model and kind; passages linger for more."""
+        group, count = [first], len(first.texts)
+        held: list[_Request] = []
+        linger = self.linger_s if first.kind == "passage" else 0.0
+        deadline = time.monotonic() + linger
+        while count < MAX_TEXTS_PER_PASS:
+            if self._queue.empty():
+                left_s = deadline - time.monotonic()
+                if count >= self.linger_texts or left_s <= 0:
+                    break
+                # Short sleeps rather than a cancelled get(): a get cancelled at its timeout could drop
+                # the request it had just taken.
+                await asyncio.sleep(min(left_s, LINGER_POLL_S))
+                continue
+            nxt = self._queue.get_nowait()
+            if nxt.model is first.model and nxt.kind == first.kind:
+                group.append(nxt)
+                count += len(nxt.texts)
+            else:
+                held.append(nxt)
+                if nxt.kind != "passage":
+                    deadline = 0.0  # a query waits behind this group: no lingering for it
+        for req in held:
+            self._queue.put_nowait(req)
+        return group, count
 
 
 def normalize_rows(vectors: np.ndarray) -> np.ndarray:
