@@ -12,6 +12,7 @@ from compute.body_limit import MULTIPART_OVERHEAD_BYTES, BodyLimitMiddleware
 from compute.embedding.model import EmbeddingModel, default_model_path
 from compute.embedding.queue import EmbedQueue
 from compute.errors import install_handlers
+from compute.metadata import local as local_metadata
 from compute.metrics import Metrics
 from compute.middleware import ServiceMiddleware
 from compute.parsing.pool import ParsePool
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # Models load in a thread while the parse workers start in their own processes.
         models, _ = await asyncio.gather(asyncio.to_thread(_load_models, settings), state.parse_pool.start())
         state.models = models
+        await asyncio.to_thread(local_metadata.warm_up)
         state.token_counter()  # built before serving: copying a tokenizer takes a moment
         state.embed_queue = EmbedQueue(
             settings.embed_queue_max_texts,

@@ -3,11 +3,20 @@
 A Hugging Face fast tokenizer is not safe to share between threads: each call may reset the Rust
 tokenizer's padding and truncation state, so a chunking thread could strip the padding an embedding
 batch relies on ("Unable to create tensor"). Each thread therefore gets its own copy.
+
+One call into the Rust tokenizer holds the GIL until it returns: a megabyte of text in one call held the
+event loop past 100 ms. A tokenizer that splits words on whitespace first (BERT's, MiniLM's) gives the
+same ids for a text cut at whitespace as for the whole, so a long text is encoded a piece at a time.
 """
 
 import copy
+import re
 import threading
 from typing import Any
+
+PIECE_CHARS = 16_384
+WHITESPACE_SPLITTING = ("BertPreTokenizer", "Whitespace", "WhitespaceSplit")
+_SPACE = re.compile(r"\s")
 
 
 class TokenCounter:
@@ -15,6 +24,9 @@ class TokenCounter:
         self._template = copy.deepcopy(tokenizer)  # never the embedding thread's instance
         self._local = threading.local()
         self.name = name
+        backend = getattr(tokenizer, "backend_tokenizer", None)
+        pre = type(getattr(backend, "pre_tokenizer", None)).__name__
+        self._cut_at_whitespace = pre in WHITESPACE_SPLITTING
 
     @property
     def tokenizer(self) -> Any:
@@ -24,10 +36,29 @@ class TokenCounter:
         return tok
 
     def encode(self, text: str) -> list[int]:
-        return self.tokenizer.encode(text, add_special_tokens=False)
+        tok = self.tokenizer
+        if len(text) <= PIECE_CHARS or not self._cut_at_whitespace:
+            return tok.encode(text, add_special_tokens=False)
+        ids: list[int] = []
+        for piece in _pieces(text):
+            ids.extend(tok.encode(piece, add_special_tokens=False))
+        return ids
 
     def count(self, text: str) -> int:
         return len(self.encode(text))
+
+
+def _pieces(text: str) -> list[str]:
+    """`text` cut at whitespace into pieces of about PIECE_CHARS (longer where a piece has none)."""
+    out, start = [], 0
+    while len(text) - start > PIECE_CHARS:
+        cut = start + PIECE_CHARS
+        found = _SPACE.search(text, cut)
+        end = found.start() if found else len(text)
+        out.append(text[start:end])
+        start = end
+    out.append(text[start:])
+    return out
 
 
 def locate(source: str, piece: str, cursor: int) -> tuple[int, int]:

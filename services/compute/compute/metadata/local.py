@@ -42,6 +42,12 @@ def title_of(text: str, document: ParseResult | None) -> str | None:
     return None
 
 
+def warm_up() -> None:
+    """py3langid decompresses its model on the first call (0.5 s, much of it holding the GIL, so the
+    event loop stalled behind a first /extract-metadata): done at start instead."""
+    py3langid.classify("a few words to load the language model")
+
+
 def language_of(text: str) -> str | None:
     sample = text[:LANGUAGE_SAMPLE_CHARS]
     if len(patterns.findall(patterns.WORD, sample)) < 3:
