@@ -198,12 +198,15 @@ _BOOK_WORDS = (
 ).split()
 
 
-def book_pdf(path: Path, pages: int, lines_per_page: int = 40) -> Path:
+def book_pdf(path: Path, pages: int, lines_per_page: int = 40, blank_pages: int = 0) -> Path:
     """A long manual: a chapter heading (18 pt) every 10 pages, a section heading (14 pt) every 3, and
     11 pt body lines whose paragraphs run on over page breaks, so that sections span the boundaries of any
-    window of pages. Page N's lines name it ("page N"), so every page's text is its own."""
+    window of pages. Page N's lines name it ("page N"), so every page's text is its own. `blank_pages`
+    come first, with no text at all (a scanned cover, say)."""
     c = canvas.Canvas(str(path), pagesize=A4, pageCompression=1)
     _, height = A4
+    for _ in range(blank_pages):
+        c.showPage()
     for page in range(1, pages + 1):
         y = height - 72
         if page % 10 == 1:

@@ -89,9 +89,9 @@ class EmbedQueue:
             first = await self._queue.get()
             group, count = await self._gather(first)
             texts = [t for req in group for t in req.texts]
-            if self._on_pass is not None:
-                self._on_pass(len(texts))
             try:
+                if self._on_pass is not None:
+                    self._on_pass(len(texts))
                 encoded = await loop.run_in_executor(
                     self._executor, first.model.encode, texts, first.kind, self.batch_tokens
                 )

@@ -145,11 +145,18 @@ class Converter:
                 )
             first, last = window.pages(info.page_count)
         doc, warnings, fonts = self._docling(data, formats.PDF, password, pages=(first, last))
-        style = pdf_structure.Style(continuation.body, dict(continuation.levels)) if continuation else None
+        style = (
+            pdf_structure.Style(continuation.body, dict(continuation.levels))
+            if continuation and continuation.body
+            else None
+        )
         if self.pdf_pipeline_name == "native":
             doc, style = pdf_structure.restructure(doc, fonts, info.toc, style)
         without_text = _pages_without_text(doc, first, last)
-        ocr_left = continuation.ocr_pages_left if continuation else self.limits.ocr_max_pages
+        ocr_left = min(
+            continuation.ocr_pages_left if continuation else self.limits.ocr_max_pages,
+            self.limits.ocr_max_pages,
+        )
         if without_text and self.limits.ocr and ocr_left:
             recovered = ocr.ocr_pages(data, password, without_text, doc, ocr_left)
             ocr_left -= min(len(without_text), ocr_left)
@@ -167,11 +174,10 @@ class Converter:
         parsed.update(pipeline=self.pdf_pipeline_name, warnings=warnings, pages_without_text=without_text)
         if window is not None:
             parsed["window"] = {"first_page": first, "last_page": last}
-            # The standard pipeline reads headings with its layout model: it carries no font style.
-            style = style or pdf_structure.Style(body=1.0, levels={})
+            # No style: the standard pipeline (its layout model reads headings), or no text seen yet.
             parsed["continuation"] = Continuation(
-                body=style.body,
-                levels=style.levels,
+                body=style.body if style else None,
+                levels=style.levels if style else {},
                 headings=outline.headings,
                 section_open=outline.section_open,
                 ocr_pages_left=ocr_left,

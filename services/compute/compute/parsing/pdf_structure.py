@@ -178,9 +178,10 @@ def restructure(
     fonts: list[tuple[int, str, str]],
     toc: list[tuple[int, int, str]],
     style: Style | None = None,
-) -> tuple[DoclingDocument, Style]:
+) -> tuple[DoclingDocument, Style | None]:
     """A new document with paragraphs and headings from the line-per-item native parse, and the style it
-    was read with (`style` extended, or this document's own when None).
+    was read with (`style` extended, or this document's own when None; None while no line had text, so
+    that a window of blank or scanned pages does not fix the body's size for the windows after it).
 
     `toc` is the PDF outline as (level, page_no, title); `fonts` the pipeline's (page_no, text, font).
     """
@@ -196,8 +197,12 @@ def restructure(
         if item.text and item.text.strip() and item.prov
     ]
     toc_index = {(page, _norm(title)): level for level, page, title in toc if title.strip()}
-    style = Style.of(lines) if style is None else style.extended(lines)
     out = DoclingDocument(name=doc.name, origin=doc.origin)
+    if not lines and style is None:
+        for page_no, page in sorted(doc.pages.items()):
+            out.add_page(page_no=page_no, size=page.size)
+        return out, None
+    style = Style.of(lines) if style is None else style.extended(lines)
     for page_no, page in sorted(doc.pages.items()):
         out.add_page(page_no=page_no, size=page.size)
     for block in build_blocks(lines, toc_index, style):

@@ -8,12 +8,13 @@ imports Docling; the worker turns it into pdf_structure.Style and result.Outline
 """
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
 MAX_CONTINUATION_BYTES = 64 * 1024
 MAX_OPEN_HEADINGS = 64
+MAX_HEADING_LEVEL = 8  # above what either pipeline writes (pdf_structure stops at 4)
 
 
 class InvalidContinuation(ValueError):
@@ -32,9 +33,12 @@ class Window:
 
 class Continuation(BaseModel):
     v: Literal[1] = 1
-    body: float = Field(gt=0, lt=10_000)
-    levels: dict[float, int] = Field(max_length=256)
-    headings: list[tuple[int, str]] = Field(max_length=MAX_OPEN_HEADINGS)
+    # None: no window so far had text to read the body's size from (the next one reads its own).
+    body: float | None = Field(default=None, gt=0, lt=10_000)
+    levels: dict[float, Annotated[int, Field(ge=1, le=MAX_HEADING_LEVEL)]] = Field(max_length=256)
+    headings: list[tuple[Annotated[int, Field(ge=0, le=MAX_HEADING_LEVEL)], str]] = Field(
+        max_length=MAX_OPEN_HEADINGS
+    )
     section_open: bool = False
     ocr_pages_left: int = Field(ge=0)
 

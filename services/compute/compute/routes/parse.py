@@ -56,13 +56,11 @@ async def _read_upload(request: Request, limit: int) -> _Upload:
 
 
 def _window(first_page: int | None, page_count: int | None, max_pages: int) -> tuple[int, int] | None:
+    """The window asked for; a page_count over this service's limit is cut to it (the answer's `window`
+    says which pages it covers, and the caller goes on from there)."""
     if first_page is None and page_count is None:
         return None
-    if page_count is not None and page_count > max_pages:
-        raise ComputeError(
-            ErrorCode.invalid_request, f"page_count {page_count} is over this service's {max_pages}"
-        )
-    return (first_page or 1, page_count or max_pages)
+    return (first_page or 1, min(page_count or max_pages, max_pages))
 
 
 def _continuation(raw: str | None) -> dict | None:
@@ -82,6 +80,10 @@ def _inline(upload: _Upload, include_document: bool, max_bytes: int) -> bool:
         return formats.detect(upload.data, upload.filename) == formats.TEXT
     except (formats.Unsupported, formats.Encrypted):  # the worker answers these, with their codes
         return False
+
+
+def _inline_json(data: bytes) -> bytes:
+    return _result_json({"result": plain.parse_result(data)}, False)
 
 
 def _result_json(payload: dict, include_document: bool) -> bytes:
@@ -109,7 +111,7 @@ async def parse(
             ErrorCode.too_large, f"the upload is over the limit of {settings.max_upload_bytes} bytes"
         )
     if _inline(upload, include_document, settings.inline_text_max_bytes):
-        body = await asyncio.to_thread(_result_json, {"result": plain.parse_result(upload.data)}, False)
+        body = await asyncio.to_thread(_inline_json, upload.data)
         return Response(body, media_type="application/json")
     job = ParseJob(
         upload.data,

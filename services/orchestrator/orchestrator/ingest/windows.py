@@ -24,6 +24,7 @@ from orchestrator.errors import JobError
 log = logging.getLogger(__name__)
 
 SEPARATOR = "\n\n"  # what compute puts between two items of one parse
+NO_TEXT = "no text extracted"  # compute's warning for an answer without text
 # (pages done, pages in all): called after each window, for the job's progress.
 OnWindow = Callable[[int, int], Awaitable[None]]
 
@@ -66,7 +67,15 @@ def merge(windows: list[ParseResult]) -> Parsed:
             "text": SEPARATOR.join(texts),
             "sections": sections,
             "tables": [t for w in windows for t in w.tables],
-            "warnings": list(dict.fromkeys(w for window in windows for w in window.warnings)),
+            # A window without text says so; the document has text if any window had some.
+            "warnings": list(
+                dict.fromkeys(
+                    w
+                    for window in windows
+                    for w in window.warnings
+                    if w != NO_TEXT or not any(x.text.strip() for x in windows)
+                )
+            ),
             "pages_without_text": [p for w in windows for p in w.pages_without_text],
             "duration_ms": round(sum(w.duration_ms for w in windows), 1),
             "window": None,
@@ -153,8 +162,10 @@ class WindowedParse:
                 request_id=self.job_id,
             )
             if answer.window is None:  # not a PDF: it came back whole
-                if windows:
-                    raise JobError(ErrorCode.conflict, "the document parsed in windows came back whole")
+                if windows:  # a replica of another version mid-deploy, say: another attempt may do better
+                    raise JobError(
+                        ErrorCode.conflict, "the document parsed in windows came back whole", retryable=True
+                    )
                 await on_window(answer.pages, answer.pages)
                 return merge([answer])
             if answer.window.first_page != first_page:
@@ -180,7 +191,8 @@ class WindowedParse:
             raise JobError(
                 ErrorCode.timeout,
                 f"parsing {pages} pages took longer than {cap_s:g} s ({self.total_s_per_page:g} s a page)",
-                retryable=False,
+                # A retry resumes after the windows kept, with a fresh budget for the rest.
+                retryable=True,
             )
 
     async def drop(self, *, unseen: bool = False) -> None:
