@@ -41,8 +41,10 @@ class Settings(BaseSettings):
     parse_timeout_s: float = Field(default=45.0, gt=0, le=3600)
     # Resident memory cap of one parse worker process; it is killed past it.
     parse_memory_mb: int = Field(default=1536, ge=256)
-    # A worker still this big after a document (freed memory kept by the allocator) is replaced.
-    parse_recycle_rss_mb: int = Field(default=1024, ge=128)
+    # A worker still this big after a request (freed memory kept by the allocator, OCR models loaded) is
+    # replaced: the next window of a long PDF starts fresh, keeping the peak under 1 GB (a resting
+    # worker is about 450 MB).
+    parse_recycle_rss_mb: int = Field(default=700, ge=128)
     parse_workers: int = Field(default=1, ge=1, le=16)
     # A parse worker is recycled after this many documents, so leaks in native code cannot grow forever.
     parse_max_jobs_per_worker: int = Field(default=200, ge=1)

@@ -90,7 +90,9 @@ async def test_a_2000_page_pdf_and_the_corpus_400_page_pdf_ingest_window_by_wind
         document, progress = await ingest_long(client, "manuals", corpus)
         assert document["pages"] == 400
         assert progress == [0, *range(WINDOW, 401, WINDOW)]
-    assert peak_parse_rss_mb(compute) < PEAK_CAP_MB
+    peak_mb = peak_parse_rss_mb(compute)
+    print(f"parse worker peak {peak_mb:.0f} MB")
+    assert peak_mb < PEAK_CAP_MB
     hits = await search(client, "1234", ["manuals"], mode="lexical", top_k=5)
     assert any("of page 1234:" in hit["text"] for hit in hits), hits
 
