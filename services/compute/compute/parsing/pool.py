@@ -24,6 +24,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from compute import formats
 from compute.errors import ComputeError
 from compute.parsing import worker
 from compute.parsing.limits import Limits
@@ -178,7 +179,7 @@ class ParsePool:
 
     def _over_memory(self, job: ParseJob) -> str:
         message = f"parsing needed more than {self.settings.parse_memory_mb} MB and was stopped"
-        if job.data.startswith(b"%PDF-"):
+        if _is_pdf(job):
             return message + " (one window of its pages: ask for fewer pages per window)"
         # Docling's DOCX, PPTX, XLSX, HTML and text backends read a file whole: there is no window to
         # make smaller, so the file itself is too big for this service.
@@ -229,6 +230,13 @@ class ParsePool:
             conn.close()
         if tmp_dir is not None:  # the worker is gone: nothing of its files is in use any more
             shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def _is_pdf(job: ParseJob) -> bool:
+    try:
+        return formats.detect(job.data, job.filename) == formats.PDF
+    except (formats.Unsupported, formats.Encrypted):
+        return False
 
 
 def _sweep_orphans(parent: Path) -> None:

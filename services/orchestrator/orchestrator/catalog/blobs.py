@@ -221,20 +221,17 @@ class BlobStore:
         with _io("list parsed windows"):
             return [meta["path"] async for batch in obstore.list(self.store, prefix=prefix) for meta in batch]
 
-    async def window_owners(self) -> AsyncIterator[tuple[str, str, float]]:
-        """(document id, job id, age in seconds of its newest window) of every kept run of windows, for
-        the reconciler."""
-        now = datetime.now(UTC)
-        newest: dict[tuple[str, str], datetime] = {}
+    async def window_owners(self) -> AsyncIterator[tuple[str, str]]:
+        """(document id, job id) of every kept run of windows, for the reconciler."""
+        runs: set[tuple[str, str]] = set()
         with _io("list parsed windows"):
             async for batch in obstore.list(self.store, prefix=WINDOWS):
                 for meta in batch:
                     parts = meta["path"].removeprefix(WINDOWS).split("/")
                     if len(parts) == 3:
-                        key = (parts[0], parts[1])
-                        newest[key] = max(newest.get(key, meta["last_modified"]), meta["last_modified"])
-        for (document_id, job_id), at in newest.items():
-            yield document_id, job_id, (now - at).total_seconds()
+                        runs.add((parts[0], parts[1]))
+        for run in sorted(runs):
+            yield run
 
     async def sweep_staged(self, older_than_s: float) -> int:
         """Removes staged uploads older than `older_than_s` (left by a process that died mid-upload);

@@ -202,8 +202,8 @@ class Reconciler:
         removed = 0
         for start in range(0, len(runs), PAGE):
             page = runs[start : start + PAGE]
-            jobs = await self.c.queue.get_many([job_id for _, job_id, _ in page])
-            for (document_id, job_id, _), job in zip(page, jobs, strict=True):
+            jobs = await self.c.queue.get_many([job_id for _, job_id in page])
+            for (document_id, job_id), job in zip(page, jobs, strict=True):
                 if job is None or job.final:
                     await self.c.blobs.delete_windows(document_id, job_id)
                     removed += 1
