@@ -4,12 +4,13 @@ Each carries a heading and a known sentence (SENTENCES[format]) that a parse mus
 """
 
 import io
+import random
 from pathlib import Path
 
 import openpyxl
 from docx import Document as DocxDocument
 from pptx import Presentation
-from reportlab.lib.pagesizes import A4
+from reportlab.lib.pagesizes import A4, letter
 from reportlab.pdfgen import canvas
 
 HEADING = "Quarterly Findings"
@@ -142,6 +143,26 @@ def scanned_pdf(path: Path, words: str = "SCANNED INVOICE TOTAL 4200") -> Path:
     ImageDraw.Draw(image).text((40, 100), words, fill="black", font=ImageFont.load_default(size=72))
     c = canvas.Canvas(str(path), pagesize=A4)
     c.drawImage(ImageReader(image), 40, 500, width=520, height=130)
+    c.showPage()
+    c.save()
+    return path
+
+
+def scanned_page_of_text(path: Path, lines: int = 45, seed: int = 1) -> Path:
+    """A PDF whose only page is a 144 dpi picture of a full page of body text (the OCR memory case)."""
+    from PIL import Image, ImageDraw, ImageFont
+    from reportlab.lib.utils import ImageReader
+
+    rng = random.Random(seed)
+    words = SENTENCES["pdf"].replace(".", "").split()
+    image = Image.new("RGB", (1224, 1584), "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default(size=20)
+    for i in range(lines):
+        line = " ".join(rng.choice(words) for _ in range(12))
+        draw.text((80, 80 + i * 31), line, fill="black", font=font)
+    c = canvas.Canvas(str(path), pagesize=letter)
+    c.drawImage(ImageReader(image), 0, 0, width=letter[0], height=letter[1])
     c.showPage()
     c.save()
     return path
