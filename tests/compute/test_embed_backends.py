@@ -74,6 +74,19 @@ def test_cache_key_changes_with_options():
     assert len(keys) == 2
 
 
+def test_cache_key_covers_every_weight_shard(tmp_path):
+    model = tmp_path / "sharded"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "model.safetensors.index.json").write_text("{}")
+    for shard in ("model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"):
+        (model / shard).write_bytes(b"weights")
+    options = onnx_export.QuantOptions()
+    before = onnx_export.cache_key(model, options)
+    (model / "model-00002-of-00002.safetensors").write_bytes(b"retrained")
+    assert onnx_export.cache_key(model, options) != before
+
+
 def test_truncated_cache_file_is_rebuilt(int8_cache, tmp_path):
     options = onnx_export.options_for_cpu(has_vnni())
     cache = tmp_path / "cache"

@@ -4,6 +4,7 @@ outside is a retryable `worker_lost`, not a verdict on the document."""
 
 import json
 import os
+import re
 import signal
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -23,15 +24,16 @@ def book(tmp_path_factory):
 
 
 def parse(client: httpx.Client, data: bytes, **form: str) -> httpx.Response:
-    params = {k: v for k, v in form.items() if k in ("first_page", "page_count")}
+    params = {k: v for k, v in form.items() if k in ("first_page", "page_count", "include_document")}
     fields = {k: v for k, v in form.items() if k not in params}
     return client.post("/parse", params=params, files={"file": ("manual.pdf", data)}, data=fields)
 
 
-def windows(client: httpx.Client, data: bytes, size: int) -> list[dict]:
+def windows(client: httpx.Client, data: bytes, size: int, **extra: str) -> list[dict]:
     out: list[dict] = []
     while not out or out[-1]["window"]["last_page"] < out[-1]["pages"]:
         form = {"first_page": str(out[-1]["window"]["last_page"] + 1 if out else 1), "page_count": str(size)}
+        form.update(extra)
         if out:
             form["continuation"] = json.dumps(out[-1]["continuation"])
         response = parse(client, data, **form)
@@ -66,6 +68,33 @@ def test_windows_read_as_one_parse_of_the_whole_document(client, book):
     # The book's paragraphs run on over page breaks: some window starts inside a section.
     assert any(p["continues_section"] for p in parts[1:])
     assert any(len(s["heading_path"]) == 2 for s in whole["sections"])
+
+
+def _paths_by_page(chunks: list[dict]) -> dict[int, list[str]]:
+    """The heading path of the chunk holding each page's first line ("Step 0 of page N")."""
+    out: dict[int, list[str]] = {}
+    for chunk in chunks:
+        for match in re.finditer(r"Step 0 of page (\d+):", chunk["text"]):
+            out[int(match.group(1))] = chunk["heading_path"]
+    return out
+
+
+def test_docling_chunks_of_a_window_keep_the_headings_open_at_its_start(client, book):
+    def hybrid_chunks(result: dict) -> list[dict]:
+        response = client.post("/chunk", json={"document": result, "strategy": "docling_hybrid"})
+        assert response.status_code == 200, response.text
+        return response.json()["chunks"]
+
+    whole = parse(client, book, include_document="true").json()
+    parts = windows(client, book, WINDOW, include_document="true")
+    expected = _paths_by_page(hybrid_chunks(whole))
+    got: dict[int, list[str]] = {}
+    for part in parts:
+        got.update(_paths_by_page(hybrid_chunks(part)))
+    assert got == expected
+    # Window starts that fall inside a section: their first chunk is filed under its chapter and section.
+    starts = [p["window"]["first_page"] for p in parts[1:] if p["continues_section"]]
+    assert starts and all(len(got[page]) == 2 for page in starts)
 
 
 def test_a_first_window_without_text_does_not_fix_the_font_style(client, tmp_path):

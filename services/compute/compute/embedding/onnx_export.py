@@ -32,7 +32,9 @@ log = logging.getLogger("compute.embed.onnx")
 FORMAT_VERSION = 1  # bump when the export steps change
 OPSET = 17
 EXPORT_TIMEOUT_S = 600  # about 10 s on 2 cores
-_MODEL_FILES = ("config.json", "model.safetensors", "pytorch_model.bin", "tokenizer.json")
+# What the export reads: weights in one file or in shards (model-00001-of-00002.safetensors and its
+# index), config and tokenizer. Every match is hashed, so a changed shard means a new export.
+_MODEL_GLOBS = ("config.json", "tokenizer.json", "*.safetensors", "*.bin", "*.index.json")
 
 
 @dataclass(frozen=True)
@@ -60,12 +62,15 @@ def cache_key(model_path: Path, options: QuantOptions) -> str:
         "versions": [onnxruntime.__version__, onnx.__version__, torch.__version__, transformers.__version__],
     }
     digest.update(json.dumps(meta, sort_keys=True).encode())
-    for name in _MODEL_FILES:
-        path = model_path / name
-        if path.is_file():
-            digest.update(name.encode())
-            digest.update(_file_sha256(path).encode())
+    for path in model_files(model_path):
+        digest.update(path.name.encode())
+        digest.update(_file_sha256(path).encode())
     return digest.hexdigest()[:20]
+
+
+def model_files(model_path: Path) -> list[Path]:
+    found = {p for pattern in _MODEL_GLOBS for p in model_path.glob(pattern) if p.is_file()}
+    return sorted(found)
 
 
 def _file_sha256(path: Path) -> str:

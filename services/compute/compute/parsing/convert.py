@@ -172,6 +172,8 @@ class Converter:
         )
         parsed, outline = result.to_parse_result(doc, formats.PDF, pages=info.page_count, outline=carried)
         parsed.update(pipeline=self.pdf_pipeline_name, warnings=warnings, pages_without_text=without_text)
+        if continuation and continuation.headings:
+            result.carry_headings(doc, list(continuation.headings))
         if window is not None:
             parsed["window"] = {"first_page": first, "last_page": last}
             # No style: the standard pipeline (its layout model reads headings), or no text seen yet.

@@ -111,3 +111,22 @@ def to_parse_result(
     }
     # A window without a heading leaves the previous window's section open, even if it had no text.
     return parsed, Outline(headings=path, section_open=current is not None or continues)
+
+
+def carry_headings(doc: DoclingDocument, headings: list[tuple[int, str]]) -> None:
+    """Put the headings still open from the previous window in front of this window's document, so a
+    chunker that reads headings from the document (docling's) files the window's first chunks under them
+    as it would without windows. Headings make no chunk of their own, so no text is repeated."""
+    first = next(iter(doc.body.children), None)
+    for level, text in headings:
+        if first is None:
+            if level == 0:
+                doc.add_title(text=text)
+            else:
+                doc.add_heading(text=text, level=level)
+            continue
+        sibling = first.resolve(doc)
+        if level == 0:
+            doc.insert_title(sibling=sibling, text=text, after=False)
+        else:
+            doc.insert_heading(sibling=sibling, text=text, level=level, after=False)
