@@ -202,6 +202,22 @@ async def test_calls_go_round_robin_over_replicas(respx_mock: respx.MockRouter) 
 
 
 @respx.mock(assert_all_mocked=True)
+async def test_a_lost_parse_worker_is_left_to_the_queue_not_retried_at_once(
+    respx_mock: respx.MockRouter,
+) -> None:
+    # An OOM-killed worker would be killed again by an immediate retry, on every replica in turn.
+    a = respx_mock.post(f"{A}/parse").mock(
+        return_value=httpx.Response(503, json=envelope("worker_lost", "killed", retryable=True))
+    )
+    async with fault_client([A, B], max_attempts=5) as client:  # B is not mocked: a call there fails
+        with pytest.raises(ComputeUnavailable) as caught:
+            await client.parse(b"%PDF-1.4", "a.pdf")
+    assert a.call_count == 1
+    assert caught.value.retryable and caught.value.attempts == 1
+    assert "worker_lost" in str(caught.value)
+
+
+@respx.mock(assert_all_mocked=True)
 async def test_when_every_attempt_fails_compute_is_unavailable(respx_mock: respx.MockRouter) -> None:
     a = respx_mock.post(f"{A}/embed").mock(return_value=httpx.Response(502))
     b = respx_mock.post(f"{B}/embed").mock(side_effect=httpx.ConnectError("refused"))

@@ -3,7 +3,8 @@
 One `httpx.AsyncClient` serves every replica. Calls go round-robin over the replicas, and a retry always
 moves on to the next replica. Only failures that another try can fix are retried, with exponential backoff
 and jitter (tenacity): a connection failure (refused, reset, closed mid-answer), a timeout, and the statuses
-429, 502, 503, 504 (a `Retry-After` in seconds is honoured, capped by `backoff_max_s`). Compute's endpoints
+429, 502, 503, 504 (a `Retry-After` in seconds is honoured, capped by `backoff_max_s`), except a 503
+`worker_lost`, left to the job queue's later retry (retry.LATER_ONLY_CODES). Compute's endpoints
 have no side effects, so a retry is always safe. Any other error status is permanent: `ComputeRejected`
 with compute's own code from its envelope, at once. Retries exhausted: `ComputeUnavailable` (retryable
 later, by the job queue).
@@ -25,7 +26,7 @@ from pydantic import BaseModel, ValidationError
 from tenacity import (
     AsyncRetrying,
     RetryCallState,
-    retry_if_exception_type,
+    retry_if_exception,
     stop_after_attempt,
     wait_exponential_jitter,
 )
@@ -44,13 +45,16 @@ from contracts import (
 )
 from orchestrator.compute_client.multipart import StreamedFile, StreamedForm
 from orchestrator.compute_client.retry import (
+    LATER_ONLY_CODES,
     RETRY_EXCEPTIONS,
     RETRY_STATUSES,
     CallStats,
     RetryableFailure,
+    envelope_code,
     last_call_var,
     parse_retry_after,
     rejection,
+    retry_now,
 )
 from orchestrator.errors import ComputeRejected, ComputeUnavailable
 
@@ -255,7 +259,7 @@ class ComputeClient:
         return AsyncRetrying(
             stop=stop_after_attempt(self.max_attempts),
             wait=self._wait,
-            retry=retry_if_exception_type(RetryableFailure),
+            retry=retry_if_exception(retry_now),
             before_sleep=before_sleep,
             reraise=True,
         )
@@ -324,10 +328,13 @@ class ComputeClient:
         call.outcomes.append(str(response.status_code))
         call.status = response.status_code
         if response.status_code in RETRY_STATUSES:
+            code, _ = envelope_code(response)
+            named = f" {code.value}" if code else ""
             raise RetryableFailure(
-                f"{response.status_code} from {replica}",
+                f"{response.status_code}{named} from {replica}",
                 status=response.status_code,
                 retry_after_s=parse_retry_after(response.headers.get("Retry-After")),
+                retry_now=code not in LATER_ONLY_CODES,
             )
         return response
 

@@ -12,6 +12,10 @@ from contracts import ErrorCode
 from orchestrator.errors import ComputeRejected
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# Retryable, but not within the call: a parse worker killed from outside (most often the kernel's OOM
+# killer) would likely be killed again by an immediate retry, on every replica in turn. The job queue
+# retries it later, with its backoff and attempt limit, and a PDF resumes after its last kept window.
+LATER_ONLY_CODES = frozenset({ErrorCode.worker_lost})
 # Connection failures and timeouts: the replica, not the request, is at fault.
 RETRY_EXCEPTIONS = (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError)
 # The code to report when an error answer carries no envelope (a proxy's page, say).
@@ -44,9 +48,30 @@ last_call_var: contextvars.ContextVar[CallStats | None] = contextvars.ContextVar
 
 
 class RetryableFailure(Exception):
-    def __init__(self, message: str, *, status: int | None = None, retry_after_s: float | None = None):
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after_s: float | None = None,
+        retry_now: bool = True,
+    ):
         super().__init__(message)
-        self.status, self.retry_after_s = status, retry_after_s
+        self.status, self.retry_after_s, self.retry_now = status, retry_after_s, retry_now
+
+
+def retry_now(exc: BaseException) -> bool:
+    """The client's retry predicate: a retryable failure that another attempt right away may fix."""
+    return isinstance(exc, RetryableFailure) and exc.retry_now
+
+
+def envelope_code(response: httpx.Response) -> tuple[ErrorCode | None, str | None]:
+    """Compute's code and message from an error answer's envelope; (None, None) without one."""
+    try:
+        body = response.json()["error"]
+        return ErrorCode(body["code"]), str(body.get("message") or "") or None
+    except (ValueError, KeyError, TypeError):
+        return None, None
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -66,14 +91,8 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def rejection(response: httpx.Response, attempts: int, request_id: str) -> ComputeRejected:
-    code: ErrorCode | None = None
-    message = response.text[:500] or response.reason_phrase
-    try:
-        body = response.json()["error"]
-        message = str(body.get("message") or message)
-        code = ErrorCode(body["code"])
-    except (ValueError, KeyError, TypeError):
-        pass
+    code, found = envelope_code(response)
+    message = found or response.text[:500] or response.reason_phrase
     if code is None:
         code = STATUS_CODES.get(response.status_code) or (
             ErrorCode.internal if response.status_code >= 500 else ErrorCode.invalid_request
