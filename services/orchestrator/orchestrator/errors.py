@@ -109,7 +109,8 @@ class ComputeRejected(JobError):
 
 
 class ComputeUnavailable(JobError):
-    """Every attempt failed with a connect error, a timeout, 429, 502, 503 or 504: retryable later."""
+    """Every attempt failed with a connect error, a timeout, 429, 502, 503 or 504, or one attempt met a
+    failure left to later (a 503 `worker_lost`): retryable later, by the job queue."""
 
     def __init__(self, message: str, attempts: int, *, request_id: str = "", last_status: int | None = None):
         super().__init__(OrchErrorCode.compute_unavailable, message, retryable=True)

@@ -202,6 +202,19 @@ async def test_calls_go_round_robin_over_replicas(respx_mock: respx.MockRouter) 
 
 
 @respx.mock(assert_all_mocked=True)
+async def test_an_unknown_code_keeps_computes_message(respx_mock: respx.MockRouter) -> None:
+    # A newer compute mid-deploy: its code is not ours, its message still is the user's best clue.
+    respx_mock.post(f"{A}/embed").mock(
+        return_value=httpx.Response(422, json=envelope("brand_new_code", "texts must be short"))
+    )
+    async with fault_client() as client:
+        with pytest.raises(ComputeRejected) as caught:
+            await client.embed(["x"])
+    assert caught.value.code == ErrorCode.invalid_request
+    assert "texts must be short" in str(caught.value) and "brand_new_code" not in str(caught.value)
+
+
+@respx.mock(assert_all_mocked=True)
 async def test_a_lost_parse_worker_is_left_to_the_queue_not_retried_at_once(
     respx_mock: respx.MockRouter,
 ) -> None:

@@ -34,7 +34,17 @@ OPSET = 17
 EXPORT_TIMEOUT_S = 600  # about 10 s on 2 cores
 # What the export reads: weights in one file or in shards (model-00001-of-00002.safetensors and its
 # index), config and tokenizer. Every match is hashed, so a changed shard means a new export.
-_MODEL_GLOBS = ("config.json", "tokenizer.json", "*.safetensors", "*.bin", "*.index.json")
+_MODEL_GLOBS = (
+    "config.json",
+    "tokenizer.json",
+    "tokenizer_config.json",  # its model_input_names are the exported graph's inputs
+    "special_tokens_map.json",
+    "vocab.txt",
+    "*.model",  # a sentencepiece vocabulary
+    "*.safetensors",
+    "*.bin",
+    "*.index.json",
+)
 
 
 @dataclass(frozen=True)

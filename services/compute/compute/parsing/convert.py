@@ -158,11 +158,11 @@ class Converter:
             self.limits.ocr_max_pages,
         )
         if without_text and self.limits.ocr and ocr_left:
-            recovered = ocr.ocr_pages(data, password, without_text, doc, ocr_left)
-            ocr_left -= min(len(without_text), ocr_left)
-            if recovered:
-                warnings.append(f"ocr applied to pages {recovered}")
-            without_text = [p for p in without_text if p not in recovered]
+            read = ocr.ocr_pages(data, password, without_text, doc, ocr_left, self.limits.parse_threads)
+            ocr_left -= read.tried
+            if read.recovered:
+                warnings.append(f"ocr applied to pages {read.recovered}")
+            without_text = [p for p in without_text if p not in read.recovered]
         if without_text:
             warnings.append(f"no text layer on pages {without_text}")
         carried = (

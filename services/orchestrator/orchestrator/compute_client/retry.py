@@ -66,12 +66,17 @@ def retry_now(exc: BaseException) -> bool:
 
 
 def envelope_code(response: httpx.Response) -> tuple[ErrorCode | None, str | None]:
-    """Compute's code and message from an error answer's envelope; (None, None) without one."""
+    """Compute's code and message from an error answer's envelope. Either is None when missing; the code
+    also when this orchestrator does not know it (a newer compute mid-deploy), the message still kept."""
     try:
         body = response.json()["error"]
-        return ErrorCode(body["code"]), str(body.get("message") or "") or None
-    except (ValueError, KeyError, TypeError):
+        message = str(body.get("message") or "") or None
+    except (ValueError, KeyError, TypeError, AttributeError):
         return None, None
+    try:
+        return ErrorCode(body.get("code")), message
+    except ValueError:
+        return None, message
 
 
 def parse_retry_after(value: str | None) -> float | None:
