@@ -3,6 +3,7 @@ the service run with COMPUTE_EMBED_BACKEND=int8. The export runs once per sessio
 
 import os
 import shutil
+import time
 
 import httpx
 import numpy as np
@@ -179,3 +180,15 @@ def test_unusable_cache_dir_exports_into_a_temp_dir(tmp_path, short_probe):
     blocker.write_text("not a directory")
     m = EmbeddingModel(NAME, default_model_path(), backend="int8", threads=2, cache_dir=blocker / "cache")
     assert m.dtype == "int8" and blocker.is_file()
+
+
+def test_speedup_reads_the_undisturbed_runs():
+    """A run slowed by something else on the cores (here: one of each side, 10x) does not move the ratio."""
+
+    def runs(seconds: list[float]):
+        queue = iter(seconds)
+        return lambda: time.sleep(next(queue))
+
+    reference = runs([0.04, 0.04, 0.4, 0.04, 0.04])  # the first run is the warm-up
+    candidate = runs([0.02, 0.2, 0.02, 0.02, 0.02])
+    assert 1.6 < agreement.speedup(reference, candidate, repeats=4) < 2.4

@@ -175,17 +175,14 @@ class _Attempt:
         the job's password if the upload gave one (never logged; the queue deletes it when the job ends).
         Progress advances in pages as windows finish."""
         ctx, document_id = self.ctx, self.document.id
-        await ctx.stage("load")
+        await ctx.progress(0, None, "pages", stage="parse")  # (each report is a cancel check too)
         if not await self.c.blobs.exists(document_id):
             raise BlobMissing(f"the original of document {document_id} is not kept")
         password = await passwords.read(self.c.redis, self.job.id)
-        await ctx.check_cancelled()
         strategy, _ = chunk_options(self.c.settings, self.job, self.collection)
-        await ctx.progress(0, None, "pages", stage="parse")
 
         async def on_window(pages_done: int, pages: int) -> None:
             await ctx.progress(pages_done, pages, "pages", stage="parse")
-            await ctx.check_cancelled()
 
         parsed = await self.windows.run(
             StreamedFile(lambda: self.c.blobs.open(document_id), self.document.size_bytes),
@@ -252,7 +249,6 @@ class _Attempt:
         """Each batch is upserted as soon as it is embedded, so progress counts stored chunks."""
         ctx, total, ingested_at_ms = self.ctx, len(chunks), now_ms()
         await ctx.progress(0, total, "chunks embedded", stage="embed")
-        await ctx.check_cancelled()
         batches = self.c.compute.embed_batches(
             [c.text for c in chunks],
             kind="passage",
@@ -266,7 +262,6 @@ class _Attempt:
                     chunks[start : start + len(embedded.embeddings)], embedded, ingested_at_ms
                 )
                 await ctx.progress(start + len(embedded.embeddings), total, "chunks embedded", stage="embed")
-                await ctx.check_cancelled()
 
     async def _store_batch(self, batch: list[Chunk], embedded: EmbedResponse, ingested_at_ms: int) -> None:
         if self.collection.dim is not None and embedded.dim != self.collection.dim:

@@ -22,24 +22,29 @@ class JobContext:
         if state is LeaseState.lost:
             self.lease_lost = True
 
+    # A report answers what check_cancelled asks, in the same round trip (progress.lua reads the lease and
+    # the cancel flag), so it raises as check_cancelled does: a small document's ingest made ~30 round
+    # trips to Redis, and a check right after a report was a third of them.
+
     async def stage(self, name: str) -> None:
-        self._raise_if_lost(await self._leases.report(self.lease, stage=name))
+        """Records the step the job is at; raises as check_cancelled does."""
+        self._raise_if_stopped(await self._leases.report(self.lease, stage=name))
 
     async def progress(self, done: int, total: int | None, unit: str, *, stage: str | None = None) -> None:
+        """Records how far the job is; raises as check_cancelled does."""
         update = Progress(done=done, total=total, unit=unit)
-        self._raise_if_lost(await self._leases.report(self.lease, stage=stage, progress=update))
+        self._raise_if_stopped(await self._leases.report(self.lease, stage=stage, progress=update))
 
     async def check_cancelled(self) -> None:
         """Call between steps: raises JobCancelled if the job was cancelled, LeaseLost if it moved on."""
         if self.lease_lost:
             raise LeaseLost(self.lease.job_id)
-        state = await self._leases.state(self.lease)
-        self._raise_if_lost(state)
-        if state is LeaseState.cancel_requested:
-            self.cancel_seen = True
-            raise JobCancelled(self.lease.job_id)
+        self._raise_if_stopped(await self._leases.state(self.lease))
 
-    def _raise_if_lost(self, state: LeaseState) -> None:
+    def _raise_if_stopped(self, state: LeaseState) -> None:
         if state is LeaseState.lost:
             self.lease_lost = True
             raise LeaseLost(self.lease.job_id)
+        if state is LeaseState.cancel_requested:
+            self.cancel_seen = True
+            raise JobCancelled(self.lease.job_id)

@@ -1,7 +1,8 @@
 """Handlers: one async function per job type, made by a factory named in settings (`ORCH_HANDLERS`).
 
 A handler is `async def handler(ctx: JobContext, job: Job) -> None`. It must be idempotent (a job can run
-again after its worker died), call `ctx.check_cancelled()` between steps, report with `ctx.progress`, and
+again after its worker died), check for a cancel between steps (`ctx.check_cancelled()`, or a report with
+`ctx.progress` or `ctx.stage`, which answers the same question in the same round trip), and
 raise `JobError` to say whether a failure is retryable or poison; returning means success. It must not
 block the event loop (CPU work goes to a thread or process), or the heartbeat stalls and its lease lapses.
 

@@ -5,8 +5,11 @@ stream (catalog.changes) and applies each change to the index, reading chunk tex
   rebuilt from the registry and Chroma; one that it reaches replays the changes since its cursor.
 - A rebuild notes the stream's last id before it reads anything and commits with it, so changes made
   during the rebuild are replayed afterwards (harmless: every change is idempotent).
-- One tantivy commit per batch, with the batch's last id as the cursor, and at most one per COMMIT_EVERY_S
-  while changes keep coming (they are read together after the wait).
+- One tantivy commit per batch, with the batch's last id as the cursor. While changes keep coming they
+  are read together: at most one commit per IDLE_COMMIT_S while no search waits for them, and one per
+  COMMIT_EVERY_S as soon as a search does (`wait_applied` asks for the commit).
+- A batch's chunk texts come from Chroma in one read per collection, and its index operations run in one
+  thread call.
 - Redis or Chroma failing: log, back off (0.2 s doubling to 5 s), retry the same batch. A change is never
   skipped and the task never dies of it; `caught_up` is False meanwhile.
 - Every tantivy call runs in a thread, so the API's event loop never waits on the index.
@@ -16,7 +19,8 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -35,9 +39,12 @@ log = logging.getLogger("orchestrator.search.lexical")
 BACKOFF = ExponentialBackoff(cap=5.0, base=0.2)
 # Under a steady flow of changes, at most one commit this often: a tantivy commit (fsync, a new segment,
 # a reader reload) costs ~12 ms and memory per segment, and one per change during an ingest of 5,183
-# documents took 16 times the CPU of one per 20 and twice the memory. A change waits at most this long
-# more before it is searchable.
+# documents took 16 times the CPU of one per 20 and twice the memory. A search waiting for a change
+# waits at most this long more for it.
 COMMIT_EVERY_S = 0.2
+# ... and while no search waits: an ingest of small documents committed 5 times a second, ~8 ms of the
+# API's CPU per document (with the Chroma read of each document's chunks) for a freshness nobody asked.
+IDLE_COMMIT_S = 1.0
 STATS_TTL_S = 5.0  # index stats (a directory walk) are refreshed at most this often
 
 
@@ -85,6 +92,7 @@ class LexicalFollower:
         self._stats: tuple[float, IndexStats] | None = None
         self._last_commit_s = 0.0  # time.monotonic() of the last commit of applied changes
         self._committed = asyncio.Event()  # set (and replaced) at each commit: wakes wait_applied
+        self._wanted = asyncio.Event()  # a search waits for changes not yet applied: commit soon
 
     # --- lifecycle ---
 
@@ -122,6 +130,7 @@ class LexicalFollower:
         if not changes.newer(entry_id, self.applied_id):
             return True
         self.counters.searches_waited += 1
+        self._wanted.set()
         deadline = time.monotonic() + timeout_s
         while changes.newer(entry_id, self.applied_id):
             remaining_s = deadline - time.monotonic()
@@ -165,8 +174,8 @@ class LexicalFollower:
         """Reads the next batch, then checks the stream's head: a head read after the batch tells whether
         anything between the cursor and the batch was trimmed before it was read."""
         redis = self._stream_redis
-        if self.caught_up:  # changes arriving steadily wait for one commit together (see COMMIT_EVERY_S)
-            await asyncio.sleep(max(0.0, self._last_commit_s + COMMIT_EVERY_S - time.monotonic()))
+        if self.caught_up:  # changes arriving steadily wait for one commit together
+            await self._pace()
         # Blocking waits for news only once caught up; until then an empty read is the news.
         block_ms = self.block_ms if self.caught_up else None
         batch = await changes.read(redis, self.applied_id, count=self.batch, block_ms=block_ms)
@@ -181,6 +190,17 @@ class LexicalFollower:
                 self.caught_up = True  # leaves a read empty, yet is caught up)
         else:
             self.caught_up = True
+
+    async def _pace(self) -> None:
+        """Waits until COMMIT_EVERY_S after the last commit, then, unless a search is waiting, until
+        IDLE_COMMIT_S after it or until one starts waiting."""
+        await asyncio.sleep(max(0.0, self._last_commit_s + COMMIT_EVERY_S - time.monotonic()))
+        idle_left_s = self._last_commit_s + IDLE_COMMIT_S - time.monotonic()
+        if idle_left_s > 0 and not self._wanted.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wanted.wait(), idle_left_s)
+        # Cleared before the read: a search that asks after it waits for the next commit, and asks again.
+        self._wanted.clear()
 
     async def _must_rebuild(self, stream: Head) -> bool:
         """Whether the stream no longer holds every change after the cursor (Head.missed), counting
@@ -211,65 +231,47 @@ class LexicalFollower:
             dict.fromkeys(c.document_id for c in batch if c.op is ChangeOp.commit and c.document_id)
         )
         documents = await self.clients.registry.get_documents(committed) if committed else {}
-        collections: dict[str, Collection | None] = {}
-        for change in batch:
-            await self._apply_one(change, documents, collections)
+        chunks = await self._committed_chunks(batch, documents)
+        operations = [op for change in batch if (op := _operation(change, chunks)) is not None]
         last = batch[-1].id
-        await asyncio.to_thread(self.index.commit, last)
+        await asyncio.to_thread(self._write, operations, last)
         self._last_commit_s = time.monotonic()
         self._committed_up_to(last)
         self.counters.changes_applied += len(batch)
 
-    async def _apply_one(
-        self,
-        change: Change,
-        documents: dict[str, Document | None],
-        collections: dict[str, Collection | None],
-    ) -> None:
-        index = self.index
-        if change.op is ChangeOp.delete_collection:
-            await asyncio.to_thread(index.delete_collection, change.collection)
-            return
-        if change.document_id is None or change.op is ChangeOp.metadata:
-            return  # metadata: what the index holds (text, headings, pages) did not change
-        if change.op is ChangeOp.delete_document:
-            await asyncio.to_thread(index.delete_document, change.document_id)
-            return
-        chunks = await self._committed_chunks(change, documents, collections)
-        if chunks is None:
-            await asyncio.to_thread(index.delete_document, change.document_id)
-        else:
-            generation = change.generation or 0
-            await asyncio.to_thread(
-                index.replace_document, change.collection, change.document_id, generation, chunks
-            )
+    def _write(self, operations: list[Callable[[LexicalIndex], None]], cursor: str) -> None:
+        for operation in operations:
+            operation(self.index)
+        self.index.commit(cursor)
 
     async def _committed_chunks(
-        self,
-        change: Change,
-        documents: dict[str, Document | None],
-        collections: dict[str, Collection | None],
-    ) -> list[IndexedChunk] | None:
-        """A commit's chunks, or None when there is nothing to index: the document, its generation or its
+        self, batch: Sequence[Change], documents: dict[str, Document | None]
+    ) -> dict[tuple[str, int], list[IndexedChunk]]:
+        """The chunks of each commit in the batch that is still to be indexed, by (document, generation):
+        one Chroma read per collection. A commit is left out when its document, its generation or its
         collection moved on since (the registry is at least as new as the change; a later change in the
         stream says what came next), or its vectors are gone."""
-        assert change.document_id is not None
-        document = documents.get(change.document_id)
-        if change.generation is None or not searchable(document, change.generation):
-            return None
-        assert document is not None
-        if change.collection not in collections:
-            collections[change.collection] = await self.source.active_collection(change.collection)
-        collection = collections[change.collection]
-        if collection is None:
-            return None
-        count = change.chunk_count if change.chunk_count is not None else document.chunk_count
-        wanted = [Wanted(change.document_id, change.generation, count)]
-        try:
-            found = await self.source.fetch_chunks(collection.vector_name, wanted)
-        except VectorCollectionMissing:
-            return None
-        return found.get(change.document_id, [])
+        wanted: dict[str, dict[str, Wanted]] = defaultdict(dict)  # collection -> document -> what to read
+        for change in batch:
+            document = documents.get(change.document_id or "")
+            if change.op is not ChangeOp.commit or change.generation is None:
+                continue
+            if document is None or not searchable(document, change.generation):
+                continue
+            count = change.chunk_count if change.chunk_count is not None else document.chunk_count
+            wanted[change.collection][document.id] = Wanted(document.id, change.generation, count)
+        found: dict[tuple[str, int], list[IndexedChunk]] = {}
+        for name, by_document in wanted.items():
+            collection = await self.source.active_collection(name)
+            if collection is None:
+                continue
+            try:
+                chunks = await self.source.fetch_chunks(collection.vector_name, list(by_document.values()))
+            except VectorCollectionMissing:
+                continue
+            for document_id, want in by_document.items():
+                found[(document_id, want.generation)] = chunks.get(document_id, [])
+        return found
 
     # --- rebuilding ---
 
@@ -329,3 +331,21 @@ class LexicalFollower:
                 self.index.replace_document, collection.name, document.id, document.generation, chunks
             )
         return len(documents)
+
+
+def _operation(
+    change: Change, chunks: dict[tuple[str, int], list[IndexedChunk]]
+) -> Callable[[LexicalIndex], None] | None:
+    """What one change does to the index, given the batch's committed chunks (None: nothing)."""
+    if change.op is ChangeOp.delete_collection:
+        return lambda index: index.delete_collection(change.collection)
+    document_id = change.document_id
+    if document_id is None or change.op is ChangeOp.metadata:
+        return None  # metadata: what the index holds (text, headings, pages) did not change
+    if change.op is ChangeOp.delete_document:
+        return lambda index: index.delete_document(document_id)
+    found = chunks.get((document_id, change.generation or 0))
+    if found is None:  # nothing to index for this commit: whatever the index holds of the document goes
+        return lambda index: index.delete_document(document_id)
+    generation = change.generation or 0
+    return lambda index: index.replace_document(change.collection, document_id, generation, found)
