@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from sentence_transformers import SentenceTransformer
 
+from compute.embedding import agreement
 from tests.support import ComputeServer, assert_error
 
 TEXTS = [
@@ -33,12 +34,21 @@ def _cos(a, b):
     return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
 
 
-def test_embeddings_agree_with_in_process_fp32(client, reference):
+@pytest.fixture(scope="module")
+def same_text_cosine(client) -> float:
+    """How close two vectors of one text must be, by the backend `auto` chose on this CPU: fp32 and bf16
+    within 0.99 of anything, int8 within what its load-time check demands (it quantizes activations per
+    forward pass, so a text's vector moves a little with the texts beside it; it is judged by retrieval)."""
+    dtype = client.get("/models").json()["models"][0]["dtype"]
+    return agreement.MIN_COSINE if dtype == "int8" else 0.99
+
+
+def test_embeddings_agree_with_in_process_fp32(client, reference, same_text_cosine):
     body = client.post("/embed", json={"texts": TEXTS}).json()
     assert body["model"] == "all-MiniLM-L6-v2" and body["dim"] == 384
     expected = reference.encode(TEXTS, normalize_embeddings=True)
     for got, want in zip(body["embeddings"], expected, strict=True):
-        assert _cos(got, want) >= 0.99
+        assert _cos(got, want) >= same_text_cosine
         assert abs(np.linalg.norm(got) - 1.0) < 1e-3
 
 
@@ -61,10 +71,10 @@ def test_unnormalized_and_truncation_flags(client):
     assert len(body["embeddings"]) == 2 and len(body["embeddings"][1]) == 384
 
 
-def test_same_text_same_vector_whatever_the_batch(client):
+def test_same_text_same_vector_whatever_the_batch(client, same_text_cosine):
     alone = client.post("/embed", json={"texts": [TEXTS[0]]}).json()["embeddings"][0]
-    batched = client.post("/embed", json={"texts": TEXTS}).json()["embeddings"][0]
-    assert _cos(alone, batched) > 0.999
+    batched = client.post("/embed", json={"texts": TEXTS}).json()["embeddings"]
+    assert _cos(alone, batched[0]) > max(same_text_cosine, max(_cos(alone, v) for v in batched[1:]))
 
 
 def test_openai_compatible_endpoint(client):
@@ -83,7 +93,7 @@ def test_embed_errors(client):
     assert_error(client.post("/embed", json={"texts": ["x"], "kind": "document"}), 422, "invalid_request")
 
 
-async def test_concurrent_requests_each_get_their_own_vectors(compute_url):
+async def test_concurrent_requests_each_get_their_own_vectors(compute_url, same_text_cosine):
     texts = [f"Sentence number {i} about topic {i % 7} in the archive." for i in range(64)]
     async with httpx.AsyncClient(base_url=compute_url, timeout=120) as ac:
         sequential = [
@@ -96,9 +106,9 @@ async def test_concurrent_requests_each_get_their_own_vectors(compute_url):
     flat = [v for r in responses for v in r.json()["embeddings"]]
     assert len(flat) == 64
     for i in range(8):
-        assert _cos(flat[i], sequential[i]) > 0.999
-    # Different texts got different vectors: no mix-up across coalesced requests.
-    assert _cos(flat[0], flat[1]) < 0.999
+        # Its own text's vector, and nearer to it than to any other: no mix-up across coalesced requests.
+        cosines = [_cos(flat[i], alone) for alone in sequential]
+        assert cosines[i] > same_text_cosine and int(np.argmax(cosines)) == i
 
 
 async def test_full_queue_answers_503_with_retry_after(tmp_path):

@@ -192,3 +192,23 @@ def test_speedup_reads_the_undisturbed_runs():
     reference = runs([0.04, 0.04, 0.4, 0.04, 0.04])  # the first run is the warm-up
     candidate = runs([0.02, 0.2, 0.02, 0.02, 0.02])
     assert 1.6 < agreement.speedup(reference, candidate, repeats=4) < 2.4
+
+
+def test_a_short_text_beside_a_long_one_is_not_padded_to_it(int8_model, monkeypatch):
+    """A small document's title and abstract: two passes, not one with the title padded 10x."""
+    passes: list[int] = []
+    forward = int8_model._forward
+
+    def counted(texts, prompt_name=None):  # the real forward pass, its batch sizes recorded
+        passes.append(len(texts))
+        return forward(texts, prompt_name)
+
+    monkeypatch.setattr(int8_model, "_forward", counted)
+    abstract = "Blood pressure fell in the treated cohort over twelve weeks of follow-up. " * 12
+    apart = int8_model.encode(["A title.", abstract], "passage", 2048)
+    assert passes == [1, 1]
+    passes.clear()
+    together = int8_model.encode([abstract, abstract + " Again."], "passage", 2048)
+    assert passes == [2]  # alike lengths share a pass
+    # int8 quantizes activations per pass, so a text's vector moves a little with its companions.
+    assert float(_unit(apart.vectors[1]) @ _unit(together.vectors[0])) > 0.99

@@ -58,8 +58,9 @@ async def test_embed_real_texts_in_batches(real: ComputeClient) -> None:
     assert [(start, len(part.embeddings)) for start, part in batches] == [(0, 2), (2, 1)]
     batched = [vector for _, part in batches for vector in part.embeddings]
     assert len(batched) == 3
-    # The same text in another batch: the same vector up to the backend's precision (bf16 where it runs).
-    assert sum(x * y for x, y in zip(batched[2], response.embeddings[2], strict=True)) > 0.99
+    # The same text in another batch: the same vector up to the backend's precision (bf16 where it runs;
+    # int8 quantizes activations per pass, and compute's own floor for it is 0.97).
+    assert sum(x * y for x, y in zip(batched[2], response.embeddings[2], strict=True)) > 0.97
     query = await real.embed(["blue lentil harvest"], kind="query")
     assert query.dim == 384
 

@@ -27,6 +27,9 @@ MIN_AGREEMENT_COSINE = 0.99
 INT8_MIN_SPEEDUP = 1.1
 SPEED_PROBE_TEXTS = 16  # of MAX_SEQ_TOKENS each: a few seconds of fp32 on 2 cores
 PAD_TO_MULTIPLE = 32  # word pieces; MAX_SEQ_TOKENS is a multiple of it
+# A forward pass pads its texts to the longest: a text that would make padding more than this share of
+# what the pass holds starts a new pass instead.
+MAX_PAD_SHARE = 0.25
 _PROBES = [
     "Docling converts PDF, DOCX and HTML documents into structured text.",
     "The patient cohort showed a significant reduction in systolic blood pressure after twelve weeks.",
@@ -200,19 +203,24 @@ class EmbeddingModel:
         return out.float().numpy()
 
     def encode(self, texts: list[str], kind: str, batch_tokens: int) -> Encoded:
-        """Embed `texts` in forward passes of at most `batch_tokens` padded word pieces each."""
+        """Embed `texts` in forward passes of at most `batch_tokens` padded word pieces each, and of at
+        most MAX_PAD_SHARE padding: every text of a pass is padded to its longest, and a title beside an
+        abstract (one small document's chunks) doubled the cost of the pass; a pass costs little more."""
         lengths = self.token_lengths(texts)
         limit = self.max_seq_length
         prompt = kind if kind in (self.model.prompts or {}) else None
         order = sorted(range(len(texts)), key=lambda i: lengths[i])
         out = np.empty((len(texts), self.dim), dtype=np.float32)
         batch: list[int] = []
+        held = 0  # word pieces the batch's texts hold
         for i in order:
-            padded = min(lengths[i], limit) * (len(batch) + 1)  # sorted: the newest text is the longest
-            if batch and padded > batch_tokens:
+            length = min(lengths[i], limit)
+            padded = length * (len(batch) + 1)  # sorted: the newest text is the longest
+            if batch and (padded > batch_tokens or padded > (held + length) * (1 + MAX_PAD_SHARE)):
                 out[batch] = self._forward([texts[j] for j in batch], prompt)
-                batch = []
+                batch, held = [], 0
             batch.append(i)
+            held += length
         if batch:
             out[batch] = self._forward([texts[j] for j in batch], prompt)
         return Encoded(
