@@ -7,7 +7,8 @@ from redis.asyncio import Redis
 
 from orchestrator.catalog import changes
 from orchestrator.clients import Clients
-from orchestrator.search.lexical import LexicalFollower, LexicalIndex, follower as follower_module
+from orchestrator.search.lexical import LexicalFollower, LexicalIndex
+from orchestrator.search.lexical import follower as follower_module
 from orchestrator.vectors import vector_id
 from tests.support.lexical import BLOCK_MS, applied_everything, ingest, make_collection, search
 
