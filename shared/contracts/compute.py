@@ -48,6 +48,12 @@ class ParseResult(BaseModel):
     # DoclingDocument as JSON, only when asked for (`include_document=true`): the docling_hybrid
     # chunker needs it, and it is several times the size of the markdown.
     document: dict[str, Any] | None = None
+    # The chunks /chunk would make of this answer, when the request asked for them (`chunk_strategy`)
+    # and the answer covers the whole document (not one window of several): one round trip fewer.
+    chunked: "ChunkResponse | None" = None
+
+    def covers_whole_document(self) -> bool:
+        return self.window is None or (self.window.first_page == 1 and self.window.last_page >= self.pages)
 
 
 class ChunkStrategy(StrEnum):
@@ -194,3 +200,6 @@ class ModelsResponse(BaseModel):
     threads: int
     cpu_vnni: bool | None = None  # int8 dot products in hardware (int8 then runs without reduce_range)
     cpu_model: str | None = None
+
+
+ParseResult.model_rebuild()  # `chunked` names ChunkResponse, defined after it

@@ -184,3 +184,28 @@ def test_a_worker_killed_from_outside_is_retryable_and_replaced(small_windows, t
     assert answer.result().headers.get("retry-after")
     _wait_for_worker(server, other_than=worker)
     assert client.post("/parse", files={"file": docs["md"].open("rb")}).status_code == 200
+
+
+def test_a_parse_asked_to_chunk_carries_the_chunks_only_when_it_covers_the_whole_document(client, book):
+    """One round trip fewer for a document that fits one answer; a window of several leaves it to /chunk."""
+    asked = {"chunk_strategy": "markdown", "chunk_max_tokens": "64"}
+    response = client.post("/parse", params=asked, files={"file": ("manual.pdf", book)})
+    assert response.status_code == 200, response.text
+    whole = response.json()
+    assert whole["window"] is None and whole["chunked"]["strategy"] == "markdown"
+    by_chunk = client.post(
+        "/chunk",
+        json={"document": {**whole, "chunked": None}, "strategy": "markdown", "max_tokens": 64},
+    ).json()
+    assert whole["chunked"] == by_chunk and len(by_chunk["chunks"]) > PAGES
+    # One window holding every page is the whole document; the first of several windows is not.
+    covering = client.post(
+        "/parse", params={**asked, "first_page": 1, "page_count": PAGES}, files={"file": ("m.pdf", book)}
+    ).json()
+    assert covering["window"] == {"first_page": 1, "last_page": PAGES} and covering["chunked"] == by_chunk
+    first = client.post(
+        "/parse", params={**asked, "first_page": 1, "page_count": WINDOW}, files={"file": ("m.pdf", book)}
+    ).json()
+    assert first["window"]["last_page"] == WINDOW and first["chunked"] is None
+    refused = client.post("/parse", params={"chunk_strategy": "paragraphs"}, files={"file": ("m.pdf", book)})
+    assert refused.status_code == 422

@@ -2,6 +2,8 @@
 
 A PDF may be parsed a window of pages at a time (`first_page`, `page_count`): the answer covers those
 pages, and its `continuation` goes back in the form field of that name with the next window's request.
+With `chunk_strategy`, an answer that covers the whole document also carries its chunks (`chunked`),
+so that a small document costs one round trip fewer.
 """
 
 import asyncio
@@ -16,7 +18,8 @@ from compute.errors import ComputeError
 from compute.parsing import plain
 from compute.parsing.pool import ParseJob
 from compute.parsing.windows import Continuation, InvalidContinuation
-from contracts import ErrorCode, ErrorEnvelope, ParseResult
+from compute.routes.chunk import Chunker, chunks_json
+from contracts import ChunkRequest, ChunkStrategy, ErrorCode, ErrorEnvelope, ParseResult
 
 router = APIRouter()
 ERRORS = {s: {"model": ErrorEnvelope} for s in (401, 413, 415, 422, 503, 504)}
@@ -82,15 +85,30 @@ def _inline(upload: _Upload, include_document: bool, max_bytes: int) -> bool:
         return False
 
 
-def _inline_json(data: bytes) -> bytes:
-    return _result_json({"result": plain.parse_result(data)}, False)
+def _inline_json(data: bytes, chunking: "_Chunking | None") -> bytes:
+    return _result_json({"result": plain.parse_result(data)}, False, chunking)
 
 
-def _result_json(payload: dict, include_document: bool) -> bytes:
+@dataclass(frozen=True)
+class _Chunking:
+    """The chunks asked for with the parse (chunk_strategy), made when the answer is the whole document."""
+
+    chunker: Chunker
+    strategy: ChunkStrategy
+    max_tokens: int | None
+
+
+def _result_json(payload: dict, include_document: bool, chunking: _Chunking | None) -> bytes:
     result = ParseResult.model_validate(payload["result"])
     if include_document:
         result.document = payload["document"]
-    return result.model_dump_json().encode()
+    if chunking is None or not result.covers_whole_document():
+        return result.model_dump_json().encode()
+    chunked = chunking.chunker.run(
+        ChunkRequest(document=result, strategy=chunking.strategy, max_tokens=chunking.max_tokens)
+    )
+    head = result.model_dump_json(exclude={"chunked"}).encode()
+    return head[:-1] + b',"chunked":' + chunks_json(chunked) + b"}"
 
 
 @router.post("/parse", response_model=ParseResult, responses=ERRORS)
@@ -102,8 +120,13 @@ async def parse(
     ),
     first_page: int | None = Query(None, ge=1, description="a PDF: the first page of the window to parse"),
     page_count: int | None = Query(None, ge=1, description="a PDF: pages in the window (at most the limit)"),
+    chunk_strategy: ChunkStrategy | None = Query(
+        None, description="also chunk the answer, as /chunk would, when it covers the whole document"
+    ),
+    chunk_max_tokens: int | None = Query(None, ge=16, le=8192, description="with chunk_strategy"),
 ) -> Response:
     settings = state.settings
+    chunking = _Chunking(Chunker.of(state), chunk_strategy, chunk_max_tokens) if chunk_strategy else None
     window = _window(first_page, page_count, settings.max_window_pages)
     upload = await _read_upload(request, settings.max_upload_bytes)
     if len(upload.data) > settings.max_upload_bytes:
@@ -111,7 +134,7 @@ async def parse(
             ErrorCode.too_large, f"the upload is over the limit of {settings.max_upload_bytes} bytes"
         )
     if _inline(upload, include_document, settings.inline_text_max_bytes):
-        body = await asyncio.to_thread(_inline_json, upload.data)
+        body = await asyncio.to_thread(_inline_json, upload.data, chunking)
         return Response(body, media_type="application/json")
     job = ParseJob(
         upload.data,
@@ -129,6 +152,6 @@ async def parse(
         raise
     state.metrics.parse_peak_rss.set(state.parse_pool.peak_rss_mb * 1024 * 1024)
     # Validating and writing a large document is CPU work: a worker thread does it, not the event loop.
-    body = await asyncio.to_thread(_result_json, outcome.payload, include_document)
+    body = await asyncio.to_thread(_result_json, outcome.payload, include_document, chunking)
     headers = {"X-Parse-Peak-RSS-MB": f"{outcome.peak_rss_mb:.1f}"}
     return Response(body, media_type="application/json", headers=headers)

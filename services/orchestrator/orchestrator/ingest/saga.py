@@ -1,7 +1,8 @@
 """The ingestion saga, the handler of `ingest` and `reingest` jobs; every step idempotent:
   begin (document `processing` at a generation of this attempt's own) → stream the original (and the
   job's password, if any) to parse, a window of a PDF's pages at a time, each finished window kept for a
-  retry to resume from (ingest.windows) → (metadata) → chunk → embed in batches → upsert ids
+  retry to resume from (ingest.windows) → (metadata) → chunk (in the parse's answer when the document
+  came back whole in one) → embed in batches → upsert ids
   `{document_id}:{generation}:{index}` → ONE transaction marks the document `ready` at that generation
   (refused if it or its collection is being deleted, or this attempt lost its lease) → older generations'
   vectors deleted.
@@ -80,7 +81,7 @@ def indexable(chunks: list[Chunk], strategy: ChunkStrategy) -> list[Chunk]:
 def for_chunker(parsed: ParseResult) -> ParseResult:
     """What /chunk reads of a parse: every strategy reads the text, the sections or the DoclingDocument,
     none the markdown, which is as long as the text: left out, the request is a third smaller."""
-    return parsed.model_copy(update={"markdown": ""})
+    return parsed.model_copy(update={"markdown": "", "chunked": None})
 
 
 class Ingestion:
@@ -179,7 +180,7 @@ class _Attempt:
         if not await self.c.blobs.exists(document_id):
             raise BlobMissing(f"the original of document {document_id} is not kept")
         password = await passwords.read(self.c.redis, self.job.id)
-        strategy, _ = chunk_options(self.c.settings, self.job, self.collection)
+        strategy, max_tokens = chunk_options(self.c.settings, self.job, self.collection)
 
         async def on_window(pages_done: int, pages: int) -> None:
             await ctx.progress(pages_done, pages, "pages", stage="parse")
@@ -191,6 +192,7 @@ class _Attempt:
             include_document=strategy is ChunkStrategy.docling_hybrid,
             on_window=on_window,
             resume=ctx.attempt > 1,
+            chunking=(strategy, max_tokens),  # a document parsed in one answer comes chunked with it
         )
         return parsed
 
@@ -199,14 +201,16 @@ class _Attempt:
             return None
         await self.ctx.stage("metadata")
         found = await self.c.compute.extract_metadata(
-            MetadataRequest(document=parsed), request_id=self.job.id
+            MetadataRequest(document=parsed.model_copy(update={"chunked": None})), request_id=self.job.id
         )
         await self.ctx.check_cancelled()
         return found.model_dump(include=EXTRACTED_FIELDS, exclude_none=True)
 
     async def chunk(self, parsed: Parsed) -> list[Chunk]:
         strategy, max_tokens = chunk_options(self.c.settings, self.job, self.collection)
-        if strategy is ChunkStrategy.docling_hybrid and len(parsed.windows) > 1:
+        if parsed.result.chunked is not None and parsed.result.chunked.strategy is strategy:
+            chunks = parsed.result.chunked.chunks  # compute chunked it with the parse
+        elif strategy is ChunkStrategy.docling_hybrid and len(parsed.windows) > 1:
             # Its chunker reads the DoclingDocument, which comes one per window: chunked window by window.
             chunks = await self._chunk_windows(parsed, strategy, max_tokens)
         else:

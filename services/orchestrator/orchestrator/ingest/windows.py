@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from contracts import ParseResult, Section
+from contracts import ChunkStrategy, ParseResult, Section
 from contracts.errors import ErrorCode
 from orchestrator.catalog import BlobStore
 from orchestrator.compute_client import ComputeClient, StreamedFile
@@ -82,6 +82,7 @@ def merge(windows: list[ParseResult]) -> Parsed:
             "continuation": None,
             "continues_section": False,
             "document": None,  # one per window: a chunker that needs it reads `windows`
+            "chunked": None,  # no window covers the whole document, so none came chunked
         }
     )
     return Parsed(result, windows, offsets)
@@ -134,9 +135,10 @@ class WindowedParse:
         include_document: bool,
         on_window: OnWindow,
         resume: bool,
+        chunking: tuple[ChunkStrategy, int | None] | None = None,
     ) -> Parsed:
         """`resume`: an earlier attempt of the job may have kept windows (the first attempt has none to
-        look for)."""
+        look for). `chunking`: a document that comes back whole in one answer comes chunked too."""
         windows = await self.kept() if resume else []
         if windows:
             last = windows[-1]
@@ -159,6 +161,7 @@ class WindowedParse:
                 include_document=include_document,
                 window=(first_page, self.window_pages),
                 continuation=last.continuation if last else None,
+                chunking=chunking,
                 request_id=self.job_id,
             )
             if answer.window is None:  # not a PDF: it came back whole
