@@ -25,7 +25,8 @@ MIN_AGREEMENT_COSINE = 0.99
 # int8 must beat fp32 by this much in the load-time probe for `auto` to pick it: below it the small loss
 # in agreement buys too little, and the probe's noise on a busy machine is about 5%.
 INT8_MIN_SPEEDUP = 1.1
-SPEED_PROBE_TEXTS = 16  # of MAX_SEQ_TOKENS each: a few seconds of fp32 on 2 cores
+SPEED_PROBE_TEXTS = 8  # of MAX_SEQ_TOKENS each: about a second of fp32 on one thread
+SPEED_PROBE_REPEATS = 6  # the fastest of these runs counts (agreement.speedup): ~10 s at start
 PAD_TO_MULTIPLE = 32  # word pieces; MAX_SEQ_TOKENS is a multiple of it
 # A forward pass pads its texts to the longest: a text that would make padding more than this share of
 # what the pass holds starts a new pass instead.
@@ -104,7 +105,7 @@ class EmbeddingModel:
         """int8 where it retrieves as fp32 does and (under auto) is faster. Asked for by name and unusable,
         it refuses to start: serving fp32 instead would hide the misconfiguration."""
         try:
-            runner = self._load_int8(cache_dir)
+            runner, probe_runner = self._load_int8(cache_dir)
         except Exception as exc:
             if forced:
                 raise BackendRefused(f"int8 backend for model {self.name} unavailable: {exc}") from exc
@@ -120,9 +121,18 @@ class EmbeddingModel:
             log.warning("int8 disagrees with fp32 for model %s (%s): it stays fp32", self.name, fit)
             return
         probe = self._speed_probe_texts()
-        ratio = agreement.speedup(
-            lambda: self._forward(probe), lambda: runner.forward(self._features(probe, "np"))
-        )
+        # On one thread each: with two, a thread of either side preempted by anything else on the cores
+        # stalls every operator, and the same int8 model read 0.97x fp32 in one start, 1.33x in the next.
+        # One thread measures what differs (the int8 kernels); both scale alike over the cores.
+        torch.set_num_threads(1)
+        try:
+            ratio = agreement.speedup(
+                lambda: self._forward(probe),
+                lambda: probe_runner.forward(self._features(probe, "np")),
+                repeats=SPEED_PROBE_REPEATS,
+            )
+        finally:
+            torch.set_num_threads(self.threads)
         if not forced and ratio < INT8_MIN_SPEEDUP:
             self.selection = (
                 f"fp32: int8 only {ratio:.2f}x fp32 on this CPU (needs {INT8_MIN_SPEEDUP}x); {fit}"
@@ -145,14 +155,19 @@ class EmbeddingModel:
         options = onnx_export.options_for_cpu(has_vnni())
         cache_dir = cache_dir or _configured_cache_dir()
         names = onnx_export.input_names(self.tokenizer)
+
+        def runners(path: Path) -> tuple[OnnxRunner, OnnxRunner]:  # to serve with, and to time on one thread
+            serving = OnnxRunner(path, self.threads, names, pooling, normalize)
+            return serving, OnnxRunner(path, 1, names, pooling, normalize)
+
         try:
             path, _ = onnx_export.ensure_int8(self.path, cache_dir, options, in_subprocess=True)
-            return OnnxRunner(path, self.threads, names, pooling, normalize)
+            return runners(path)
         except OSError as exc:  # a read-only cache: export into a temp dir for this process only
             log.warning("int8 cache %s not writable (%s): exporting into a temp dir", cache_dir, exc)
             with tempfile.TemporaryDirectory(prefix="docsearch-int8-") as tmp:
                 path, _ = onnx_export.ensure_int8(self.path, Path(tmp), options, in_subprocess=True)
-                return OnnxRunner(path, self.threads, names, pooling, normalize)
+                return runners(path)
 
     def _pooling(self) -> tuple[str, bool]:
         """How the sentence-transformers pipeline pools ("mean"/"cls") and whether it normalizes; raises
