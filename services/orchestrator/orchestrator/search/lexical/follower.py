@@ -92,7 +92,8 @@ class LexicalFollower:
         self._stats: tuple[float, IndexStats] | None = None
         self._last_commit_s = 0.0  # time.monotonic() of the last commit of applied changes
         self._committed = asyncio.Event()  # set (and replaced) at each commit: wakes wait_applied
-        self._wanted = asyncio.Event()  # a search waits for changes not yet applied: commit soon
+        self._wanted_id = ORIGIN  # the newest change a search has waited for: until applied, commit soon
+        self._wanted = asyncio.Event()  # set when a search starts waiting: wakes the pacing
 
     # --- lifecycle ---
 
@@ -130,6 +131,8 @@ class LexicalFollower:
         if not changes.newer(entry_id, self.applied_id):
             return True
         self.counters.searches_waited += 1
+        if changes.newer(entry_id, self._wanted_id):
+            self._wanted_id = entry_id
         self._wanted.set()
         deadline = time.monotonic() + timeout_s
         while changes.newer(entry_id, self.applied_id):
@@ -192,15 +195,14 @@ class LexicalFollower:
             self.caught_up = True
 
     async def _pace(self) -> None:
-        """Waits until COMMIT_EVERY_S after the last commit, then, unless a search is waiting, until
-        IDLE_COMMIT_S after it or until one starts waiting."""
+        """Waits until COMMIT_EVERY_S after the last commit, then, while no search waits for a change not
+        yet applied, until IDLE_COMMIT_S after it or until one starts waiting."""
         await asyncio.sleep(max(0.0, self._last_commit_s + COMMIT_EVERY_S - time.monotonic()))
         idle_left_s = self._last_commit_s + IDLE_COMMIT_S - time.monotonic()
-        if idle_left_s > 0 and not self._wanted.is_set():
+        if idle_left_s > 0 and not changes.newer(self._wanted_id, self.applied_id):
+            self._wanted.clear()  # (no await since the check: a search cannot slip in between)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wanted.wait(), idle_left_s)
-        # Cleared before the read: a search that asks after it waits for the next commit, and asks again.
-        self._wanted.clear()
 
     async def _must_rebuild(self, stream: Head) -> bool:
         """Whether the stream no longer holds every change after the cursor (Head.missed), counting
