@@ -79,7 +79,7 @@ async def test_compute_422_fails_the_document_with_its_code_and_leaves_no_vector
     async with running_app(api_settings) as (_, client):
         collection = await create_collection(client, "rejects")
         with respx.mock(assert_all_called=False) as mock:
-            route = mock.post(f"{compute_url}/chunk").mock(return_value=rejected)
+            route = mock.post(f"{compute_url}/parse").mock(return_value=rejected)
             pass_through_everything_else(mock)
             response = await upload(client, "rejects", "bad.md", b"# Bad\n\nNot really bad.\n")
             document = await wait_document(client, response.json()["document_id"])

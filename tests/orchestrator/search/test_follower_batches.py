@@ -17,6 +17,7 @@ async def test_a_batch_of_commits_reads_each_collection_once(
     clients: Clients, redis: Redis, index: LexicalIndex, follower: LexicalFollower
 ) -> None:
     first, second = await make_collection(clients), await make_collection(clients)
+    await ingest(clients, first, ["puffin"])  # the index's cursor is past the origin: no rebuild below
     await applied_everything(follower, redis)
     await follower.stop()  # the commits pile up, then the restarted follower reads them as one batch
     documents = [await ingest(clients, first, [f"razorbill ledge {i}"]) for i in range(3)]
@@ -38,6 +39,7 @@ async def test_a_batch_of_commits_reads_each_collection_once(
     finally:
         await batched.stop()
 
+    assert batched.counters.rebuilds == 0  # the batch was applied, not rebuilt
     assert len(reads) == 2  # one read per collection, for five commits
     # Only the searchable generation of the re-ingested document is read (its first one is gone).
     assert sorted(id_ for ids in reads for id_ in ids) == sorted(
@@ -55,17 +57,50 @@ async def test_a_batch_of_commits_reads_each_collection_once(
 async def test_changes_wait_for_the_idle_interval_unless_a_search_waits(
     clients: Clients, redis: Redis, index: LexicalIndex, follower: LexicalFollower, monkeypatch
 ) -> None:
-    monkeypatch.setattr(follower_module, "IDLE_COMMIT_S", 60.0)
     collection = await make_collection(clients)
     await ingest(clients, collection, ["fulmar"])
-    await applied_everything(follower, redis)  # a commit just now: the next one waits its turn
+    await applied_everything(follower, redis)
+    monkeypatch.setattr(follower_module, "IDLE_COMMIT_S", 60.0)
+    await asyncio.sleep(1.5)  # a wait begun before the patch is over: the next one idles for 60 s
 
     await ingest(clients, collection, ["shearwater"])
     newest = await changes.newest_id(redis)
     await asyncio.sleep(1.0)  # five times COMMIT_EVERY_S: the old pacing would have applied it
     assert changes.newer(newest, follower.applied_id)  # nobody asked: it waits for the idle commit
 
-    waited = asyncio.get_running_loop().time()
-    assert await follower.wait_applied(newest, 30.0)  # a search asks: it is committed now
-    assert asyncio.get_running_loop().time() - waited < 30.0
+    assert await follower.wait_applied(newest, 30.0)  # a search asks: it is committed now, not in 60 s
     assert await search(index, "shearwater", collection.name) != []
+
+
+async def test_a_batch_of_big_documents_is_read_a_few_chunks_at_a_time(
+    clients: Clients, redis: Redis, index: LexicalIndex, follower: LexicalFollower, monkeypatch
+) -> None:
+    """A burst of big documents is never all in memory at once: runs of about FETCH_PAGE chunks."""
+    monkeypatch.setattr(follower_module, "FETCH_PAGE", 3)
+    collection = await make_collection(clients)
+    await ingest(clients, collection, ["puffin"])  # the index's cursor is past the origin: no rebuild below
+    await applied_everything(follower, redis)
+    await follower.stop()
+    documents = [await ingest(clients, collection, [f"gannet {i} nest", "cliff"]) for i in range(3)]
+
+    reads: list[int] = []
+    real_get = clients.vectors.get
+
+    async def counted_get(name: str, **kwargs):  # the real store, with its calls recorded
+        reads.append(len(kwargs.get("ids") or []))
+        return await real_get(name, **kwargs)
+
+    clients.vectors.get = counted_get  # type: ignore[method-assign]
+    batched = LexicalFollower(clients, index, batch=64, block_ms=BLOCK_MS)
+    await batched.start()
+    try:
+        await applied_everything(batched, redis)
+    finally:
+        await batched.stop()
+    assert batched.counters.rebuilds == 0
+    assert reads == [2, 2, 2]  # two chunks each; a run of two documents would hold four
+    for i, document in enumerate(documents):
+        assert vector_id(document.id, document.generation, 0) in await search(
+            index, f"gannet {i}", collection.name
+        )
+    assert len(await search(index, "cliff", collection.name)) == 3

@@ -105,8 +105,8 @@ def compare(reference: np.ndarray, candidate: np.ndarray) -> Agreement:
 def speedup(reference: Callable[[], object], candidate: Callable[[], object], repeats: int = 4) -> float:
     """Reference time / candidate time, each the fastest of `repeats` runs, the two interleaved; each is
     run once first to warm up. The fastest run is the one least disturbed by whatever else shares the
-    cores: compute's parse workers start while the model loads, and with the median of per-round ratios
-    the same int8 model measured 1.02x in one start and 1.27x in the next on one CPU."""
+    cores: with the median of per-round ratios, the same int8 model measured 1.02x fp32 in one start and
+    1.27x in the next on one CPU."""
     reference()
     candidate()
     ref_s, cand_s = [], []

@@ -28,8 +28,8 @@ INT8_MIN_SPEEDUP = 1.1
 SPEED_PROBE_TEXTS = 8  # of MAX_SEQ_TOKENS each: about a second of fp32 on one thread
 SPEED_PROBE_REPEATS = 6  # the fastest of these runs counts (agreement.speedup): ~10 s at start
 PAD_TO_MULTIPLE = 32  # word pieces; MAX_SEQ_TOKENS is a multiple of it
-# A forward pass pads its texts to the longest: a text that would make padding more than this share of
-# what the pass holds starts a new pass instead.
+# A forward pass pads its texts to the longest (and that to a multiple of PAD_TO_MULTIPLE): a text that
+# would pad the pass by more than this share of the word pieces its texts hold starts a new pass.
 MAX_PAD_SHARE = 0.25
 _PROBES = [
     "Docling converts PDF, DOCX and HTML documents into structured text.",
@@ -229,7 +229,8 @@ class EmbeddingModel:
         batch: list[int] = []
         held = 0  # word pieces the batch's texts hold
         for i in order:
-            length = min(lengths[i], limit)
+            # As padded: texts under PAD_TO_MULTIPLE word pieces are all that long, and share a pass.
+            length = -(-min(lengths[i], limit) // PAD_TO_MULTIPLE) * PAD_TO_MULTIPLE
             padded = length * (len(batch) + 1)  # sorted: the newest text is the longest
             if batch and (padded > batch_tokens or padded > (held + length) * (1 + MAX_PAD_SHARE)):
                 out[batch] = self._forward([texts[j] for j in batch], prompt)

@@ -92,6 +92,7 @@ class LexicalFollower:
         self._stats: tuple[float, IndexStats] | None = None
         self._last_commit_s = 0.0  # time.monotonic() of the last commit of applied changes
         self._committed = asyncio.Event()  # set (and replaced) at each commit: wakes wait_applied
+        self._backlog = False  # the last read was a full batch: more is waiting, read it without idling
         self._wanted_id = ORIGIN  # the newest change a search has waited for: until applied, commit soon
         self._wanted = asyncio.Event()  # set when a search starts waiting: wakes the pacing
 
@@ -178,10 +179,11 @@ class LexicalFollower:
         anything between the cursor and the batch was trimmed before it was read."""
         redis = self._stream_redis
         if self.caught_up:  # changes arriving steadily wait for one commit together
-            await self._pace()
+            await self._pace(idle=not self._backlog)
         # Blocking waits for news only once caught up; until then an empty read is the news.
         block_ms = self.block_ms if self.caught_up else None
         batch = await changes.read(redis, self.applied_id, count=self.batch, block_ms=block_ms)
+        self._backlog = len(batch) == self.batch
         stream = await changes.head(redis)
         if await self._must_rebuild(stream):
             await self._rebuild(stream)
@@ -194,12 +196,12 @@ class LexicalFollower:
         else:
             self.caught_up = True
 
-    async def _pace(self) -> None:
-        """Waits until COMMIT_EVERY_S after the last commit, then, while no search waits for a change not
-        yet applied, until IDLE_COMMIT_S after it or until one starts waiting."""
+    async def _pace(self, *, idle: bool) -> None:
+        """Waits until COMMIT_EVERY_S after the last commit, then (`idle`: no backlog), while no search
+        waits for a change not yet applied, until IDLE_COMMIT_S after it or until one starts waiting."""
         await asyncio.sleep(max(0.0, self._last_commit_s + COMMIT_EVERY_S - time.monotonic()))
         idle_left_s = self._last_commit_s + IDLE_COMMIT_S - time.monotonic()
-        if idle_left_s > 0 and not changes.newer(self._wanted_id, self.applied_id):
+        if idle and idle_left_s > 0 and not changes.newer(self._wanted_id, self.applied_id):
             self._wanted.clear()  # (no await since the check: a search cannot slip in between)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wanted.wait(), idle_left_s)
@@ -228,23 +230,27 @@ class LexicalFollower:
     # --- applying changes ---
 
     async def _apply(self, batch: Sequence[Change]) -> None:
-        """Applies the changes in order, then commits them with the last one's id."""
+        """Applies the changes in order, a run of them holding about FETCH_PAGE chunks at a time (so that
+        a burst of big documents is never in memory at once), then commits them with the last one's id."""
         committed = list(
             dict.fromkeys(c.document_id for c in batch if c.op is ChangeOp.commit and c.document_id)
         )
         documents = await self.clients.registry.get_documents(committed) if committed else {}
-        chunks = await self._committed_chunks(batch, documents)
-        operations = [op for change in batch if (op := _operation(change, chunks)) is not None]
         last = batch[-1].id
-        await asyncio.to_thread(self._write, operations, last)
+        runs = _runs(batch, documents)
+        for i, run in enumerate(runs):
+            chunks = await self._committed_chunks(run, documents)
+            operations = [op for change in run if (op := _operation(change, chunks)) is not None]
+            await asyncio.to_thread(self._write, operations, last if i == len(runs) - 1 else None)
         self._last_commit_s = time.monotonic()
         self._committed_up_to(last)
         self.counters.changes_applied += len(batch)
 
-    def _write(self, operations: list[Callable[[LexicalIndex], None]], cursor: str) -> None:
+    def _write(self, operations: list[Callable[[LexicalIndex], None]], cursor: str | None) -> None:
         for operation in operations:
             operation(self.index)
-        self.index.commit(cursor)
+        if cursor is not None:
+            self.index.commit(cursor)
 
     async def _committed_chunks(
         self, batch: Sequence[Change], documents: dict[str, Document | None]
@@ -294,6 +300,7 @@ class LexicalFollower:
         async for collection in self.source.active_collections():
             documents += await self._rebuild_collection(collection)
         await asyncio.to_thread(self.index.commit, head.last_id)
+        self._last_commit_s = time.monotonic()
         self._committed_up_to(head.last_id)
         self._added_at_cursor = stream.entries_added
         self._built_empty = head.last_id == ORIGIN
@@ -351,3 +358,21 @@ def _operation(
         return lambda index: index.delete_document(document_id)
     generation = change.generation or 0
     return lambda index: index.replace_document(change.collection, document_id, generation, found)
+
+
+def _runs(batch: Sequence[Change], documents: dict[str, Document | None]) -> list[list[Change]]:
+    """The batch cut, in order, into runs whose commits hold about FETCH_PAGE chunks (a run holds one
+    change at least)."""
+    runs: list[list[Change]] = [[]]
+    held = 0
+    for change in batch:
+        document = documents.get(change.document_id or "")
+        size = 0
+        if change.op is ChangeOp.commit and document is not None:
+            size = change.chunk_count if change.chunk_count is not None else document.chunk_count
+        if runs[-1] and held + size > FETCH_PAGE:
+            runs.append([])
+            held = 0
+        runs[-1].append(change)
+        held += size
+    return runs
