@@ -13,8 +13,31 @@ from orchestrator.vectors import vector_id
 from tests.support.lexical import BLOCK_MS, applied_everything, ingest, make_collection, search
 
 
+async def follow_recording_reads(
+    clients: Clients, redis: Redis, index: LexicalIndex, monkeypatch
+) -> list[list[str]]:
+    """Runs a fresh follower (batches of 64) until it applied everything; the ids of each Chroma read it
+    made (the real store, its calls recorded)."""
+    reads: list[list[str]] = []
+    real_get = clients.vectors.get
+
+    async def counted_get(name: str, **kwargs):
+        reads.append(list(kwargs.get("ids") or []))
+        return await real_get(name, **kwargs)
+
+    monkeypatch.setattr(clients.vectors, "get", counted_get)
+    batched = LexicalFollower(clients, index, batch=64, block_ms=BLOCK_MS)
+    await batched.start()
+    try:
+        await applied_everything(batched, redis)
+    finally:
+        await batched.stop()
+    assert batched.counters.rebuilds == 0  # the batch was applied, not rebuilt
+    return reads
+
+
 async def test_a_batch_of_commits_reads_each_collection_once(
-    clients: Clients, redis: Redis, index: LexicalIndex, follower: LexicalFollower
+    clients: Clients, redis: Redis, index: LexicalIndex, follower: LexicalFollower, monkeypatch
 ) -> None:
     first, second = await make_collection(clients), await make_collection(clients)
     await ingest(clients, first, ["puffin"])  # the index's cursor is past the origin: no rebuild below
@@ -24,22 +47,7 @@ async def test_a_batch_of_commits_reads_each_collection_once(
     documents.append(await ingest(clients, second, ["guillemot ledge"]))
     reingested = await ingest(clients, first, ["razorbill cliff"], document=documents[0])
 
-    reads: list[list[str]] = []
-    real_get = clients.vectors.get
-
-    async def counted_get(name: str, **kwargs):  # the real store, with its calls recorded
-        reads.append(list(kwargs.get("ids") or []))
-        return await real_get(name, **kwargs)
-
-    clients.vectors.get = counted_get  # type: ignore[method-assign]
-    batched = LexicalFollower(clients, index, batch=64, block_ms=BLOCK_MS)
-    await batched.start()
-    try:
-        await applied_everything(batched, redis)
-    finally:
-        await batched.stop()
-
-    assert batched.counters.rebuilds == 0  # the batch was applied, not rebuilt
+    reads = await follow_recording_reads(clients, redis, index, monkeypatch)
     assert len(reads) == 2  # one read per collection, for five commits
     # Only the searchable generation of the re-ingested document is read (its first one is gone).
     assert sorted(id_ for ids in reads for id_ in ids) == sorted(
@@ -83,22 +91,8 @@ async def test_a_batch_of_big_documents_is_read_a_few_chunks_at_a_time(
     await follower.stop()
     documents = [await ingest(clients, collection, [f"gannet {i} nest", "cliff"]) for i in range(3)]
 
-    reads: list[int] = []
-    real_get = clients.vectors.get
-
-    async def counted_get(name: str, **kwargs):  # the real store, with its calls recorded
-        reads.append(len(kwargs.get("ids") or []))
-        return await real_get(name, **kwargs)
-
-    clients.vectors.get = counted_get  # type: ignore[method-assign]
-    batched = LexicalFollower(clients, index, batch=64, block_ms=BLOCK_MS)
-    await batched.start()
-    try:
-        await applied_everything(batched, redis)
-    finally:
-        await batched.stop()
-    assert batched.counters.rebuilds == 0
-    assert reads == [2, 2, 2]  # two chunks each; a run of two documents would hold four
+    reads = await follow_recording_reads(clients, redis, index, monkeypatch)
+    assert [len(ids) for ids in reads] == [2, 2, 2]  # two chunks each; a run of two documents would hold four
     for i, document in enumerate(documents):
         assert vector_id(document.id, document.generation, 0) in await search(
             index, f"gannet {i}", collection.name
