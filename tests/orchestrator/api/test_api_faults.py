@@ -136,6 +136,11 @@ async def test_chroma_stopping_mid_upsert_leaves_the_previous_generation_searcha
         assert after["error"]["code"] == "vector_store_unavailable"
 
         await asyncio.to_thread(own_chroma_server.start)
+
+        async def ready() -> bool:  # a lexical index that met the outage mid-apply catches up first
+            return (await client.get("/readyz")).status_code == 200
+
+        await wait_until(ready, what="the API ready again after the outage")
         results = await search(client, "lighthouse keeper polishing the lens", ["outage"])
         assert results and {r["chunk_id"].split(":")[1] for r in results} == {"1"}
         report = (await client.post(f"{API}/admin/reconcile", params={"grace_s": 0})).json()
