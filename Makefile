@@ -11,11 +11,12 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup setup-redis setup-compute setup-orchestrator setup-chroma setup-lint lint format test test-compute \
-        test-orchestrator test-deploy test-e2e run compute bench bench-compute bench-queue chaos clean
+.PHONY: help setup setup-redis setup-node setup-console setup-chromium setup-compute setup-orchestrator setup-chroma \
+        setup-lint lint format test test-compute test-orchestrator test-deploy test-e2e run compute bench bench-compute \
+        bench-queue chaos clean
 
 help:
-	@echo "make setup          redis-server if missing, then every environment (.venv/compute, .venv/orchestrator, .venv/chroma)"
+	@echo "make setup          redis-server and Node.js if missing, every environment (.venv/compute, .venv/orchestrator, .venv/chroma), the console"
 	@echo "make test           run the whole test suite against real Redis, Chroma and models"
 	@echo "make lint           ruff (lint, format check) and import-linter (package boundaries)"
 	@echo "make format         ruff format and the safe ruff fixes, in place"
@@ -27,11 +28,29 @@ help:
 	@echo "make bench-queue    job-queue throughput and latency benchmark"
 	@echo "make chaos          seeded load and faults (kill -9, SIGSTOP) for CHAOS_S s (300), CHAOS_SEED; bench/results/chaos.json"
 
-setup: setup-redis setup-compute setup-orchestrator setup-chroma
+setup: setup-redis setup-compute setup-orchestrator setup-chroma setup-console
 
 # Debian's redis-server when none is on PATH (apt-get; sudo when not root).
 setup-redis:
 	@bash deploy/ensure-redis.sh
+
+# Debian's nodejs and npm when missing; the console's build works with Debian's Node 18 and newer.
+setup-node:
+	@bash deploy/ensure-node.sh
+
+# The operator console (/console): its npm dependencies from the lock file, type-checked and built by Vite
+# into services/orchestrator/console/dist, which the orchestrator serves.
+CONSOLE := services/orchestrator/console
+CONSOLE_SOURCES := $(shell find $(CONSOLE)/src -type f 2>/dev/null) $(CONSOLE)/index.html $(CONSOLE)/vite.config.ts \
+                   $(CONSOLE)/tsconfig.json $(CONSOLE)/package.json $(CONSOLE)/package-lock.json
+setup-console: $(CONSOLE)/dist/index.html
+$(CONSOLE)/dist/index.html: $(CONSOLE_SOURCES)
+	@bash deploy/ensure-node.sh
+	cd $(CONSOLE) && npm ci --no-audit --no-fund --loglevel=error && npm run build
+
+# Debian's chromium for the console's browser tests (Playwright drives it; no browser download).
+setup-chromium:
+	@bash deploy/ensure-chromium.sh
 
 setup-compute: $(VENV)/compute/.stamp
 setup-orchestrator: $(VENV)/orchestrator/.stamp
@@ -95,7 +114,7 @@ test-deploy: setup-orchestrator
 # The whole stack as `make run` starts it (two compute replicas), on free ports: ingest, search, delete,
 # invariants, a replica killed mid-ingest, 60 s of chaos (bench/chaos). E2E_CORPUS_PER_FORMAT=N ingests only
 # N corpus files per format.
-test-e2e: setup-redis setup-orchestrator setup-chroma setup-compute
+test-e2e: setup-redis setup-orchestrator setup-chroma setup-compute setup-console setup-chromium
 	$(ORCH_PY) -m pytest tests/e2e -q -p no:cacheprovider -s
 
 # Redis (6380), Chroma (8000), compute (8090), the orchestrator API with workers (8080), data in ./data;
@@ -127,4 +146,4 @@ chaos: setup
 	$(ORCH_PY) -m bench.chaos --duration-s $(CHAOS_S) $(if $(CHAOS_SEED),--seed $(CHAOS_SEED)) --out bench/results/chaos.json
 
 clean:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(CONSOLE)/node_modules $(CONSOLE)/dist

@@ -254,6 +254,7 @@ def main() -> int:
         api = stack[-1].ready.removesuffix("/readyz")
         print(
             "\nThe stack is up (Ctrl-C stops it):\n"
+            f"  console      {api}/console\n"
             f"  API          {api}/api/v1   (OpenAPI: {api}/docs)\n"
             f"  compute      {stack[2].ready.removesuffix('/readyz')}\n"
             f"  Chroma       {stack[1].ready.removesuffix('/api/v2/heartbeat')}\n"

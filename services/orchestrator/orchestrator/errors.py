@@ -32,6 +32,7 @@ class OrchErrorCode(StrEnum):
     job_lost = "job_lost"  # its job ended without finishing it, or was never queued
     queue_unavailable = "queue_unavailable"  # its job could not be queued (the document is failed)
     # Search (issue 12).
+    console_not_built = "console_not_built"  # /console asked of a server whose console was never built (404)
     index_not_ready = "index_not_ready"  # this API's lexical index is still catching up: retry (503)
 
 

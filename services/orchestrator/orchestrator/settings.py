@@ -59,6 +59,9 @@ class Settings(BaseSettings):
     port: int = Field(8080, ge=1, le=65_535)
     api_keys: str = Field("", description="comma-separated API keys for `Authorization: Bearer`")
     cors_origins: str = Field("", description="comma-separated allowed CORS origins (none by default)")
+    # The operator console's built files (services/orchestrator/console, built by `make setup`), served at
+    # /console; empty: next to this package, where the build puts them.
+    console_dir: str = ""
     api_workers: int = Field(2, ge=0, le=256)  # jobs at once in the API process's own worker pool; 0: none
     max_upload_bytes: int = Field(100 * 1024 * 1024, ge=1, le=10 * 1024**3)
     # Every other request body (JSON: search, collections, patches): read whole before the key check runs.

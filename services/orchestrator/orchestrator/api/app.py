@@ -11,7 +11,7 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 
-from orchestrator.api import errors
+from orchestrator.api import console, errors
 from orchestrator.api.auth import require_api_key
 from orchestrator.api.body_limit import BodyLimit
 from orchestrator.api.request_context import RequestContext
@@ -132,4 +132,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (collections, uploads, documents, jobs, search, admin):
         app.include_router(module.router, prefix="/api/v1", dependencies=secured)
     app.include_router(health.router)
+    console.install(app, settings.console_dir)
     return app

@@ -21,6 +21,7 @@ SEARCH_CHANGES = f"{PREFIX}search:changes"
 # hash: collection name -> version, bumped with each of its changes and never deleted (the query cache's key)
 SEARCH_VERSIONS = f"{PREFIX}search:versions"
 SEARCH_CACHE_INDEX = f"{PREFIX}search:cache"  # zset: cache entry key -> time stored (ms), to bound its size
+RECONCILE_LAST = f"{PREFIX}reconcile:last"  # string: the latest reconcile report (JSON), for operators
 
 _STREAM = PREFIX + "queue:{}"
 _AUTOCLAIM_CURSOR = PREFIX + "queue:{}:autoclaim"

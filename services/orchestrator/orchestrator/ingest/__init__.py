@@ -3,6 +3,6 @@ deletions (job handlers), the reconciler, and the operations on documents, colle
 that the API and the reconciler share."""
 
 from orchestrator.ingest.handlers import build_handlers
-from orchestrator.ingest.reconciler import Reconciler, ReconcileReport, run_periodically
+from orchestrator.ingest.reconciler import Reconciler, ReconcileReport, last_report, run_periodically
 
-__all__ = ["ReconcileReport", "Reconciler", "build_handlers", "run_periodically"]
+__all__ = ["ReconcileReport", "Reconciler", "build_handlers", "last_report", "run_periodically"]

@@ -44,6 +44,7 @@ from orchestrator.catalog import (
     searchable,
 )
 from orchestrator.clients import Clients
+from orchestrator.core import keys
 from orchestrator.core.ids import now_ms
 from orchestrator.ingest import metadata
 from orchestrator.ingest.collections import resume_collection_delete
@@ -58,6 +59,8 @@ ORPHAN_MIN_AGE_S = 300
 
 
 class ReconcileReport(BaseModel):
+    started_at_ms: int = 0
+    finished_at_ms: int = 0
     collections_checked: int = 0
     vectors_checked: int = 0
     vectors_deleted: int = 0
@@ -89,7 +92,7 @@ class Reconciler:
         self.grace_s = clients.settings.reconcile_grace_s if grace_s is None else grace_s
 
     async def run(self) -> ReconcileReport:
-        report = ReconcileReport()
+        report = ReconcileReport(started_at_ms=now_ms())
         await self._fix_stuck_documents(report)
         await self._resume_deletes(report)
         async for collection in self._collections():
@@ -113,7 +116,10 @@ class Reconciler:
         retention_s = self.c.settings.job_retention_s
         if retention_s:
             report.jobs_forgotten = await self.c.queue.forget_finished(now_ms() - retention_s * 1000)
+        report.finished_at_ms = now_ms()
         log.info("reconciled: %s", report.model_dump())
+        # Kept for operators (GET /api/v1/admin/reconcile): the latest round, from whichever process ran it.
+        await self.c.redis.set(keys.RECONCILE_LAST, report.model_dump_json())
         return report
 
     async def _collections(self) -> AsyncIterator[Collection]:
@@ -243,6 +249,12 @@ class Reconciler:
                 if page.next_cursor is None:
                     break
                 cursor = page.next_cursor
+
+
+async def last_report(clients: Clients) -> ReconcileReport | None:
+    """The latest round's report, or None before any round has finished."""
+    raw = await clients.redis.get(keys.RECONCILE_LAST)
+    return None if raw is None else ReconcileReport.model_validate_json(raw)
 
 
 async def run_periodically(clients: Clients, interval_s: float, stop: asyncio.Event) -> None:

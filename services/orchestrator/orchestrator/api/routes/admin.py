@@ -3,7 +3,8 @@
 from fastapi import APIRouter, Query
 
 from orchestrator.api.deps import ClientsDep
-from orchestrator.ingest import Reconciler, ReconcileReport
+from orchestrator.errors import NotFound
+from orchestrator.ingest import Reconciler, ReconcileReport, last_report
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -25,3 +26,12 @@ async def reconcile(
     """Deletes vectors no document vouches for (missing, failed, deleting, old generations) once past the
     grace period, fails documents whose job ended without them, and reports what it did."""
     return await Reconciler(clients, grace_s=grace_s).run()
+
+
+@router.get("/reconcile", response_model=ReconcileReport)
+async def last_reconcile(clients: ClientsDep) -> ReconcileReport:
+    """The latest reconcile round's report (periodic or on demand, by any API process); 404 before one."""
+    report = await last_report(clients)
+    if report is None:
+        raise NotFound("no reconcile round has finished yet")
+    return report

@@ -1,0 +1,82 @@
+import { useCallback, useEffect, useRef, useState } from "react";
+
+// The route is the URL's hash (#/search, #/documents/ID): the orchestrator serves one index.html.
+export function useHashRoute(): string[] {
+  const read = () => window.location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
+  const [parts, setParts] = useState(read);
+  useEffect(() => {
+    const changed = () => setParts(read());
+    window.addEventListener("hashchange", changed);
+    return () => window.removeEventListener("hashchange", changed);
+  }, []);
+  return parts;
+}
+
+export function navigate(...parts: string[]): void {
+  window.location.hash = "#/" + parts.map(encodeURIComponent).join("/");
+}
+
+export interface Loaded<T> {
+  data: T | null;
+  error: unknown;
+  loading: boolean;
+  reload: () => void;
+}
+
+// Loads `load()` now and on reload() (and every `everyMs` when given); keeps the last data on an error.
+export function useLoad<T>(load: () => Promise<T>, deps: unknown[], everyMs?: number): Loaded<T> {
+  const [data, setData] = useState<T | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const [loading, setLoading] = useState(true);
+  const [tick, setTick] = useState(0);
+  const latest = useRef(0);
+  const reload = useCallback(() => setTick((n) => n + 1), []);
+  useEffect(() => {
+    const call = ++latest.current;
+    setLoading(true);
+    load().then(
+      (value) => {
+        if (call !== latest.current) return;
+        setData(value);
+        setError(null);
+        setLoading(false);
+      },
+      (exc: unknown) => {
+        if (call !== latest.current) return;
+        setError(exc);
+        setLoading(false);
+      },
+    );
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [...deps, tick]);
+  useEffect(() => {
+    if (!everyMs) return;
+    const timer = setInterval(reload, everyMs);
+    return () => clearInterval(timer);
+  }, [everyMs, reload]);
+  return { data, error, loading, reload };
+}
+
+// Runs an action, keeping its error for the screen to show; `busy` while it runs.
+export function useAction(): {
+  busy: boolean;
+  error: unknown;
+  run: <T>(action: () => Promise<T>) => Promise<T | undefined>;
+  clear: () => void;
+} {
+  const [busy, setBusy] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const run = useCallback(async <T,>(action: () => Promise<T>) => {
+    setBusy(true);
+    setError(null);
+    try {
+      return await action();
+    } catch (exc) {
+      setError(exc);
+      return undefined;
+    } finally {
+      setBusy(false);
+    }
+  }, []);
+  return { busy, error, run, clear: () => setError(null) };
+}

@@ -1,0 +1,179 @@
+import { useEffect, useState } from "react";
+import { api, downloadOriginal } from "../api";
+import { ErrorBanner } from "../components/ErrorBanner";
+import { JobProgress } from "../components/JobProgress";
+import { ago, bytes, pages } from "../format";
+import { navigate, useAction, useLoad } from "../hooks";
+import type { Chunk } from "../types";
+
+function MetadataEditor({ id, metadata, onSaved }: { id: string; metadata: Record<string, unknown>; onSaved: () => void }) {
+  const [text, setText] = useState(JSON.stringify(metadata, null, 2));
+  const action = useAction();
+  useEffect(() => setText(JSON.stringify(metadata, null, 2)), [metadata]);
+  const save = async () => {
+    const next = await action.run(async () => {
+      const parsed: unknown = JSON.parse(text);
+      if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("metadata must be a JSON object");
+      // PATCH merges: a key left out of the edit is removed with an explicit null.
+      const patch: Record<string, unknown> = { ...(parsed as Record<string, unknown>) };
+      for (const key of Object.keys(metadata)) if (!(key in patch)) patch[key] = null;
+      return api.patchMetadata(id, patch);
+    });
+    if (next) onSaved();
+  };
+  return (
+    <div className="panel">
+      <label className="block">
+        Metadata (JSON object)
+        <textarea rows={5} value={text} onChange={(e) => setText(e.target.value)} spellCheck={false} />
+      </label>
+      <button type="button" onClick={save} disabled={action.busy}>
+        Save metadata
+      </button>
+      <ErrorBanner error={action.error} onDismiss={action.clear} />
+    </div>
+  );
+}
+
+function Chunks({ id, generation }: { id: string; generation: number }) {
+  const [chunks, setChunks] = useState<Chunk[]>([]);
+  const [cursor, setCursor] = useState<string | null>(null);
+  const action = useAction();
+  const more = async (from?: string) => {
+    const page = await action.run(() => api.chunks(id, from));
+    if (page) {
+      setChunks((list) => (from ? [...list, ...page.chunks] : page.chunks));
+      setCursor(page.next_cursor);
+    }
+  };
+  useEffect(() => {
+    void more();
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [id, generation]);
+  return (
+    <section aria-labelledby="chunks-title">
+      <h2 id="chunks-title">Chunks</h2>
+      <ErrorBanner error={action.error} />
+      {!chunks.length && !action.busy && <p className="muted">No searchable chunks.</p>}
+      <ol className="chunks">
+        {chunks.map((c) => (
+          <li key={c.chunk_id} className="chunk" data-chunk={c.index}>
+            <div className="chunk-meta">
+              <span>#{c.index}</span>
+              <span className="heading-path">{c.heading_path.join(" › ") || "—"}</span>
+              <span>{pages(c.pages)}</span>
+            </div>
+            <p>{c.text}</p>
+          </li>
+        ))}
+      </ol>
+      {cursor && (
+        <button type="button" onClick={() => more(cursor)} disabled={action.busy}>
+          More chunks
+        </button>
+      )}
+    </section>
+  );
+}
+
+export function DocumentPage({ id }: { id: string }) {
+  const doc = useLoad(() => api.document(id), [id]);
+  const [jobs, setJobs] = useState<{ jobId: string; label: string }[]>([]);
+  const [confirming, setConfirming] = useState(false);
+  const action = useAction();
+  const d = doc.data;
+  const reingest = async () => {
+    const accepted = await action.run(() => api.reingest(id));
+    if (accepted) setJobs((list) => [...list, { jobId: accepted.job_id, label: "Re-ingest" }]);
+    doc.reload();
+  };
+  const remove = async () => {
+    setConfirming(false);
+    const accepted = await action.run(() => api.deleteDocument(id));
+    if (accepted) setJobs((list) => [...list, { jobId: accepted.job_id, label: "Delete" }]);
+    doc.reload();
+  };
+  return (
+    <section aria-labelledby="document-title">
+      <p>
+        <a href={d ? `#/documents/${encodeURIComponent(d.collection)}` : "#/documents"}>← Documents</a>
+      </p>
+      <h1 id="document-title">{d?.filename ?? id}</h1>
+      <ErrorBanner error={doc.error ?? action.error} onDismiss={action.clear} />
+      {d && (
+        <>
+          <dl className="facts">
+            <dt>Status</dt>
+            <dd>
+              <span className={`status status-${d.status}`} data-testid="document-status">
+                {d.status}
+              </span>
+              {d.error && (
+                <span className="error-inline">
+                  {" "}
+                  <strong>{d.error.code}</strong>: {d.error.message}
+                </span>
+              )}
+            </dd>
+            <dt>Collection</dt>
+            <dd>{d.collection}</dd>
+            <dt>Format</dt>
+            <dd>{d.format ?? "—"}</dd>
+            <dt>Pages</dt>
+            <dd>{d.pages ?? "—"}</dd>
+            <dt>Chunks</dt>
+            <dd>{d.chunk_count}</dd>
+            <dt>Size</dt>
+            <dd>{bytes(d.size_bytes)}</dd>
+            <dt>Generation</dt>
+            <dd>{d.generation}</dd>
+            <dt>Updated</dt>
+            <dd>{ago(d.updated_at_ms)}</dd>
+            <dt>Id</dt>
+            <dd>
+              <code>{d.id}</code>
+            </dd>
+          </dl>
+          {d.extracted && (
+            <details>
+              <summary>Extracted metadata</summary>
+              <pre>{JSON.stringify(d.extracted, null, 2)}</pre>
+            </details>
+          )}
+          <div className="row">
+            <button type="button" onClick={() => action.run(() => downloadOriginal(d))}>
+              Download original
+            </button>
+            <button type="button" onClick={reingest} disabled={action.busy}>
+              Re-ingest
+            </button>
+            {confirming ? (
+              <>
+                <button type="button" className="danger" onClick={remove}>
+                  Confirm delete
+                </button>
+                <button type="button" onClick={() => setConfirming(false)}>
+                  Keep
+                </button>
+              </>
+            ) : (
+              <button type="button" onClick={() => setConfirming(true)} disabled={d.status === "deleting"}>
+                Delete document
+              </button>
+            )}
+          </div>
+          {jobs.map((j) => (
+            <JobProgress
+              key={j.jobId}
+              jobId={j.jobId}
+              label={j.label}
+              onEnd={() => (j.label === "Delete" ? navigate("documents", d.collection) : doc.reload())}
+            />
+          ))}
+          <MetadataEditor id={id} metadata={d.metadata} onSaved={doc.reload} />
+          <Chunks id={id} generation={d.generation} />
+        </>
+      )}
+    </section>
+  );
+}
