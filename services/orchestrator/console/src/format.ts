@@ -18,6 +18,5 @@ export function score(value: number | null | undefined): string {
 }
 
 export function pages(list: number[]): string {
-  if (!list.length) return "—";
   return list.length === 1 ? `p. ${list[0]}` : `pp. ${list[0]}–${list[list.length - 1]}`;
 }

@@ -60,8 +60,8 @@ function Chunks({ id, generation }: { id: string; generation: number }) {
           <li key={c.chunk_id} className="chunk" data-chunk={c.index}>
             <div className="chunk-meta">
               <span>#{c.index}</span>
-              <span className="heading-path">{c.heading_path.join(" › ") || "—"}</span>
-              <span>{pages(c.pages)}</span>
+              {c.heading_path.length > 0 && <span className="heading-path">{c.heading_path.join(" › ")}</span>}
+              {c.pages.length > 0 && <span>{pages(c.pages)}</span>}
             </div>
             <p>{c.text}</p>
           </li>
@@ -120,7 +120,7 @@ export function DocumentPage({ id }: { id: string }) {
             <dt>Format</dt>
             <dd>{d.format ?? "—"}</dd>
             <dt>Pages</dt>
-            <dd>{d.pages ?? "—"}</dd>
+            <dd>{d.pages || "—"}</dd>
             <dt>Chunks</dt>
             <dd>{d.chunk_count}</dd>
             <dt>Size</dt>

@@ -92,7 +92,7 @@ export function Documents({ collection }: { collection: string }) {
                 <span className={`status status-${d.status}`}>{d.status}</span>
                 {d.error && <span className="muted"> {d.error.code}</span>}
               </td>
-              <td className="num">{d.pages ?? "—"}</td>
+              <td className="num">{d.pages || "—"}</td>
               <td className="num">{d.chunk_count}</td>
               <td className="num">{bytes(d.size_bytes)}</td>
               <td>{ago(d.updated_at_ms)}</td>

@@ -89,8 +89,8 @@ export function Search() {
                     {hit.filename}
                   </a>
                   <span className="muted">{hit.collection}</span>
-                  <span className="heading-path">{hit.heading_path.join(" › ")}</span>
-                  <span>{pages(hit.pages)}</span>
+                  {hit.heading_path.length > 0 && <span className="heading-path">{hit.heading_path.join(" › ")}</span>}
+                  {hit.pages.length > 0 && <span>{pages(hit.pages)}</span>}
                 </div>
                 <Highlighted text={hit.text} spans={hit.highlights} />
                 <dl className="scores">

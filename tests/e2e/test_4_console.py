@@ -1,0 +1,292 @@
+"""The operator console (/console) in Debian's chromium, driven by Playwright, against the whole stack:
+three corpus files dropped on the upload zone and their live bars reaching done, a search with a
+highlighted hit, the document and its chunks, its deletion and its absence from search after, and a dead
+job (its Chroma write failed on every delivery) replayed from the operations screen. Every request the
+page makes is recorded: none may go to another host. Screenshots go to test-results/console/."""
+
+import base64
+import mimetypes
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+from playwright.sync_api import Browser, Page, Route, expect, sync_playwright
+
+from tests.support import CORPUS, REPO, free_port
+from tests.support.e2e import create_collection, upload
+
+CHROMIUM = Path(os.environ.get("CONSOLE_CHROMIUM", "/usr/bin/chromium"))
+SHOTS = REPO / "test-results" / "console"
+COLLECTION = "console-demo"
+DROPPED = [CORPUS / "md" / "duck.md", CORPUS / "docx" / "lorem_ipsum.docx", CORPUS / "pdf" / "multi_page.pdf"]
+# Nothing in the background: no component updates, no safe-browsing or metrics calls, no first-run pages.
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-dev-shm-usage",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-default-apps",
+    "--disable-domain-reliability",
+    "--disable-sync",
+    "--disable-features=Translate,OptimizationHints,MediaRouter",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--metrics-recording-only",
+]
+UI_TIMEOUT_MS = 240_000  # an ingest on two shared cores; a wait, not a measure
+
+pytestmark = [
+    pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} missing: make setup-chromium installs it"),
+    pytest.mark.skipif(not all(p.is_file() for p in DROPPED), reason=f"{CORPUS} is absent"),
+]
+
+
+class Console:
+    """One page of the console, with every request it made."""
+
+    def __init__(self, browser: Browser, origin: str):
+        self.origin = origin
+        self.requests: list[str] = []
+        self.foreign: list[str] = []
+        self.context = browser.new_context(viewport={"width": 1280, "height": 900})
+        self.context.route("**/*", self._route)
+        self.page: Page = self.context.new_page()
+        self.page.set_default_timeout(30_000)
+
+    def _route(self, route: Route) -> None:
+        url = route.request.url
+        self.requests.append(url)
+        parts = urlsplit(url)
+        if parts.scheme in ("data", "blob") or f"{parts.scheme}://{parts.netloc}" == self.origin:
+            route.continue_()
+        else:
+            self.foreign.append(url)
+            route.abort()
+
+    def open(self, screen: str) -> Page:
+        self.page.goto(f"{self.origin}/console/#/{screen}")
+        return self.page
+
+    def shot(self, name: str) -> None:
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        self.page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def console(stack, browser: Browser) -> Iterator[Console]:
+    console = Console(browser, stack.api.removesuffix("/api/v1"))
+    yield console
+    console.context.close()
+    assert console.requests, "the page made no request at all"
+    assert not console.foreign, f"requests to other hosts: {console.foreign}"
+
+
+def drop_files(page: Page, target: str, files: list[Path]) -> None:
+    """Drops files on `target` the way a user's drag from the desktop does: a DataTransfer holding them."""
+    payload = [
+        {
+            "name": f.name,
+            "type": mimetypes.guess_type(f.name)[0] or "application/octet-stream",
+            "b64": base64.b64encode(f.read_bytes()).decode(),
+        }
+        for f in files
+    ]
+    transfer = page.evaluate_handle(
+        """(files) => {
+            const transfer = new DataTransfer();
+            for (const f of files) {
+                const bytes = Uint8Array.from(atob(f.b64), (c) => c.charCodeAt(0));
+                transfer.items.add(new File([bytes], f.name, { type: f.type }));
+            }
+            return transfer;
+        }""",
+        payload,
+    )
+    for event in ("dragenter", "dragover", "drop"):
+        page.dispatch_event(target, event, {"dataTransfer": transfer})
+
+
+def search_in(page: Page, query: str) -> None:
+    page.get_by_label("Query").fill(query)
+    for box in page.get_by_role("group", name="Collections").get_by_role("checkbox").all():
+        label = box.evaluate("b => b.parentElement.textContent.trim()")
+        box.set_checked(label == COLLECTION)
+    page.get_by_role("button", name="Search", exact=True).click()
+    expect(page.get_by_text("results (")).to_be_visible()
+
+
+def test_upload_search_open_and_delete_through_the_console(console: Console) -> None:
+    page = console.page
+    page.goto(f"{console.origin}/console")  # the one line the README gives
+    assert page.url == f"{console.origin}/console/"
+    expect(page.get_by_role("heading", name="Collections", exact=True)).to_be_visible()
+
+    # An API error is shown with its code and message, and the form stays usable.
+    page.get_by_label("Name").fill("Not A Name!")
+    page.get_by_role("button", name="Create").click()
+    expect(page.locator('.error[data-code="invalid_request"]')).to_contain_text("name")
+
+    page.get_by_label("Name").fill(COLLECTION)
+    page.get_by_label("Chunking strategy").select_option("markdown")
+    page.get_by_role("button", name="Create").click()
+    expect(page.locator(f'tr[data-collection="{COLLECTION}"]')).to_be_visible()
+
+    page.locator(f'tr[data-collection="{COLLECTION}"] a').click()
+    expect(page.get_by_role("heading", name=f"Upload to {COLLECTION}")).to_be_visible()
+    drop_files(page, '[data-testid="dropzone"]', DROPPED)
+    bars = page.locator(".uploads .job")
+    expect(bars).to_have_count(3)
+    # Each bar follows its job's events to the end: all three reach done, none fails.
+    expect(page.locator('.uploads .job[data-status="succeeded"]')).to_have_count(3, timeout=UI_TIMEOUT_MS)
+    for bar in bars.all():
+        expect(bar.locator(".job-state")).to_have_text("done")
+        assert bar.locator("progress").evaluate("p => p.value") == 100
+    # The keyboard reaches the drop zone too; the same bytes again are refused, with the API's code.
+    page.get_by_test_id("dropzone").focus()
+    with page.expect_file_chooser() as chooser:
+        page.keyboard.press("Enter")
+    chooser.value.set_files(str(DROPPED[0]))
+    expect(page.locator('.uploads [data-code="duplicate"]')).to_be_visible()
+
+    page.get_by_role("button", name="Refresh").click()
+    for path in DROPPED:
+        expect(page.get_by_role("link", name=path.name)).to_be_visible()
+    console.shot("documents")
+
+    page = console.open("collections")
+    row = page.locator(f'tr[data-collection="{COLLECTION}"]')
+    expect(row.locator("td").nth(1)).to_have_text("3")
+    console.shot("collections")
+
+    page = console.open("search")
+    search_in(page, "swimming in the lake")
+    first = page.locator(".hit").first
+    expect(first.locator(".hit-file")).to_have_text("duck.md")
+    marks = [m.lower() for m in first.locator("mark").all_inner_texts()]
+    # Highlights mark the query's words as the text has them (after stemming), and nothing else.
+    assert "swimming" in marks and set(marks) <= {"swimming", "in", "the", "lake"}, marks
+    for side in ("fused", "dense", "lexical"):
+        expect(first.locator(".scores dt", has_text=side)).to_be_visible()
+    duck_id = first.get_attribute("data-document")
+    console.shot("search")
+
+    first.locator(".hit-file").click()
+    expect(page.get_by_role("heading", name="duck.md")).to_be_visible()
+    expect(page.get_by_test_id("document-status")).to_have_text("ready")
+    chunks = page.locator(".chunk")
+    expect(chunks.first).to_be_visible()
+    assert any("swim" in text.lower() for text in chunks.all_inner_texts())
+    headings = page.locator(".chunk .heading-path").all_inner_texts()
+    assert any("swim" in heading.lower() for heading in headings), headings  # "Swimming in the lake › Let's swim!"
+    console.shot("document")
+
+    page.get_by_role("button", name="Delete document").click()
+    page.get_by_role("button", name="Confirm delete").click()
+    # The delete job's bar runs to its end, and the console goes back to the collection's documents.
+    expect(page.get_by_role("heading", name="Documents")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(page.get_by_role("link", name="duck.md")).to_have_count(0)
+
+    page = console.open("search")
+    search_in(page, "swimming in the lake")
+    expect(page.locator(f'.hit[data-document="{duck_id}"]')).to_have_count(0)
+
+
+def test_a_dead_job_is_replayed_from_the_operations_screen(stack, console: Console) -> None:
+    chroma = stack.services[1]
+    with stack.client() as client:
+        create_collection(client, "console-dead")
+        chroma.stop()  # every delivery's write to Chroma fails: retries run out and the job dies
+        try:
+            accepted = upload(client, "console-dead", "lantern.md", b"# Lantern\n\nThe lantern keeper trims wicks.\n")
+            job_id = accepted["job_id"]
+            deadline = time.monotonic() + 180
+            while (job := client.get(f"/jobs/{job_id}").json())["status"] != "dead":
+                assert time.monotonic() < deadline and job["status"] not in ("succeeded", "failed"), job
+                time.sleep(0.5)
+        finally:
+            chroma.start()
+            chroma.wait_ready(120)
+
+    page = console.open("operations")
+    expect(page.get_by_role("heading", name="Health")).to_be_visible()
+    expect(page.locator(".health li").first).to_be_visible()
+    row = page.locator(f'tr[data-dead-job="{job_id}"]')
+    expect(row).to_be_visible()
+    expect(row).to_contain_text("retries_exhausted")
+    page.get_by_role("button", name="Run reconcile now").click()
+    expect(page.get_by_text("Last round finished")).to_be_visible()
+    console.shot("operations")
+
+    row.get_by_role("button", name="Replay").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Job {job_id} queued again")
+    expect(row).to_have_count(0)
+    with httpx.Client(base_url=stack.api, timeout=30) as client:
+        deadline = time.monotonic() + 180
+        while (job := client.get(f"/jobs/{job_id}").json())["status"] != "succeeded":
+            assert time.monotonic() < deadline and job["status"] not in ("failed", "dead"), job
+            time.sleep(0.5)
+        document = client.get(f"/documents/{job['document_id']}").json()
+        assert document["status"] == "ready", document
+
+
+def test_the_console_asks_for_the_api_key_once_per_session(stack, browser: Browser, tmp_path: Path) -> None:
+    """A second API process on the same stack, with keys: the console asks for one, says when it is
+    refused, keeps it in session storage (a reload does not ask again), and a new session asks again."""
+    api = stack.services[-1]
+    key = "k" * 40
+    port = free_port()
+    keyed = replace(
+        api,
+        name="orchestrator-keyed",
+        ready=f"http://127.0.0.1:{port}/readyz",
+        env={**api.env, "ORCH_PORT": str(port), "ORCH_API_KEYS": key, "ORCH_API_WORKERS": "0",
+             "ORCH_LEXICAL_DIR": str(tmp_path / "lexical")},
+    )
+    keyed.log = open(tmp_path / "orchestrator-keyed.log", "a")  # noqa: SIM115 (closed below)
+    keyed.start()
+    try:
+        keyed.wait_ready(120)
+        origin = f"http://127.0.0.1:{port}"
+        console = Console(browser, origin)
+        page = console.open("collections")
+        prompt = page.get_by_role("heading", name="API key")
+        expect(prompt).to_be_visible()
+        expect(page.locator('.error[data-code="unauthorized"]')).to_be_visible()
+
+        page.get_by_role("textbox", name="API key").fill("w" * 40)
+        page.get_by_role("button", name="Use key").click()
+        expect(page.get_by_text("the one given was refused")).to_be_visible()
+
+        page.get_by_role("textbox", name="API key").fill(key)
+        page.get_by_role("button", name="Use key").click()
+        expect(prompt).to_have_count(0)
+        expect(page.locator(f'tr[data-collection="{COLLECTION}"]')).to_be_visible()
+        assert page.evaluate("sessionStorage.getItem('docsearch.apiKey')") == key
+        assert page.evaluate("localStorage.length") == 0  # never kept past the session
+
+        page.reload()
+        expect(page.locator(f'tr[data-collection="{COLLECTION}"]')).to_be_visible()
+        expect(prompt).to_have_count(0)
+        assert not console.foreign, console.foreign
+        console.context.close()
+
+        fresh = Console(browser, origin)
+        expect(fresh.open("operations").get_by_role("heading", name="API key")).to_be_visible()
+        fresh.context.close()
+    finally:
+        keyed.stop()
+        keyed.log.close()
