@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help setup setup-redis setup-node setup-console setup-chromium setup-compute setup-orchestrator setup-chroma \
-        setup-lint lint format test test-compute test-orchestrator test-deploy test-e2e run compute bench bench-compute \
+        setup-lint lint format test test-console test-compute test-orchestrator test-deploy test-e2e run compute bench bench-compute \
         bench-queue chaos clean
 
 help:
@@ -20,7 +20,7 @@ help:
 	@echo "make test           run the whole test suite against real Redis, Chroma and models"
 	@echo "make lint           ruff (lint, format check) and import-linter (package boundaries)"
 	@echo "make format         ruff format and the safe ruff fixes, in place"
-	@echo "make test-e2e       end-to-end tests: the whole stack, two compute replicas, ../shared/corpus"
+	@echo "make test-e2e       end-to-end tests: the whole stack, two compute replicas, ../shared/corpus, the console in chromium"
 	@echo "make run            the whole stack, supervised: Redis, Chroma, compute, orchestrator API (dev mode)"
 	@echo "make compute        run the compute service in the foreground (COMPUTE_PORT, default 8090)"
 	@echo "make bench          /embed per backend, then the whole stack: a 2,000-page PDF, ingest ratios, SciFact quality per mode and per backend, search latency, cache, lexical index, memory (BENCH_ARGS=--quick)"
@@ -98,7 +98,12 @@ format: setup-lint
 	$(LINT)/ruff check --fix .
 	$(LINT)/ruff format .
 
-test: test-compute test-orchestrator test-deploy test-e2e
+test: test-console test-compute test-orchestrator test-deploy test-e2e
+
+# The console's own logic (event-stream parsing, highlight offsets, progress bars) under Vitest; the
+# console itself is driven in Chromium by tests/e2e/test_4_console.py.
+test-console: setup-console
+	cd $(CONSOLE) && npm test
 
 test-compute: setup-compute
 	$(COMPUTE_PY) -m pytest tests/compute -q -p no:cacheprovider

@@ -3,6 +3,14 @@
 #   API:     python -m orchestrator api            (the default command)
 #   workers: python -m orchestrator worker --concurrency 4
 # No ML library: Redis, the Chroma HTTP client and httpx to compute. The `docsearch` CLI is installed too.
+# The operator console is built in a Node stage of its own; only its static files enter the image.
+FROM node:20.19.5-bookworm-slim AS console
+WORKDIR /console
+COPY services/orchestrator/console/package.json services/orchestrator/console/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY services/orchestrator/console ./
+RUN npm run build
+
 FROM python:3.11.11-slim-bookworm
 
 # MALLOC_ARENA_MAX: tantivy's threads would each take a malloc arena, and the API's memory creep up.
@@ -12,7 +20,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     MALLOC_ARENA_MAX=2 \
     ORCH_HOST=0.0.0.0 \
-    ORCH_PORT=8080
+    ORCH_PORT=8080 \
+    ORCH_CONSOLE_DIR=/app/console
 
 WORKDIR /app
 COPY services/orchestrator/requirements.txt services/orchestrator/requirements.txt
@@ -20,6 +29,7 @@ RUN pip install -r services/orchestrator/requirements.txt
 COPY shared shared
 COPY services/orchestrator services/orchestrator
 RUN pip install --no-deps ./shared ./services/orchestrator
+COPY --from=console /console/dist /app/console
 
 # Runtime requirements only: test packages (requirements-test.txt) never enter the image, nor do tests/.
 # /data/blobs: where compose and Kubernetes mount the originals volume (ORCH_BLOB_URL); created here owned

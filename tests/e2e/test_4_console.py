@@ -191,7 +191,9 @@ def test_upload_search_open_and_delete_through_the_console(console: Console) -> 
     expect(chunks.first).to_be_visible()
     assert any("swim" in text.lower() for text in chunks.all_inner_texts())
     headings = page.locator(".chunk .heading-path").all_inner_texts()
-    assert any("swim" in heading.lower() for heading in headings), headings  # "Swimming in the lake › Let's swim!"
+    assert any("swim" in heading.lower() for heading in headings), (
+        headings
+    )  # "Swimming in the lake › Let's swim!"
     console.shot("document")
 
     page.get_by_role("button", name="Delete document").click()
@@ -211,7 +213,9 @@ def test_a_dead_job_is_replayed_from_the_operations_screen(stack, console: Conso
         create_collection(client, "console-dead")
         chroma.stop()  # every delivery's write to Chroma fails: retries run out and the job dies
         try:
-            accepted = upload(client, "console-dead", "lantern.md", b"# Lantern\n\nThe lantern keeper trims wicks.\n")
+            accepted = upload(
+                client, "console-dead", "lantern.md", b"# Lantern\n\nThe lantern keeper trims wicks.\n"
+            )
             job_id = accepted["job_id"]
             deadline = time.monotonic() + 180
             while (job := client.get(f"/jobs/{job_id}").json())["status"] != "dead":
@@ -253,8 +257,13 @@ def test_the_console_asks_for_the_api_key_once_per_session(stack, browser: Brows
         api,
         name="orchestrator-keyed",
         ready=f"http://127.0.0.1:{port}/readyz",
-        env={**api.env, "ORCH_PORT": str(port), "ORCH_API_KEYS": key, "ORCH_API_WORKERS": "0",
-             "ORCH_LEXICAL_DIR": str(tmp_path / "lexical")},
+        env={
+            **api.env,
+            "ORCH_PORT": str(port),
+            "ORCH_API_KEYS": key,
+            "ORCH_API_WORKERS": "0",
+            "ORCH_LEXICAL_DIR": str(tmp_path / "lexical"),
+        },
     )
     keyed.log = open(tmp_path / "orchestrator-keyed.log", "a")  # noqa: SIM115 (closed below)
     keyed.start()

@@ -1,31 +1,6 @@
 import { useEffect, useState } from "react";
 import { followJob, type JobView } from "../events";
-
-// Parse fills the first 40% of the bar, embedding the next 55%; the rest is chunking and the commit.
-const STAGE_SPAN: Record<string, [number, number]> = {
-  parse: [0, 40],
-  metadata: [40, 42],
-  chunk: [42, 45],
-  embed: [45, 95],
-  commit: [95, 99],
-};
-
-export function percent(view: JobView): number {
-  if (view.status === "succeeded") return 100;
-  const span = view.stage ? STAGE_SPAN[view.stage] : undefined;
-  const p = view.progress;
-  if (!span) return view.status === "running" ? 2 : 0;
-  const share = p && p.total ? Math.min(1, p.done / p.total) : 0;
-  return Math.round(span[0] + (span[1] - span[0]) * share);
-}
-
-function describe(view: JobView): string {
-  if (view.status === "succeeded") return "done";
-  if (view.status !== "running") return view.status;
-  const p = view.progress;
-  const count = p ? ` ${p.done}${p.total !== null ? `/${p.total}` : ""} ${p.unit}` : "";
-  return `${view.stage ?? "starting"}${count}`;
-}
+import { describe, percent } from "../progress";
 
 // One live bar per job, fed by its Server-Sent Events; `label` names what the job works on.
 export function JobProgress({ jobId, label, onEnd }: { jobId: string; label: string; onEnd?: (view: JobView) => void }) {
