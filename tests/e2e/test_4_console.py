@@ -1,7 +1,8 @@
 """The operator console (/console) in Debian's chromium, driven by Playwright, against the whole stack:
 three corpus files dropped on the upload zone and their live bars reaching done, a search with a
 highlighted hit, the document and its chunks, its deletion and its absence from search after, and a dead
-job (its Chroma write failed on every delivery) replayed from the operations screen. Every request the
+job (its Chroma write failed on every delivery) replayed and another purged, and a failed job retried, from
+the operations screen, and the API key prompt against a second API process with keys. Every request the
 page makes is recorded: none may go to another host. Screenshots go to test-results/console/."""
 
 import base64
@@ -23,6 +24,7 @@ from tests.support.e2e import create_collection, upload
 CHROMIUM = Path(os.environ.get("CONSOLE_CHROMIUM", "/usr/bin/chromium"))
 SHOTS = REPO / "test-results" / "console"
 COLLECTION = "console-demo"
+ENCRYPTED = CORPUS / "awkward" / "encrypted" / "pypdf_encrypted-file_pw-test.pdf"
 DROPPED = [CORPUS / "md" / "duck.md", CORPUS / "docx" / "lorem_ipsum.docx", CORPUS / "pdf" / "multi_page.pdf"]
 # Nothing in the background: no component updates, no safe-browsing or metrics calls, no first-run pages.
 FLAGS = [
@@ -43,7 +45,7 @@ UI_TIMEOUT_MS = 240_000  # an ingest on two shared cores; a wait, not a measure
 
 pytestmark = [
     pytest.mark.skipif(not CHROMIUM.exists(), reason=f"{CHROMIUM} missing: make setup-chromium installs it"),
-    pytest.mark.skipif(not all(p.is_file() for p in DROPPED), reason=f"{CORPUS} is absent"),
+    pytest.mark.skipif(not all(p.is_file() for p in [*DROPPED, ENCRYPTED]), reason=f"{CORPUS} is absent"),
 ]
 
 
@@ -122,6 +124,7 @@ def drop_files(page: Page, target: str, files: list[Path]) -> None:
 
 def search_in(page: Page, query: str) -> None:
     page.get_by_label("Query").fill(query)
+    page.get_by_label("Top k").fill("5")
     for box in page.get_by_role("group", name="Collections").get_by_role("checkbox").all():
         label = box.evaluate("b => b.parentElement.textContent.trim()")
         box.set_checked(label == COLLECTION)
@@ -207,44 +210,75 @@ def test_upload_search_open_and_delete_through_the_console(console: Console) -> 
     expect(page.locator(f'.hit[data-document="{duck_id}"]')).to_have_count(0)
 
 
-def test_a_dead_job_is_replayed_from_the_operations_screen(stack, console: Console) -> None:
+def wait_status(client: httpx.Client, job_id: str, wanted: str, timeout_s: float = 180) -> dict:
+    deadline = time.monotonic() + timeout_s
+    while (job := client.get(f"/jobs/{job_id}").json())["status"] != wanted:
+        assert time.monotonic() < deadline and job["status"] not in {"succeeded", "failed", "dead"} - {
+            wanted
+        }, job
+        time.sleep(0.5)
+    return job
+
+
+def test_dead_and_failed_jobs_are_handled_from_the_operations_screen(stack, console: Console) -> None:
     chroma = stack.services[1]
     with stack.client() as client:
-        create_collection(client, "console-dead")
-        chroma.stop()  # every delivery's write to Chroma fails: retries run out and the job dies
+        create_collection(client, "console-ops")
+        # A password-protected PDF without its password fails for good (not retryable): a failed job.
+        failed = upload(client, "console-ops", "locked.pdf", ENCRYPTED.read_bytes())["job_id"]
+        wait_status(client, failed, "failed")
+        chroma.stop()  # every delivery's write to Chroma fails: retries run out and the jobs die
         try:
-            accepted = upload(
-                client, "console-dead", "lantern.md", b"# Lantern\n\nThe lantern keeper trims wicks.\n"
-            )
-            job_id = accepted["job_id"]
-            deadline = time.monotonic() + 180
-            while (job := client.get(f"/jobs/{job_id}").json())["status"] != "dead":
-                assert time.monotonic() < deadline and job["status"] not in ("succeeded", "failed"), job
-                time.sleep(0.5)
+            dead = [
+                upload(
+                    client,
+                    "console-ops",
+                    f"{name}.md",
+                    f"# {name}\n\nThe {name} keeper trims wicks.\n".encode(),
+                )["job_id"]
+                for name in ("lantern", "beacon")
+            ]
+            for job_id in dead:
+                wait_status(client, job_id, "dead")
         finally:
             chroma.start()
             chroma.wait_ready(120)
+    replayed, purged = dead
 
     page = console.open("operations")
     expect(page.get_by_role("heading", name="Health")).to_be_visible()
-    expect(page.locator(".health li").first).to_be_visible()
-    row = page.locator(f'tr[data-dead-job="{job_id}"]')
-    expect(row).to_be_visible()
-    expect(row).to_contain_text("retries_exhausted")
+    expect(page.locator('.health li[data-ok="true"]', has_text="chroma")).to_be_visible()
+    expect(page.locator(".health li", has_text="compute")).not_to_have_count(0)
+    for job_id in dead:
+        expect(page.locator(f'tr[data-dead-job="{job_id}"]')).to_contain_text("retries_exhausted")
+    failed_row = page.locator(f'tr[data-job="{failed}"]')
+    expect(failed_row).to_contain_text("encrypted_document")
     page.get_by_role("button", name="Run reconcile now").click()
     expect(page.get_by_text("Last round finished")).to_be_visible()
     console.shot("operations")
 
-    row.get_by_role("button", name="Replay").click()
-    expect(page.get_by_role("status")).to_contain_text(f"Job {job_id} queued again")
-    expect(row).to_have_count(0)
+    page.get_by_role("button", name=f"Replay job {replayed}").click()
+    expect(page.get_by_role("status")).to_contain_text(f"Job {replayed} queued again")
+    page.get_by_role("button", name=f"Purge dead letter of job {purged}").click()
+    expect(page.locator(f'tr[data-dead-job="{replayed}"]')).to_have_count(0)
+    expect(page.locator(f'tr[data-dead-job="{purged}"]')).to_have_count(0)
+
     with httpx.Client(base_url=stack.api, timeout=30) as client:
-        deadline = time.monotonic() + 180
-        while (job := client.get(f"/jobs/{job_id}").json())["status"] != "succeeded":
-            assert time.monotonic() < deadline and job["status"] not in ("failed", "dead"), job
+        before = client.get(f"/jobs/{failed}").json()
+        page.get_by_role("button", name=f"Retry job {failed}").click()
+        expect(page.locator('[role="alert"]')).to_have_count(0)
+        # The retry ran the job again (it fails again: still no password), after the click.
+        deadline = time.monotonic() + 120
+        while (job := client.get(f"/jobs/{failed}").json())["finished_at_ms"] == before["finished_at_ms"]:
+            assert time.monotonic() < deadline, job
             time.sleep(0.5)
-        document = client.get(f"/documents/{job['document_id']}").json()
-        assert document["status"] == "ready", document
+        assert wait_status(client, failed, "failed")["error"]["code"] == "encrypted_document"
+
+        job = wait_status(client, replayed, "succeeded")
+        assert client.get(f"/documents/{job['document_id']}").json()["status"] == "ready"
+        # A purged letter leaves its job dead (it can still be replayed from the API), out of the queue.
+        assert client.get(f"/jobs/{purged}").json()["status"] == "dead"
+        assert purged not in {letter["job_id"] for letter in client.get("/dlq").json()["items"]}
 
 
 def test_the_console_asks_for_the_api_key_once_per_session(stack, browser: Browser, tmp_path: Path) -> None:

@@ -142,8 +142,11 @@ export const api = {
   reconcile: () => request<ReconcileReport>("admin/reconcile", { method: "POST" }),
   // /readyz answers 503 with the same body when something is down: both are a report to show.
   readiness: async (): Promise<Readiness> => {
-    const response = await fetch("/readyz");
-    return (await response.json()) as Readiness;
+    try {
+      return (await (await fetch("/readyz")).json()) as Readiness;
+    } catch (exc) {
+      throw new ApiError(0, "network_error", `the server did not answer /readyz: ${String(exc)}`, true);
+    }
   },
   originalUrl: (id: string) => `${API}/documents/${enc(id)}/original`,
 };
