@@ -12,7 +12,7 @@ export TRANSFORMERS_OFFLINE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help setup setup-redis setup-node setup-console setup-chromium setup-compute setup-orchestrator setup-chroma \
-        setup-lint lint format test test-console test-compute test-orchestrator test-deploy test-e2e run compute bench bench-compute \
+        setup-lint lint format console-screenshots test test-console test-compute test-orchestrator test-deploy test-e2e run compute bench bench-compute \
         bench-queue chaos clean
 
 help:
@@ -47,6 +47,12 @@ setup-console: $(CONSOLE)/dist/index.html
 $(CONSOLE)/dist/index.html: $(CONSOLE_SOURCES)
 	@bash deploy/ensure-node.sh
 	cd $(CONSOLE) && npm ci --no-audit --no-fund --loglevel=error && npm run build
+
+# The README's screenshots: copied from the last run of the console's browser tests (make test-e2e).
+console-screenshots:
+	@for screen in collections documents search operations; do \
+	  cp test-results/console/$$screen.png docs/console/$$screen.png || exit 1; done
+	@echo "docs/console/*.png updated from test-results/console/"
 
 # Debian's chromium for the console's browser tests (Playwright drives it; no browser download).
 setup-chromium:

@@ -60,6 +60,11 @@ class Console:
         self.context.route("**/*", self._route)
         self.page: Page = self.context.new_page()
         self.page.set_default_timeout(30_000)
+        # What the page's CSP blocks never reaches the route above: Chromium reports it on the console.
+        self.page.on(
+            "console",
+            lambda message: "Content Security Policy" in message.text and self.foreign.append(message.text),
+        )
 
     def _route(self, route: Route) -> None:
         url = route.request.url
@@ -82,6 +87,7 @@ class Console:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
+    expect.set_options(timeout=30_000)  # waits, on two shared cores; not a measure
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=FLAGS)
         yield browser
@@ -97,15 +103,16 @@ def console(stack, browser: Browser) -> Iterator[Console]:
     assert not console.foreign, f"requests to other hosts: {console.foreign}"
 
 
-def drop_files(page: Page, target: str, files: list[Path]) -> None:
+def drop_files(page: Page, target: str, files: list[Path] | dict[str, bytes]) -> None:
     """Drops files on `target` the way a user's drag from the desktop does: a DataTransfer holding them."""
+    named = files if isinstance(files, dict) else {f.name: f.read_bytes() for f in files}
     payload = [
         {
-            "name": f.name,
-            "type": mimetypes.guess_type(f.name)[0] or "application/octet-stream",
-            "b64": base64.b64encode(f.read_bytes()).decode(),
+            "name": name,
+            "type": mimetypes.guess_type(name)[0] or "application/octet-stream",
+            "b64": base64.b64encode(data).decode(),
         }
-        for f in files
+        for name, data in named.items()
     ]
     transfer = page.evaluate_handle(
         """(files) => {
@@ -203,11 +210,32 @@ def test_upload_search_open_and_delete_through_the_console(console: Console) -> 
     page.get_by_role("button", name="Confirm delete").click()
     # The delete job's bar runs to its end, and the console goes back to the collection's documents.
     expect(page.get_by_role("heading", name="Documents")).to_be_visible(timeout=UI_TIMEOUT_MS)
+    expect(page.get_by_role("link", name="lorem_ipsum.docx")).to_be_visible()  # the list has loaded
     expect(page.get_by_role("link", name="duck.md")).to_have_count(0)
 
     page = console.open("search")
     search_in(page, "swimming in the lake")
     expect(page.locator(f'.hit[data-document="{duck_id}"]')).to_have_count(0)
+
+
+def test_a_drop_of_more_files_than_the_browser_has_connections_all_reach_done(
+    stack, console: Console
+) -> None:
+    """Twelve jobs at once: three bars stream, the others poll until a stream is free, and the lists still
+    answer meanwhile (a bar per open stream would take all six of the browser's connections)."""
+    with stack.client() as client:
+        create_collection(client, "console-many")
+    files = {
+        f"note-{n:02}.md": f"# Note {n}\n\nHarbour note {n} about tides and ropes.\n".encode()
+        for n in range(12)
+    }
+    page = console.open("documents/console-many")
+    expect(page.get_by_role("heading", name="Upload to console-many")).to_be_visible()
+    drop_files(page, '[data-testid="dropzone"]', files)
+    expect(page.locator(".uploads .job")).to_have_count(12)
+    page.get_by_role("button", name="Refresh").click()
+    expect(page.locator("tbody tr").first).to_be_visible()  # the list answered while the bars run
+    expect(page.locator('.uploads .job[data-status="succeeded"]')).to_have_count(12, timeout=UI_TIMEOUT_MS)
 
 
 def wait_status(client: httpx.Client, job_id: str, wanted: str, timeout_s: float = 180) -> dict:
@@ -253,8 +281,13 @@ def test_dead_and_failed_jobs_are_handled_from_the_operations_screen(stack, cons
         expect(page.locator(f'tr[data-dead-job="{job_id}"]')).to_contain_text("retries_exhausted")
     failed_row = page.locator(f'tr[data-job="{failed}"]')
     expect(failed_row).to_contain_text("encrypted_document")
-    page.get_by_role("button", name="Run reconcile now").click()
-    expect(page.get_by_text("Last round finished")).to_be_visible()
+    with page.expect_response(
+        lambda r: r.url.endswith("/admin/reconcile") and r.request.method == "POST"
+    ) as ran:
+        page.get_by_role("button", name="Run reconcile now").click()
+    assert ran.value.ok, ran.value.status
+    # The report shown is the round just run, not one an earlier test left.
+    expect(page.locator(f'[data-finished-at="{ran.value.json()["finished_at_ms"]}"]')).to_be_visible()
     console.shot("operations")
 
     page.get_by_role("button", name=f"Replay job {replayed}").click()
@@ -265,7 +298,9 @@ def test_dead_and_failed_jobs_are_handled_from_the_operations_screen(stack, cons
 
     with httpx.Client(base_url=stack.api, timeout=30) as client:
         before = client.get(f"/jobs/{failed}").json()
-        page.get_by_role("button", name=f"Retry job {failed}").click()
+        with page.expect_response(lambda r: r.url.endswith(f"/jobs/{failed}/retry")) as retried:
+            page.get_by_role("button", name=f"Retry job {failed}").click()
+        assert retried.value.ok, retried.value.status
         expect(page.locator('[role="alert"]')).to_have_count(0)
         # The retry ran the job again (it fails again: still no password), after the click.
         deadline = time.monotonic() + 120
@@ -304,6 +339,8 @@ def test_the_console_asks_for_the_api_key_once_per_session(stack, browser: Brows
     try:
         keyed.wait_ready(120)
         origin = f"http://127.0.0.1:{port}"
+        with httpx.Client(base_url=f"{origin}/api/v1", headers={"Authorization": f"Bearer {key}"}) as client:
+            create_collection(client, "console-keyed")
         console = Console(browser, origin)
         page = console.open("collections")
         prompt = page.get_by_role("heading", name="API key")
@@ -317,12 +354,12 @@ def test_the_console_asks_for_the_api_key_once_per_session(stack, browser: Brows
         page.get_by_role("textbox", name="API key").fill(key)
         page.get_by_role("button", name="Use key").click()
         expect(prompt).to_have_count(0)
-        expect(page.locator(f'tr[data-collection="{COLLECTION}"]')).to_be_visible()
+        expect(page.locator('tr[data-collection="console-keyed"]')).to_be_visible()
         assert page.evaluate("sessionStorage.getItem('docsearch.apiKey')") == key
         assert page.evaluate("localStorage.length") == 0  # never kept past the session
 
         page.reload()
-        expect(page.locator(f'tr[data-collection="{COLLECTION}"]')).to_be_visible()
+        expect(page.locator('tr[data-collection="console-keyed"]')).to_be_visible()
         expect(prompt).to_have_count(0)
         assert not console.foreign, console.foreign
         console.context.close()
@@ -330,6 +367,7 @@ def test_the_console_asks_for_the_api_key_once_per_session(stack, browser: Brows
         fresh = Console(browser, origin)
         expect(fresh.open("operations").get_by_role("heading", name="API key")).to_be_visible()
         fresh.context.close()
+        assert not fresh.foreign, fresh.foreign
     finally:
         keyed.stop()
         keyed.log.close()

@@ -5,8 +5,9 @@ its folder. The real build is driven in Chromium by tests/e2e/test_4_console.py.
 from pathlib import Path
 
 import pytest
+from starlette.exceptions import HTTPException
 
-from orchestrator.api.console import BUILT_DIR
+from orchestrator.api.console import BUILT_DIR, ConsoleFiles
 from orchestrator.settings import Settings
 from tests.support.api import API, running_app
 
@@ -44,9 +45,14 @@ async def test_the_console_page_and_assets_are_served_on_this_origin_only(
         # The console is public; what it calls is not in dev mode either way, but the files need no key.
         missing = await client.get("/console/assets/nope.js")
         assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
-        for escape in ("/console/../secret.txt", "/console/%2e%2e/secret.txt", "/console/..%2fsecret.txt"):
+        for escape in ("/console/%2e%2e/secret.txt", "/console/..%2fsecret.txt"):
             response = await client.get(escape)
             assert b"not for the console" not in response.content, escape
+    # A path that reaches the files with its '..' intact (httpx would normalise it away before sending).
+    files = ConsoleFiles(built)
+    with pytest.raises(HTTPException) as refused:
+        await files.get_response("../secret.txt", {"type": "http", "method": "GET", "headers": []})
+    assert refused.value.status_code == 404
 
 
 async def test_an_unbuilt_console_answers_a_coded_404_and_the_api_still_serves(

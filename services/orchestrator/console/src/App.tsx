@@ -1,5 +1,6 @@
 import { useEffect, useState, type FormEvent } from "react";
 import { apiKey, setApiKey, whenUnauthorized } from "./api";
+import { ErrorBoundary } from "./components/ErrorBoundary";
 import { useHashRoute } from "./hooks";
 import { Collections } from "./pages/Collections";
 import { DocumentPage } from "./pages/DocumentPage";
@@ -90,7 +91,11 @@ export function App() {
             }}
           />
         )}
-        <Screen key={`${session}:${route.join("/")}`} route={route} />
+        {/* A new key starts a screen afresh: a new session, another screen or another document. Another
+            collection on the documents screen is a prop change, so the picker keeps the keyboard's focus. */}
+        <ErrorBoundary key={`${session}:${route[0] ?? ""}:${route[0] === "document" ? route[1] : ""}`}>
+          <Screen route={route} />
+        </ErrorBoundary>
       </main>
     </>
   );

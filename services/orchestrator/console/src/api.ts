@@ -25,6 +25,7 @@ export class ApiError extends Error {
     readonly code: string,
     message: string,
     readonly retryable = false,
+    readonly retryAfterS: number | null = null, // the server's Retry-After (429, 503)
   ) {
     super(message);
   }
@@ -45,39 +46,54 @@ export function whenUnauthorized(handler: () => void): void {
   onUnauthorized = handler;
 }
 
-export function authHeaders(): Record<string, string> {
+function authHeaders(): Record<string, string> {
   const key = apiKey();
   return key ? { Authorization: `Bearer ${key}` } : {};
 }
 
+function unanswered(exc: unknown): ApiError {
+  return new ApiError(0, "network_error", `the server did not answer: ${String(exc)}`, true);
+}
+
 async function failure(response: Response): Promise<ApiError> {
   const text = await response.text().catch(() => "");
+  const retryAfter = Number(response.headers.get("Retry-After"));
+  const retryAfterS = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null;
   try {
     const body = JSON.parse(text) as { error?: { code?: string; message?: string; retryable?: boolean } };
     if (body.error?.code) {
-      return new ApiError(response.status, body.error.code, body.error.message ?? "", !!body.error.retryable);
+      const { code, message = "", retryable = false } = body.error;
+      return new ApiError(response.status, code, message, retryable, retryAfterS);
     }
   } catch {
     // not our envelope (a proxy's page): fall through
   }
-  return new ApiError(response.status, `http_${response.status}`, text.slice(0, 300) || response.statusText);
+  const message = text.slice(0, 300) || response.statusText;
+  return new ApiError(response.status, `http_${response.status}`, message, false, retryAfterS);
 }
 
-export async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
+// Every request the console makes: the key header, a network failure as `network_error`, a refusal as the
+// API's own error (401 also tells the app to ask for a key). Returns the successful response.
+export async function send(url: string, init: RequestInit = {}): Promise<Response> {
   let response: Response;
   try {
-    response = await fetch(path.startsWith("/") ? path : `${API}/${path}`, {
+    response = await fetch(url, {
       ...init,
       headers: { ...authHeaders(), ...(init.headers as Record<string, string> | undefined) },
     });
   } catch (exc) {
-    throw new ApiError(0, "network_error", `the server did not answer: ${String(exc)}`, true);
+    if (init.signal?.aborted) throw exc;
+    throw unanswered(exc);
   }
   if (!response.ok) {
-    const error = await failure(response);
     if (response.status === 401) onUnauthorized();
-    throw error;
+    throw await failure(response);
   }
+  return response;
+}
+
+export async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
+  const response = await send(path.startsWith("/") ? path : `${API}/${path}`, init);
   if (response.status === 204) return undefined as T;
   return (await response.json()) as T;
 }
@@ -140,26 +156,30 @@ export const api = {
   purge: (id: string) => request<void>(`dlq/${enc(id)}`, { method: "DELETE" }),
   lastReconcile: () => request<ReconcileReport>("admin/reconcile"),
   reconcile: () => request<ReconcileReport>("admin/reconcile", { method: "POST" }),
-  // /readyz answers 503 with the same body when something is down: both are a report to show.
+  // /readyz answers 503 with the same report when something is down: both are a report to show. It is
+  // not behind the key, and its 503 is not the error envelope, so it does not go through send().
   readiness: async (): Promise<Readiness> => {
+    let response: Response;
     try {
-      return (await (await fetch("/readyz")).json()) as Readiness;
+      response = await fetch("/readyz");
     } catch (exc) {
-      throw new ApiError(0, "network_error", `the server did not answer /readyz: ${String(exc)}`, true);
+      throw unanswered(exc);
     }
+    const text = await response.text();
+    try {
+      const report = JSON.parse(text) as Readiness;
+      if (report && typeof report.checks === "object") return report;
+    } catch {
+      // not the report (a proxy's error page): fall through
+    }
+    throw new ApiError(response.status, `http_${response.status}`, text.slice(0, 300) || response.statusText);
   },
   originalUrl: (id: string) => `${API}/documents/${enc(id)}/original`,
 };
 
 // The original's bytes need the key header, which a plain link cannot send: fetch, then save the blob.
 export async function downloadOriginal(document: { id: string; filename: string }): Promise<void> {
-  let response: Response;
-  try {
-    response = await fetch(api.originalUrl(document.id), { headers: authHeaders() });
-  } catch (exc) {
-    throw new ApiError(0, "network_error", `the server did not answer: ${String(exc)}`, true);
-  }
-  if (!response.ok) throw await failure(response);
+  const response = await send(api.originalUrl(document.id));
   const url = URL.createObjectURL(await response.blob());
   const link = Object.assign(window.document.createElement("a"), { href: url, download: document.filename });
   link.click();

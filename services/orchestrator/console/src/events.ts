@@ -1,8 +1,9 @@
 // A job's Server-Sent Events (GET /api/v1/jobs/{id}/events), read with fetch rather than EventSource:
 // EventSource cannot send the Authorization header. A dropped stream is resumed with Last-Event-ID, and
 // the job record is read once at the start so a job that ended before we subscribed still shows its end.
-import { API, ApiError, api, authHeaders } from "./api";
-import { FINAL_JOB_STATUSES, type Job, type Progress } from "./types";
+import { API, ApiError, api, send } from "./api";
+import { FINAL_JOB_STATUSES } from "./contracts";
+import type { Job, Progress } from "./types";
 
 export interface JobView {
   status: string;
@@ -45,60 +46,94 @@ export function parseSse(buffer: string): [SseMessage[], string] {
 }
 
 const RECONNECT_MS = 1_000;
+const POLL_MS = 1_000;
+// A browser opens at most 6 HTTP/1.1 connections per host and an event stream holds one for as long as its
+// job runs: only this many bars stream at once, the rest poll their job until a stream is free, so uploads,
+// lists and searches always find a connection.
+const MAX_STREAMS = 3;
+let openStreams = 0;
 
-// Calls onChange with the job's state until it ends (or `signal` aborts); never throws.
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function retryAfterMs(exc: unknown): number {
+  const seconds = exc instanceof ApiError ? exc.retryAfterS : null;
+  return seconds !== null && seconds > 0 ? Math.min(seconds, 60) * 1000 : RECONNECT_MS;
+}
+
+// Reads one event stream until the job ends, the stream drops or `signal` aborts.
+async function stream(jobId: string, lastId: string | null, signal: AbortSignal, apply: (event: string, data: Record<string, unknown>, id: string | null) => boolean): Promise<void> {
+  const headers: Record<string, string> = { Accept: "text/event-stream" };
+  if (lastId) headers["Last-Event-ID"] = lastId;
+  const response = await send(`${API}/jobs/${encodeURIComponent(jobId)}/events`, { headers, signal });
+  if (!response.body) return;
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    let buffer = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return;
+      const [messages, rest] = parseSse(buffer + value);
+      buffer = rest;
+      for (const message of messages) {
+        if (apply(message.event, JSON.parse(message.data) as Record<string, unknown>, message.id)) return;
+      }
+    }
+  } finally {
+    // Frees the connection (and the server's stream slot) however the read ended.
+    reader.cancel().catch(() => {});
+  }
+}
+
+// Follows a job until it ends (or `signal` aborts), calling onChange with each new state; resolves with
+// the last state. Never throws: an error the API gives for the job itself ends the follow with that error.
 export async function followJob(
   jobId: string,
   onChange: (view: JobView) => void,
   signal: AbortSignal,
-): Promise<void> {
+): Promise<JobView> {
   let view: JobView = { status: "queued", stage: null, progress: null, error: null };
   let lastId: string | null = null;
   const update = (patch: Partial<JobView>) => {
     view = { ...view, ...patch };
     onChange(view);
   };
+  // Returns true once the job has ended.
+  const apply = (event: string, data: Record<string, unknown>, id: string | null): boolean => {
+    if (id) lastId = id;
+    if (event === "progress") {
+      const stage = (data.stage as string | undefined) ?? view.stage;
+      // A new stage without a count of its own must not show the last stage's count.
+      const progress = (data.progress as Progress | undefined) ?? (stage === view.stage ? view.progress : null);
+      update({ stage, progress });
+    } else if (event === "status") {
+      update({ status: String(data.status) });
+    }
+    return FINAL_JOB_STATUSES.has(view.status);
+  };
   while (!signal.aborted) {
+    let wait = POLL_MS;
     try {
       const job = await api.job(jobId);
       update(jobView(job));
-      if (FINAL_JOB_STATUSES.has(job.status)) return;
-      const headers: Record<string, string> = { ...authHeaders(), Accept: "text/event-stream" };
-      if (lastId) headers["Last-Event-ID"] = lastId;
-      const response = await fetch(`${API}/jobs/${encodeURIComponent(jobId)}/events`, { headers, signal });
-      if (!response.ok || !response.body) throw new ApiError(response.status, `http_${response.status}`, "event stream refused");
-      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
-      let buffer = "";
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        const [messages, rest] = parseSse(buffer + value);
-        buffer = rest;
-        for (const message of messages) {
-          if (message.id) lastId = message.id;
-          const data = JSON.parse(message.data) as Record<string, unknown>;
-          if (message.event === "progress") {
-            update({
-              stage: (data.stage as string | undefined) ?? view.stage,
-              progress: (data.progress as Progress | undefined) ?? view.progress,
-            });
-          } else if (message.event === "status") {
-            update({ status: String(data.status) });
-          }
+      if (FINAL_JOB_STATUSES.has(job.status)) return view;
+      if (openStreams < MAX_STREAMS) {
+        openStreams += 1;
+        try {
+          await stream(jobId, lastId, signal, apply);
+        } finally {
+          openStreams -= 1;
         }
-        if (FINAL_JOB_STATUSES.has(view.status)) break;
-      }
-      if (FINAL_JOB_STATUSES.has(view.status)) {
-        update(jobView(await api.job(jobId))); // the final record carries the error, if any
-        return;
+        wait = 0; // dropped or ended: read the record at once (the final one carries the error)
       }
     } catch (exc) {
-      if (signal.aborted) return;
-      if (exc instanceof ApiError && (exc.status === 404 || exc.status === 401)) {
+      if (signal.aborted) break;
+      if (exc instanceof ApiError && exc.status >= 400 && exc.status < 500 && exc.status !== 429) {
         update({ status: "unknown", error: { code: exc.code, message: exc.message } });
-        return;
+        return view; // the job is gone, or the key refused: retrying would not change that
       }
+      wait = retryAfterMs(exc);
     }
-    await new Promise((resolve) => setTimeout(resolve, RECONNECT_MS));
+    await sleep(wait);
   }
+  return view;
 }

@@ -1,8 +1,16 @@
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useState } from "react";
 
 // The route is the URL's hash (#/search, #/documents/ID): the orchestrator serves one index.html.
+function decode(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part; // a malformed escape (#/document/%E0): the screen then says the id is not found
+  }
+}
+
 export function useHashRoute(): string[] {
-  const read = () => window.location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
+  const read = () => window.location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decode);
   const [parts, setParts] = useState(read);
   useEffect(() => {
     const changed = () => setParts(read());
@@ -23,37 +31,40 @@ export interface Loaded<T> {
   reload: () => void;
 }
 
-// Loads `load()` now and on reload() (and every `everyMs` when given); keeps the last data on an error.
+// Loads `load()` now and on reload(); with `everyMs`, again that long after each answer (never while one
+// is still on its way: a slow /readyz must not be overtaken and dropped). Keeps the last data on an error.
 export function useLoad<T>(load: () => Promise<T>, deps: unknown[], everyMs?: number): Loaded<T> {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [loading, setLoading] = useState(true);
   const [tick, setTick] = useState(0);
-  const latest = useRef(0);
   const reload = useCallback(() => setTick((n) => n + 1), []);
   useEffect(() => {
-    const call = ++latest.current;
+    let current = true;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     setLoading(true);
-    load().then(
-      (value) => {
-        if (call !== latest.current) return;
-        setData(value);
-        setError(null);
+    load()
+      .then(
+        (value) => {
+          if (!current) return;
+          setData(value);
+          setError(null);
+        },
+        (exc: unknown) => {
+          if (current) setError(exc);
+        },
+      )
+      .finally(() => {
+        if (!current) return;
         setLoading(false);
-      },
-      (exc: unknown) => {
-        if (call !== latest.current) return;
-        setError(exc);
-        setLoading(false);
-      },
-    );
+        if (everyMs) timer = setTimeout(reload, everyMs);
+      });
+    return () => {
+      current = false;
+      clearTimeout(timer);
+    };
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [...deps, tick]);
-  useEffect(() => {
-    if (!everyMs) return;
-    const timer = setInterval(reload, everyMs);
-    return () => clearInterval(timer);
-  }, [everyMs, reload]);
+  }, [...deps, tick, everyMs]);
   return { data, error, loading, reload };
 }
 

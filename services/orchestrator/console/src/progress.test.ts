@@ -17,7 +17,9 @@ group("a job's bar", () => {
       view({ stage: "commit" }),
       view({ status: "succeeded", stage: "commit" }),
     ];
-    const values = steps.map(percent);
+    const measured = steps.map(percent);
+    expect(measured).not.toContain(null); // every ingest stage is measured
+    const values = measured as number[];
     expect(values).toEqual([...values].sort((a, b) => a - b));
     expect(values.at(-1)).toBe(100);
     expect(values.slice(0, -1).every((v) => v < 100)).toBe(true);
@@ -30,6 +32,11 @@ group("a job's bar", () => {
       "embed 4/9 chunks embedded",
     );
     expect(describe(view({ stage: "parse", progress: { done: 50, total: null, unit: "pages" } }))).toBe("parse 50 pages");
+  });
+
+  it("is indeterminate for a running stage it cannot measure, such as a delete's", () => {
+    expect(percent(view({ stage: "delete vectors" }))).toBeNull();
+    expect(percent(view({ status: "succeeded", stage: "delete records" }))).toBe(100);
   });
 
   it("never passes 100 when a count overshoots its total", () => {

@@ -1,4 +1,5 @@
 // The /api/v1 records the console reads (a subset of the orchestrator's OpenAPI schema).
+import type { SEARCH_MODES } from "./contracts";
 
 export interface Page<T> {
   items: T[];
@@ -22,8 +23,6 @@ export interface Collection {
   document_count: number;
   chunk_count: number;
 }
-
-export const DOCUMENT_STATUSES = ["queued", "processing", "ready", "failed", "cancelled", "deleting"] as const;
 
 export interface DocumentRecord {
   id: string;
@@ -83,8 +82,6 @@ export interface Job {
   finished_at_ms: number | null;
 }
 
-export const FINAL_JOB_STATUSES = new Set(["succeeded", "failed", "cancelled", "dead"]);
-
 export interface UploadAccepted {
   document_id: string;
   job_id: string | null;
@@ -96,7 +93,6 @@ export interface JobAccepted {
   document_id?: string | null;
 }
 
-export const SEARCH_MODES = ["hybrid", "dense", "lexical"] as const;
 export type SearchMode = (typeof SEARCH_MODES)[number];
 
 export interface SearchHit {

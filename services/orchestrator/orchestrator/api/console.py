@@ -35,8 +35,8 @@ def _not_built(directory: Path) -> ApiError:
     return ApiError(
         404,
         OrchErrorCode.console_not_built,
-        f"the console is not built in {directory}: run `make setup` (or `npm ci && npm run build` in "
-        "services/orchestrator/console)",
+        f"no built console in {directory}: run `make setup` (or `npm ci && npm run build` in "
+        "services/orchestrator/console), or point ORCH_CONSOLE_DIR at a built one",
     )
 
 

@@ -1,7 +1,13 @@
 import { useRef, useState, type DragEvent } from "react";
 import { api } from "../api";
+import { ON_DUPLICATE } from "../contracts";
+import { limiter } from "../limit";
 import { ErrorBanner } from "./ErrorBanner";
 import { JobProgress } from "./JobProgress";
+
+// Two uploads at a time: a drop of fifty files must leave the browser's connections to this host (six)
+// for the bars' event streams, the lists and searches.
+const uploading = limiter(2);
 
 interface Upload {
   key: string;
@@ -26,8 +32,9 @@ export function Uploader({ collection, onChange }: { collection: string; onChang
       const key = `${++counter.current}`;
       const patch = (change: Partial<Upload>) =>
         setUploads((list) => list.map((u) => (u.key === key ? { ...u, ...change } : u)));
-      setUploads((list) => [{ key, filename: file.name, jobId: null, note: "uploading…", error: null }, ...list]);
-      api.upload(collection, file, { onDuplicate, password }).then(
+      setUploads((list) => [{ key, filename: file.name, jobId: null, note: "waiting to upload…", error: null }, ...list]);
+      const options = { onDuplicate, password };
+      uploading(() => (patch({ note: "uploading…" }), api.upload(collection, file, options))).then(
         (accepted) => {
           patch({ jobId: accepted.job_id, note: accepted.job_id ? null : "duplicate: kept the existing document" });
           onChange();
@@ -48,9 +55,9 @@ export function Uploader({ collection, onChange }: { collection: string; onChang
         <label>
           If already there
           <select value={onDuplicate} onChange={(e) => setOnDuplicate(e.target.value)}>
-            <option value="reject">reject</option>
-            <option value="skip">skip</option>
-            <option value="replace">replace (re-ingest)</option>
+            {ON_DUPLICATE.map((policy) => (
+              <option key={policy}>{policy}</option>
+            ))}
           </select>
         </label>
         <label>
@@ -80,7 +87,7 @@ export function Uploader({ collection, onChange }: { collection: string; onChang
           onChange={(e) => (send(Array.from(e.target.files ?? [])), (e.target.value = ""))}
         />
       </div>
-      <div className="uploads" aria-live="polite">
+      <div className="uploads">
         {uploads.map((u) =>
           u.jobId ? (
             <JobProgress key={u.key} jobId={u.jobId} label={u.filename} onEnd={onChange} />

@@ -1,11 +1,11 @@
 import { useState, type FormEvent } from "react";
 import { api } from "../api";
+import { CHUNK_STRATEGIES } from "../contracts";
 import { ErrorBanner } from "../components/ErrorBanner";
 import { JobProgress } from "../components/JobProgress";
 import { ago } from "../format";
 import { useAction, useLoad } from "../hooks";
 
-export const CHUNK_STRATEGIES = ["markdown", "sentence", "token", "hierarchical", "docling_hybrid"];
 
 function CreateCollection({ onCreated }: { onCreated: () => void }) {
   const [name, setName] = useState("");
@@ -112,7 +112,7 @@ export function Collections() {
               <td>
                 {confirming === c.name ? (
                   <>
-                    <button type="button" className="danger" onClick={() => remove(c.name)}>
+                    <button type="button" className="danger" onClick={() => remove(c.name)} autoFocus>
                       Confirm delete {c.name}
                     </button>
                     <button type="button" onClick={() => setConfirming(null)}>

@@ -7,16 +7,18 @@ import { navigate, useAction, useLoad } from "../hooks";
 import type { Chunk } from "../types";
 
 function MetadataEditor({ id, metadata, onSaved }: { id: string; metadata: Record<string, unknown>; onSaved: () => void }) {
-  const [text, setText] = useState(JSON.stringify(metadata, null, 2));
+  const saved = JSON.stringify(metadata, null, 2);
+  const [text, setText] = useState(saved);
   const action = useAction();
-  useEffect(() => setText(JSON.stringify(metadata, null, 2)), [metadata]);
+  // A reload with the same metadata (a job ended, another button) leaves an edit in progress alone.
+  useEffect(() => setText(saved), [saved]);
   const save = async () => {
     const next = await action.run(async () => {
       const parsed: unknown = JSON.parse(text);
       if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("metadata must be a JSON object");
       // PATCH merges: a key left out of the edit is removed with an explicit null.
       const patch: Record<string, unknown> = { ...(parsed as Record<string, unknown>) };
-      for (const key of Object.keys(metadata)) if (!(key in patch)) patch[key] = null;
+      for (const key of Object.keys(metadata)) if (!Object.hasOwn(patch, key)) patch[key] = null;
       return api.patchMetadata(id, patch);
     });
     if (next) onSaved();
@@ -149,7 +151,7 @@ export function DocumentPage({ id }: { id: string }) {
             </button>
             {confirming ? (
               <>
-                <button type="button" className="danger" onClick={remove}>
+                <button type="button" className="danger" onClick={remove} autoFocus>
                   Confirm delete
                 </button>
                 <button type="button" onClick={() => setConfirming(false)}>

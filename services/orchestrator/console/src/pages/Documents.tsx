@@ -5,7 +5,7 @@ import { ErrorBanner } from "../components/ErrorBanner";
 import { Uploader } from "../components/Uploader";
 import { ago, bytes } from "../format";
 import { navigate, useLoad } from "../hooks";
-import { DOCUMENT_STATUSES } from "../types";
+import { DOCUMENT_STATUSES } from "../contracts";
 
 interface Filters {
   status: string;

@@ -2,6 +2,7 @@ import { useState } from "react";
 import { ApiError, api } from "../api";
 import { ErrorBanner } from "../components/ErrorBanner";
 import { ago } from "../format";
+import { count } from "../progress";
 import { useAction, useLoad } from "../hooks";
 import type { ReconcileReport } from "../types";
 
@@ -133,8 +134,7 @@ function JobsList({ status, title, action }: { status: string; title: string; ac
               <td>{j.type}</td>
               <td>{j.collection ?? "—"}</td>
               <td>
-                {j.stage ?? "—"}
-                {j.progress ? ` ${j.progress.done}${j.progress.total !== null ? `/${j.progress.total}` : ""} ${j.progress.unit}` : ""}
+                {[j.stage ?? "—", count(j.progress)].filter(Boolean).join(" ")}
               </td>
               <td>{j.error ? `${j.error.code}: ${j.error.message}` : "—"}</td>
               <td>{ago(j.updated_at_ms)}</td>
@@ -243,7 +243,7 @@ function Reconciler() {
       {report === null && !last.loading && <p className="muted">No round has run yet.</p>}
       {report && (
         <>
-          <p>
+          <p data-finished-at={report.finished_at_ms}>
             Last round finished {ago(report.finished_at_ms)} and took {((report.finished_at_ms - report.started_at_ms) / 1000).toFixed(2)} s.
           </p>
           <dl className="report">

@@ -4,7 +4,8 @@ import { ErrorBanner } from "../components/ErrorBanner";
 import { Highlighted } from "../components/Highlighted";
 import { pages, score } from "../format";
 import { useAction, useLoad } from "../hooks";
-import { SEARCH_MODES, type SearchMode, type SearchResponse } from "../types";
+import { MAX_SEARCH_COLLECTIONS, SEARCH_MODES } from "../contracts";
+import type { SearchMode, SearchResponse } from "../types";
 
 export function Search() {
   const collections = useLoad(() => api.collections(), []);
@@ -17,8 +18,8 @@ export function Search() {
   const action = useAction();
   const names = collections.data?.items.map((c) => c.name) ?? [];
   useEffect(() => {
-    // Every collection until the user picks: a first search needs no set-up.
-    if (!chosen.length && names.length) setChosen(names);
+    // Every collection (up to the API's limit) until the user picks: a first search needs no set-up.
+    if (!chosen.length && names.length) setChosen(names.slice(0, MAX_SEARCH_COLLECTIONS));
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [names.join(",")]);
   const toggle = (name: string) => setChosen((list) => (list.includes(name) ? list.filter((n) => n !== name) : [...list, name]));
@@ -61,7 +62,7 @@ export function Search() {
           </button>
         </div>
         <fieldset className="row">
-          <legend>Collections</legend>
+          <legend>Collections (at most {MAX_SEARCH_COLLECTIONS})</legend>
           {names.map((name) => (
             <label key={name} className="check">
               <input type="checkbox" checked={chosen.includes(name)} onChange={() => toggle(name)} />
