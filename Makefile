@@ -18,11 +18,12 @@ export PYTHONDONTWRITEBYTECODE := 1
 help:
 	@echo "make setup          redis-server and Node.js if missing, every environment (.venv/compute, .venv/orchestrator, .venv/chroma), the console"
 	@echo "make test           run the whole test suite against real Redis, Chroma and models"
-	@echo "make lint           ruff (lint, format check) and import-linter (package boundaries)"
+	@echo "make lint           ruff (lint, format check), import-linter (package boundaries), the console's tsc and prettier"
 	@echo "make format         ruff format and the safe ruff fixes, in place"
 	@echo "make test-e2e       end-to-end tests: the whole stack, two compute replicas, ../shared/corpus, the console in chromium"
-	@echo "make run            the whole stack, supervised: Redis, Chroma, compute, orchestrator API (dev mode)"
+	@echo "make run            the whole stack, supervised: Redis, Chroma, compute, orchestrator API (dev mode), console at /console"
 	@echo "make compute        run the compute service in the foreground (COMPUTE_PORT, default 8090)"
+	@echo "make console-screenshots  copy the console's screenshots of the last make test-e2e into docs/console"
 	@echo "make bench          /embed per backend, then the whole stack: a 2,000-page PDF, ingest ratios, SciFact quality per mode and per backend, search latency, cache, lexical index, memory (BENCH_ARGS=--quick)"
 	@echo "make bench-compute  embedding and parsing benchmark (prints medians)"
 	@echo "make bench-queue    job-queue throughput and latency benchmark"
@@ -95,14 +96,16 @@ $(VENV)/lint/.stamp: requirements-lint.txt
 # Where import-linter finds the packages whose imports it reads (their source; no venv needed).
 LINT_PATH := services/orchestrator:services/compute:shared
 
-lint: setup-lint
+lint: setup-lint setup-console
 	$(LINT)/ruff check .
 	$(LINT)/ruff format --check .
 	PYTHONPATH=$(LINT_PATH) $(LINT)/lint-imports
+	cd $(CONSOLE) && npm run lint  # the console: tsc (strict) and prettier --check
 
-format: setup-lint
+format: setup-lint setup-console
 	$(LINT)/ruff check --fix .
 	$(LINT)/ruff format .
+	cd $(CONSOLE) && npm run format
 
 test: test-console test-compute test-orchestrator test-deploy test-e2e
 

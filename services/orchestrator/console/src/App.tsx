@@ -27,13 +27,20 @@ function KeyPrompt({ onSaved }: { onSaved: () => void }) {
     <form className="panel keyprompt" onSubmit={save} aria-labelledby="key-title">
       <h2 id="key-title">API key</h2>
       <p>
-        This server wants an API key ({apiKey() ? "the one given was refused" : "none given yet"}). It is kept in
-        this tab's session storage only.
+        This server wants an API key ({apiKey() ? "the one given was refused" : "none given yet"}). It is kept in this
+        tab's session storage only.
       </p>
       <div className="row">
         <label className="grow">
           API key
-          <input type="password" value={key} onChange={(e) => setKey(e.target.value)} required autoFocus autoComplete="off" />
+          <input
+            type="password"
+            value={key}
+            onChange={(e) => setKey(e.target.value)}
+            required
+            autoFocus
+            autoComplete="off"
+          />
         </label>
         <button type="submit">Use key</button>
       </div>

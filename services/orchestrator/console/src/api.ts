@@ -121,12 +121,19 @@ export const api = {
     chunking: { strategy?: string; max_tokens?: number };
     extract_metadata: boolean;
   }) => request<Collection>("collections", json("POST", body)),
-  deleteCollection: (name: string) => request<{ name: string; job_id: string }>(`collections/${enc(name)}`, { method: "DELETE" }),
+  deleteCollection: (name: string) =>
+    request<{ name: string; job_id: string }>(`collections/${enc(name)}`, { method: "DELETE" }),
 
-  documents: (filters: { collection?: string; status?: string; filename?: string; metadata?: string[]; cursor?: string }) =>
-    request<Page<DocumentRecord>>(`documents${query({ ...filters, limit: 100 })}`),
+  documents: (filters: {
+    collection?: string;
+    status?: string;
+    filename?: string;
+    metadata?: string[];
+    cursor?: string;
+  }) => request<Page<DocumentRecord>>(`documents${query({ ...filters, limit: 100 })}`),
   document: (id: string) => request<DocumentRecord>(`documents/${enc(id)}`),
-  chunks: (id: string, cursor?: string) => request<ChunksPage>(`documents/${enc(id)}/chunks${query({ cursor, limit: 100 })}`),
+  chunks: (id: string, cursor?: string) =>
+    request<ChunksPage>(`documents/${enc(id)}/chunks${query({ cursor, limit: 100 })}`),
   patchMetadata: (id: string, metadata: Record<string, unknown>) =>
     request<DocumentRecord>(`documents/${enc(id)}`, json("PATCH", { metadata })),
   deleteDocument: (id: string) => request<JobAccepted>(`documents/${enc(id)}`, { method: "DELETE" }),

@@ -61,7 +61,12 @@ function retryAfterMs(exc: unknown): number {
 }
 
 // Reads one event stream until the job ends, the stream drops or `signal` aborts.
-async function stream(jobId: string, lastId: string | null, signal: AbortSignal, apply: (event: string, data: Record<string, unknown>, id: string | null) => boolean): Promise<void> {
+async function stream(
+  jobId: string,
+  lastId: string | null,
+  signal: AbortSignal,
+  apply: (event: string, data: Record<string, unknown>, id: string | null) => boolean,
+): Promise<void> {
   const headers: Record<string, string> = { Accept: "text/event-stream" };
   if (lastId) headers["Last-Event-ID"] = lastId;
   const response = await send(`${API}/jobs/${encodeURIComponent(jobId)}/events`, { headers, signal });

@@ -8,7 +8,10 @@ const marked = (text: string, spans: [number, number][]) =>
 
 describe("segments", () => {
   it("marks the spans and keeps every character in order", () => {
-    const parts = segments("ducks swim in the lake", [[6, 10], [18, 22]]);
+    const parts = segments("ducks swim in the lake", [
+      [6, 10],
+      [18, 22],
+    ]);
     expect(parts.map((p) => p.text).join("")).toBe("ducks swim in the lake");
     expect(parts.filter((p) => p.marked).map((p) => p.text)).toEqual(["swim", "lake"]);
   });
@@ -20,12 +23,22 @@ describe("segments", () => {
 
   it("skips overlapping, empty and out-of-range spans rather than garbling the text", () => {
     const text = "lake lake";
-    const parts = segments(text, [[0, 4], [2, 6], [5, 5], [5, 99]]);
+    const parts = segments(text, [
+      [0, 4],
+      [2, 6],
+      [5, 5],
+      [5, 99],
+    ]);
     expect(parts.map((p) => p.text).join("")).toBe(text);
     expect(parts.filter((p) => p.marked).map((p) => p.text)).toEqual(["lake"]);
   });
 
   it("sorts spans the API gave out of order", () => {
-    expect(marked("a b c", [[4, 5], [0, 1]])).toEqual(["a", "c"]);
+    expect(
+      marked("a b c", [
+        [4, 5],
+        [0, 1],
+      ]),
+    ).toEqual(["a", "c"]);
   });
 });

@@ -2,7 +2,13 @@ import { describe as group, expect, it } from "vitest";
 import type { JobView } from "./events";
 import { describe, percent } from "./progress";
 
-const view = (patch: Partial<JobView>): JobView => ({ status: "running", stage: null, progress: null, error: null, ...patch });
+const view = (patch: Partial<JobView>): JobView => ({
+  status: "running",
+  stage: null,
+  progress: null,
+  error: null,
+  ...patch,
+});
 
 group("a job's bar", () => {
   it("only moves forward through the saga's stages, and is full when the job succeeded", () => {
@@ -31,7 +37,9 @@ group("a job's bar", () => {
     expect(describe(view({ stage: "embed", progress: { done: 4, total: 9, unit: "chunks embedded" } }))).toBe(
       "embed 4/9 chunks embedded",
     );
-    expect(describe(view({ stage: "parse", progress: { done: 50, total: null, unit: "pages" } }))).toBe("parse 50 pages");
+    expect(describe(view({ stage: "parse", progress: { done: 50, total: null, unit: "pages" } }))).toBe(
+      "parse 50 pages",
+    );
   });
 
   it("is indeterminate for a running stage it cannot measure, such as a delete's", () => {
@@ -40,6 +48,8 @@ group("a job's bar", () => {
   });
 
   it("never passes 100 when a count overshoots its total", () => {
-    expect(percent(view({ stage: "embed", progress: { done: 40, total: 30, unit: "chunks embedded" } }))).toBeLessThan(100);
+    expect(percent(view({ stage: "embed", progress: { done: 40, total: 30, unit: "chunks embedded" } }))).toBeLessThan(
+      100,
+    );
   });
 });

@@ -4,7 +4,15 @@ import { describe, percent } from "../progress";
 import { FINAL_JOB_STATUSES } from "../contracts";
 
 // One live bar per job, fed by its Server-Sent Events; `label` names what the job works on.
-export function JobProgress({ jobId, label, onEnd }: { jobId: string; label: string; onEnd?: (view: JobView) => void }) {
+export function JobProgress({
+  jobId,
+  label,
+  onEnd,
+}: {
+  jobId: string;
+  label: string;
+  onEnd?: (view: JobView) => void;
+}) {
   const [view, setView] = useState<JobView>({ status: "queued", stage: null, progress: null, error: null });
   const ended = useRef(onEnd);
   ended.current = onEnd;

@@ -32,7 +32,10 @@ export function Uploader({ collection, onChange }: { collection: string; onChang
       const key = `${++counter.current}`;
       const patch = (change: Partial<Upload>) =>
         setUploads((list) => list.map((u) => (u.key === key ? { ...u, ...change } : u)));
-      setUploads((list) => [{ key, filename: file.name, jobId: null, note: "waiting to upload…", error: null }, ...list]);
+      setUploads((list) => [
+        { key, filename: file.name, jobId: null, note: "waiting to upload…", error: null },
+        ...list,
+      ]);
       const options = { onDuplicate, password };
       uploading(() => (patch({ note: "uploading…" }), api.upload(collection, file, options))).then(
         (accepted) => {
@@ -62,7 +65,13 @@ export function Uploader({ collection, onChange }: { collection: string; onChang
         </label>
         <label>
           PDF password
-          <input type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="off" placeholder="for encrypted PDFs" />
+          <input
+            type="password"
+            value={password}
+            onChange={(e) => setPassword(e.target.value)}
+            autoComplete="off"
+            placeholder="for encrypted PDFs"
+          />
         </label>
       </div>
       <div

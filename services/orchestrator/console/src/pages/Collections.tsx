@@ -2,10 +2,10 @@ import { useState, type FormEvent } from "react";
 import { api } from "../api";
 import { CHUNK_STRATEGIES } from "../contracts";
 import { ErrorBanner } from "../components/ErrorBanner";
+import { Table } from "../components/Table";
 import { JobProgress } from "../components/JobProgress";
 import { ago } from "../format";
 import { useAction, useLoad } from "../hooks";
-
 
 function CreateCollection({ onCreated }: { onCreated: () => void }) {
   const [name, setName] = useState("");
@@ -44,7 +44,14 @@ function CreateCollection({ onCreated }: { onCreated: () => void }) {
         </label>
         <label>
           Chunk size (tokens)
-          <input type="number" min={16} max={8192} value={maxTokens} onChange={(e) => setMaxTokens(e.target.value)} placeholder="model's" />
+          <input
+            type="number"
+            min={16}
+            max={8192}
+            value={maxTokens}
+            onChange={(e) => setMaxTokens(e.target.value)}
+            placeholder="model's"
+          />
         </label>
         <label className="check">
           <input type="checkbox" checked={extract} onChange={(e) => setExtract(e.target.checked)} />
@@ -80,56 +87,45 @@ export function Collections() {
       {deletes.map((d) => (
         <JobProgress key={d.jobId} jobId={d.jobId} label={`Deleting collection ${d.name}`} onEnd={collections.reload} />
       ))}
-      <table>
-        <caption className="sr-only">Collections</caption>
-        <thead>
-          <tr>
-            <th scope="col">Name</th>
-            <th scope="col">Documents</th>
-            <th scope="col">Chunks</th>
-            <th scope="col">Chunking</th>
-            <th scope="col">Metadata extraction</th>
-            <th scope="col">Created</th>
-            <th scope="col">Actions</th>
-          </tr>
-        </thead>
-        <tbody>
-          {collections.data?.items.map((c) => (
-            <tr key={c.name} data-collection={c.name}>
-              <td>
-                <a href={`#/documents/${encodeURIComponent(c.name)}`}>
-                  {c.name}
-                </a>
-              </td>
-              <td className="num">{c.document_count}</td>
-              <td className="num">{c.chunk_count}</td>
-              <td>
-                {c.chunking.strategy ?? "default"}
-                {c.chunking.max_tokens ? ` · ${c.chunking.max_tokens} tokens` : ""}
-              </td>
-              <td>{c.extract_metadata ? "on" : "off"}</td>
-              <td>{ago(c.created_at_ms)}</td>
-              <td>
-                {confirming === c.name ? (
-                  <>
-                    <button type="button" className="danger" onClick={() => remove(c.name)} autoFocus>
-                      Confirm delete {c.name}
-                    </button>
-                    <button type="button" onClick={() => setConfirming(null)}>
-                      Keep
-                    </button>
-                  </>
-                ) : (
-                  <button type="button" onClick={() => setConfirming(c.name)} aria-label={`Delete collection ${c.name}`}>
-                    Delete
+      <Table
+        caption="Collections"
+        columns={["Name", "Documents", "Chunks", "Chunking", "Metadata extraction", "Created", "Actions"]}
+      >
+        {collections.data?.items.map((c) => (
+          <tr key={c.name} data-collection={c.name}>
+            <td>
+              <a href={`#/documents/${encodeURIComponent(c.name)}`}>{c.name}</a>
+            </td>
+            <td className="num">{c.document_count}</td>
+            <td className="num">{c.chunk_count}</td>
+            <td>
+              {c.chunking.strategy ?? "default"}
+              {c.chunking.max_tokens ? ` · ${c.chunking.max_tokens} tokens` : ""}
+            </td>
+            <td>{c.extract_metadata ? "on" : "off"}</td>
+            <td>{ago(c.created_at_ms)}</td>
+            <td>
+              {confirming === c.name ? (
+                <>
+                  <button type="button" className="danger" onClick={() => remove(c.name)} autoFocus>
+                    Confirm delete {c.name}
                   </button>
-                )}
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
-      {collections.data && !collections.data.items.length && <p className="muted">No collections yet: create one above.</p>}
+                  <button type="button" onClick={() => setConfirming(null)}>
+                    Keep
+                  </button>
+                </>
+              ) : (
+                <button type="button" onClick={() => setConfirming(c.name)} aria-label={`Delete collection ${c.name}`}>
+                  Delete
+                </button>
+              )}
+            </td>
+          </tr>
+        ))}
+      </Table>
+      {collections.data && !collections.data.items.length && (
+        <p className="muted">No collections yet: create one above.</p>
+      )}
     </section>
   );
 }

@@ -6,7 +6,15 @@ import { ago, bytes, pages } from "../format";
 import { navigate, useAction, useLoad } from "../hooks";
 import type { Chunk } from "../types";
 
-function MetadataEditor({ id, metadata, onSaved }: { id: string; metadata: Record<string, unknown>; onSaved: () => void }) {
+function MetadataEditor({
+  id,
+  metadata,
+  onSaved,
+}: {
+  id: string;
+  metadata: Record<string, unknown>;
+  onSaved: () => void;
+}) {
   const saved = JSON.stringify(metadata, null, 2);
   const [text, setText] = useState(saved);
   const action = useAction();
@@ -15,7 +23,8 @@ function MetadataEditor({ id, metadata, onSaved }: { id: string; metadata: Recor
   const save = async () => {
     const next = await action.run(async () => {
       const parsed: unknown = JSON.parse(text);
-      if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("metadata must be a JSON object");
+      if (!parsed || typeof parsed !== "object" || Array.isArray(parsed))
+        throw new Error("metadata must be a JSON object");
       // PATCH merges: a key left out of the edit is removed with an explicit null.
       const patch: Record<string, unknown> = { ...(parsed as Record<string, unknown>) };
       for (const key of Object.keys(metadata)) if (!Object.hasOwn(patch, key)) patch[key] = null;

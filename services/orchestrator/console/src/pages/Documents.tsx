@@ -2,6 +2,7 @@ import { useState, type FormEvent } from "react";
 import { api } from "../api";
 import { CollectionPicker } from "../components/CollectionPicker";
 import { ErrorBanner } from "../components/ErrorBanner";
+import { Table } from "../components/Table";
 import { Uploader } from "../components/Uploader";
 import { ago, bytes } from "../format";
 import { navigate, useLoad } from "../hooks";
@@ -23,7 +24,10 @@ export function Documents({ collection }: { collection: string }) {
         collection: collection || undefined,
         status: filters.status || undefined,
         filename: filters.filename || undefined,
-        metadata: filters.metadata.split(",").map((p) => p.trim()).filter(Boolean),
+        metadata: filters.metadata
+          .split(",")
+          .map((p) => p.trim())
+          .filter(Boolean),
       }),
     [collection, filters],
   );
@@ -60,7 +64,11 @@ export function Documents({ collection }: { collection: string }) {
         </label>
         <label>
           Metadata (key=value, …)
-          <input value={draft.metadata} onChange={(e) => setDraft({ ...draft, metadata: e.target.value })} placeholder="team=search" />
+          <input
+            value={draft.metadata}
+            onChange={(e) => setDraft({ ...draft, metadata: e.target.value })}
+            placeholder="team=search"
+          />
         </label>
         <button type="submit">Filter</button>
         <button type="button" onClick={documents.reload}>
@@ -68,40 +76,28 @@ export function Documents({ collection }: { collection: string }) {
         </button>
       </form>
       <ErrorBanner error={documents.error} />
-      <table>
-        <caption className="sr-only">Documents</caption>
-        <thead>
-          <tr>
-            <th scope="col">Filename</th>
-            <th scope="col">Collection</th>
-            <th scope="col">Status</th>
-            <th scope="col">Pages</th>
-            <th scope="col">Chunks</th>
-            <th scope="col">Size</th>
-            <th scope="col">Updated</th>
+      <Table caption="Documents" columns={["Filename", "Collection", "Status", "Pages", "Chunks", "Size", "Updated"]}>
+        {documents.data?.items.map((d) => (
+          <tr key={d.id} data-document={d.id}>
+            <td>
+              <a href={`#/document/${encodeURIComponent(d.id)}`}>{d.filename}</a>
+            </td>
+            <td>{d.collection}</td>
+            <td>
+              <span className={`status status-${d.status}`}>{d.status}</span>
+              {d.error && <span className="muted"> {d.error.code}</span>}
+            </td>
+            <td className="num">{d.pages || "—"}</td>
+            <td className="num">{d.chunk_count}</td>
+            <td className="num">{bytes(d.size_bytes)}</td>
+            <td>{ago(d.updated_at_ms)}</td>
           </tr>
-        </thead>
-        <tbody>
-          {documents.data?.items.map((d) => (
-            <tr key={d.id} data-document={d.id}>
-              <td>
-                <a href={`#/document/${encodeURIComponent(d.id)}`}>{d.filename}</a>
-              </td>
-              <td>{d.collection}</td>
-              <td>
-                <span className={`status status-${d.status}`}>{d.status}</span>
-                {d.error && <span className="muted"> {d.error.code}</span>}
-              </td>
-              <td className="num">{d.pages || "—"}</td>
-              <td className="num">{d.chunk_count}</td>
-              <td className="num">{bytes(d.size_bytes)}</td>
-              <td>{ago(d.updated_at_ms)}</td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        ))}
+      </Table>
       {documents.data && !documents.data.items.length && <p className="muted">No documents match.</p>}
-      {documents.data?.next_cursor && <p className="muted">Showing the newest 100; narrow the filters to see others.</p>}
+      {documents.data?.next_cursor && (
+        <p className="muted">Showing the newest 100; narrow the filters to see others.</p>
+      )}
     </section>
   );
 }

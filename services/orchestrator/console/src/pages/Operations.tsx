@@ -1,6 +1,7 @@
 import { useState } from "react";
 import { ApiError, api } from "../api";
 import { ErrorBanner } from "../components/ErrorBanner";
+import { Table } from "../components/Table";
 import { ago } from "../format";
 import { count } from "../progress";
 import { useAction, useLoad } from "../hooks";
@@ -46,58 +47,36 @@ function Queue() {
       <ErrorBanner error={queue.error} />
       {q && (
         <>
-          <table>
-            <caption className="sr-only">Queue depths by priority</caption>
-            <thead>
-              <tr>
-                <th scope="col">Priority</th>
-                <th scope="col">Waiting</th>
-                <th scope="col">In flight</th>
+          <Table caption="Queue depths by priority" columns={["Priority", "Waiting", "In flight"]}>
+            {Object.entries(q.streams).map(([priority, depth]) => (
+              <tr key={priority}>
+                <td>{priority}</td>
+                <td className="num">{depth.waiting}</td>
+                <td className="num">{depth.in_flight}</td>
               </tr>
-            </thead>
-            <tbody>
-              {Object.entries(q.streams).map(([priority, depth]) => (
-                <tr key={priority}>
-                  <td>{priority}</td>
-                  <td className="num">{depth.waiting}</td>
-                  <td className="num">{depth.in_flight}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </Table>
           <p>
-            Delayed retries: <strong>{q.delayed}</strong> · dead letters: <strong data-testid="dead-count">{q.dead}</strong>
+            Delayed retries: <strong>{q.delayed}</strong> · dead letters:{" "}
+            <strong data-testid="dead-count">{q.dead}</strong>
           </p>
           <h3>Workers</h3>
-          <table>
-            <caption className="sr-only">Workers</caption>
-            <thead>
-              <tr>
-                <th scope="col">Worker</th>
-                <th scope="col">Host / pid</th>
-                <th scope="col">Concurrency</th>
-                <th scope="col">Running</th>
-                <th scope="col">Heartbeat</th>
-                <th scope="col">Started</th>
+          <Table caption="Workers" columns={["Worker", "Host / pid", "Concurrency", "Running", "Heartbeat", "Started"]}>
+            {q.workers.map((w) => (
+              <tr key={w.id}>
+                <td>
+                  <code>{w.id}</code>
+                </td>
+                <td>
+                  {w.host} / {w.pid}
+                </td>
+                <td className="num">{w.concurrency}</td>
+                <td className="num">{w.in_flight.length}</td>
+                <td>{ago(w.last_beat_at_ms)}</td>
+                <td>{ago(w.started_at_ms)}</td>
               </tr>
-            </thead>
-            <tbody>
-              {q.workers.map((w) => (
-                <tr key={w.id}>
-                  <td>
-                    <code>{w.id}</code>
-                  </td>
-                  <td>
-                    {w.host} / {w.pid}
-                  </td>
-                  <td className="num">{w.concurrency}</td>
-                  <td className="num">{w.in_flight.length}</td>
-                  <td>{ago(w.last_beat_at_ms)}</td>
-                  <td>{ago(w.started_at_ms)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+            ))}
+          </Table>
           {!q.workers.length && <p className="bad">No live workers: queued jobs wait.</p>}
         </>
       )}
@@ -112,43 +91,35 @@ function JobsList({ status, title, action }: { status: string; title: string; ac
     <section className="panel" aria-labelledby={`jobs-${status}`}>
       <h2 id={`jobs-${status}`}>{title}</h2>
       <ErrorBanner error={jobs.error ?? act.error} onDismiss={act.clear} />
-      <table>
-        <caption className="sr-only">{title}</caption>
-        <thead>
-          <tr>
-            <th scope="col">Job</th>
-            <th scope="col">Type</th>
-            <th scope="col">Collection</th>
-            <th scope="col">Stage</th>
-            <th scope="col">Error</th>
-            <th scope="col">Updated</th>
-            {action && <th scope="col">Action</th>}
-          </tr>
-        </thead>
-        <tbody>
-          {jobs.data?.items.map((j) => (
-            <tr key={j.id} data-job={j.id}>
-              <td>
-                {j.document_id ? <a href={`#/document/${encodeURIComponent(j.document_id)}`}>{j.id}</a> : <code>{j.id}</code>}
-              </td>
-              <td>{j.type}</td>
-              <td>{j.collection ?? "—"}</td>
-              <td>
-                {[j.stage ?? "—", count(j.progress)].filter(Boolean).join(" ")}
-              </td>
-              <td>{j.error ? `${j.error.code}: ${j.error.message}` : "—"}</td>
-              <td>{ago(j.updated_at_ms)}</td>
-              {action && (
-                <td>
-                  <button type="button" onClick={() => act.run(() => api.retryJob(j.id)).then(jobs.reload)} aria-label={`Retry job ${j.id}`}>
-                    Retry
-                  </button>
-                </td>
+      <Table caption={title} columns={["Job", "Type", "Collection", "Stage", "Error", "Updated", action && "Action"]}>
+        {jobs.data?.items.map((j) => (
+          <tr key={j.id} data-job={j.id}>
+            <td>
+              {j.document_id ? (
+                <a href={`#/document/${encodeURIComponent(j.document_id)}`}>{j.id}</a>
+              ) : (
+                <code>{j.id}</code>
               )}
-            </tr>
-          ))}
-        </tbody>
-      </table>
+            </td>
+            <td>{j.type}</td>
+            <td>{j.collection ?? "—"}</td>
+            <td>{[j.stage ?? "—", count(j.progress)].filter(Boolean).join(" ")}</td>
+            <td>{j.error ? `${j.error.code}: ${j.error.message}` : "—"}</td>
+            <td>{ago(j.updated_at_ms)}</td>
+            {action && (
+              <td>
+                <button
+                  type="button"
+                  onClick={() => act.run(() => api.retryJob(j.id)).then(jobs.reload)}
+                  aria-label={`Retry job ${j.id}`}
+                >
+                  Retry
+                </button>
+              </td>
+            )}
+          </tr>
+        ))}
+      </Table>
       {jobs.data && !jobs.data.items.length && <p className="muted">None.</p>}
     </section>
   );
@@ -176,44 +147,30 @@ function DeadLetters() {
           {done}
         </p>
       )}
-      <table>
-        <caption className="sr-only">Dead letters</caption>
-        <thead>
-          <tr>
-            <th scope="col">Job</th>
-            <th scope="col">Type</th>
-            <th scope="col">Reason</th>
-            <th scope="col">Error</th>
-            <th scope="col">Attempts</th>
-            <th scope="col">When</th>
-            <th scope="col">Actions</th>
+      <Table caption="Dead letters" columns={["Job", "Type", "Reason", "Error", "Attempts", "When", "Actions"]}>
+        {letters.data?.items.map((l) => (
+          <tr key={l.entry_id} data-dead-job={l.job_id}>
+            <td>
+              <code>{l.job_id}</code>
+            </td>
+            <td>{l.type}</td>
+            <td>{l.reason}</td>
+            <td>
+              {l.code}: {l.message}
+            </td>
+            <td className="num">{l.attempts}</td>
+            <td>{ago(l.at_ms)}</td>
+            <td>
+              <button type="button" onClick={() => replay(l.job_id)} aria-label={`Replay job ${l.job_id}`}>
+                Replay
+              </button>
+              <button type="button" onClick={() => purge(l.job_id)} aria-label={`Purge dead letter of job ${l.job_id}`}>
+                Purge
+              </button>
+            </td>
           </tr>
-        </thead>
-        <tbody>
-          {letters.data?.items.map((l) => (
-            <tr key={l.entry_id} data-dead-job={l.job_id}>
-              <td>
-                <code>{l.job_id}</code>
-              </td>
-              <td>{l.type}</td>
-              <td>{l.reason}</td>
-              <td>
-                {l.code}: {l.message}
-              </td>
-              <td className="num">{l.attempts}</td>
-              <td>{ago(l.at_ms)}</td>
-              <td>
-                <button type="button" onClick={() => replay(l.job_id)} aria-label={`Replay job ${l.job_id}`}>
-                  Replay
-                </button>
-                <button type="button" onClick={() => purge(l.job_id)} aria-label={`Purge dead letter of job ${l.job_id}`}>
-                  Purge
-                </button>
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+        ))}
+      </Table>
       {letters.data && !letters.data.items.length && <p className="muted">No dead letters.</p>}
     </section>
   );
@@ -221,10 +178,11 @@ function DeadLetters() {
 
 function Reconciler() {
   const last = useLoad<ReconcileReport | null>(
-    () => api.lastReconcile().catch((exc: unknown) => {
-      if (exc instanceof ApiError && exc.status === 404) return null; // no round has run yet
-      throw exc;
-    }),
+    () =>
+      api.lastReconcile().catch((exc: unknown) => {
+        if (exc instanceof ApiError && exc.status === 404) return null; // no round has run yet
+        throw exc;
+      }),
     [],
   );
   const act = useAction();
@@ -244,7 +202,8 @@ function Reconciler() {
       {report && (
         <>
           <p data-finished-at={report.finished_at_ms}>
-            Last round finished {ago(report.finished_at_ms)} and took {((report.finished_at_ms - report.started_at_ms) / 1000).toFixed(2)} s.
+            Last round finished {ago(report.finished_at_ms)} and took{" "}
+            {((report.finished_at_ms - report.started_at_ms) / 1000).toFixed(2)} s.
           </p>
           <dl className="report">
             {Object.entries(report)

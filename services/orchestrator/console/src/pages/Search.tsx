@@ -22,14 +22,16 @@ export function Search() {
     if (!chosen.length && names.length) setChosen(names.slice(0, MAX_SEARCH_COLLECTIONS));
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [names.join(",")]);
-  const toggle = (name: string) => setChosen((list) => (list.includes(name) ? list.filter((n) => n !== name) : [...list, name]));
+  const toggle = (name: string) =>
+    setChosen((list) => (list.includes(name) ? list.filter((n) => n !== name) : [...list, name]));
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     const result = await action.run(async () => {
       let where: Record<string, unknown> | undefined;
       if (filters.trim()) {
         const parsed: unknown = JSON.parse(filters);
-        if (!parsed || typeof parsed !== "object" || Array.isArray(parsed)) throw new Error("filters must be a JSON object (a Chroma where)");
+        if (!parsed || typeof parsed !== "object" || Array.isArray(parsed))
+          throw new Error("filters must be a JSON object (a Chroma where)");
         where = parsed as Record<string, unknown>;
       }
       return api.search({ query, collections: chosen, mode, top_k: topK, filters: where });
