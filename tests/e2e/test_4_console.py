@@ -201,10 +201,36 @@ def test_upload_search_open_and_delete_through_the_console(console: Console) -> 
     expect(chunks.first).to_be_visible()
     assert any("swim" in text.lower() for text in chunks.all_inner_texts())
     headings = page.locator(".chunk .heading-path").all_inner_texts()
-    assert any("swim" in heading.lower() for heading in headings), (
-        headings
-    )  # "Swimming in the lake › Let's swim!"
+    # "Swimming in the lake › Let's swim!"
+    assert any("swim" in heading.lower() for heading in headings), headings
     console.shot("document")
+
+    # The original comes back byte for byte (fetched with the key header, saved as its filename).
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download original").click()
+    assert download.value.suggested_filename == "duck.md"
+    assert Path(download.value.path()).read_bytes() == DROPPED[0].read_bytes()
+
+    # Metadata edited here is what the list's filter and a search's filter see.
+    page.get_by_label("Metadata (JSON object)").fill('{"team": "pond"}')
+    page.get_by_role("button", name="Save metadata").click()
+    expect(page.get_by_label("Metadata (JSON object)")).to_have_value('{\n  "team": "pond"\n}')
+    page = console.open(f"documents/{COLLECTION}")
+    page.get_by_label("Metadata (key=value, …)").fill("team=pond")
+    page.get_by_role("button", name="Filter").click()
+    expect(page.locator("tbody tr")).to_have_count(1)
+    expect(page.get_by_role("link", name="duck.md")).to_be_visible()
+    page = console.open("search")
+    page.get_by_label("Filters (JSON, a Chroma where on document metadata; optional)").fill(
+        '{"team": "pond"}'
+    )
+    search_in(page, "word processor")  # another document's words: the filter leaves only duck.md's chunks
+    expect(page.locator(".hit").first).to_be_visible()
+    assert set(page.locator(".hit").evaluate_all("hits => hits.map(h => h.dataset.document)")) == {duck_id}
+    page.get_by_label("Filters (JSON, a Chroma where on document metadata; optional)").fill("")
+
+    page = console.open(f"document/{duck_id}")
+    expect(page.get_by_test_id("document-status")).to_have_text("ready")
 
     page.get_by_role("button", name="Delete document").click()
     page.get_by_role("button", name="Confirm delete").click()
