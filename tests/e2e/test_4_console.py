@@ -263,6 +263,14 @@ def test_a_drop_of_more_files_than_the_browser_has_connections_all_reach_done(
     expect(page.locator("tbody tr").first).to_be_visible()  # the list answered while the bars run
     expect(page.locator('.uploads .job[data-status="succeeded"]')).to_have_count(12, timeout=UI_TIMEOUT_MS)
 
+    # The collection goes with its delete job's bar, and leaves the list once that job is done.
+    page = console.open("collections")
+    page.get_by_role("button", name="Delete collection console-many").click()
+    page.get_by_role("button", name="Confirm delete console-many").click()
+    bar = page.locator(".job", has_text="Deleting collection console-many")
+    expect(bar).to_have_attribute("data-status", "succeeded", timeout=UI_TIMEOUT_MS)
+    expect(page.locator('tr[data-collection="console-many"]')).to_have_count(0)
+
 
 def wait_status(client: httpx.Client, job_id: str, wanted: str, timeout_s: float = 180) -> dict:
     deadline = time.monotonic() + timeout_s
