@@ -11,7 +11,7 @@ export HF_HUB_OFFLINE := 1
 export TRANSFORMERS_OFFLINE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help setup setup-redis setup-node setup-console setup-chromium setup-compute setup-orchestrator setup-chroma \
+.PHONY: help setup setup-redis setup-console setup-chromium setup-compute setup-orchestrator setup-chroma \
         setup-lint lint format console-screenshots test test-console test-compute test-orchestrator test-deploy test-e2e run compute bench bench-compute \
         bench-queue chaos clean
 
@@ -35,10 +35,6 @@ setup: setup-redis setup-compute setup-orchestrator setup-chroma setup-console
 setup-redis:
 	@bash deploy/ensure-redis.sh
 
-# Debian's nodejs and npm when missing; the console's build works with Debian's Node 18 and newer.
-setup-node:
-	@bash deploy/ensure-node.sh
-
 # The operator console (/console): its npm dependencies from the lock file, type-checked and built by Vite
 # into services/orchestrator/console/dist, which the orchestrator serves.
 CONSOLE := services/orchestrator/console
@@ -46,7 +42,7 @@ CONSOLE_SOURCES := $(shell find $(CONSOLE)/src -type f 2>/dev/null) $(CONSOLE)/i
                    $(CONSOLE)/tsconfig.json $(CONSOLE)/package.json $(CONSOLE)/package-lock.json
 setup-console: $(CONSOLE)/dist/index.html
 $(CONSOLE)/dist/index.html: $(CONSOLE_SOURCES)
-	@bash deploy/ensure-node.sh
+	@bash deploy/ensure-node.sh  # Debian's nodejs and npm when missing; Node 18 or newer
 	cd $(CONSOLE) && npm ci --no-audit --no-fund --loglevel=error && npm run build
 
 # The README's screenshots: copied from the last run of the console's browser tests (make test-e2e).

@@ -46,9 +46,12 @@ class ConsoleFiles(StaticFiles):
         super().__init__(directory=directory, html=True, check_dir=False)
         self.built = directory / "index.html"
 
-    async def check_config(self) -> None:
+    def ensure_built(self) -> None:
         if not self.built.is_file():
             raise _not_built(self.built.parent)
+
+    async def check_config(self) -> None:
+        self.ensure_built()
         await super().check_config()
 
     async def get_response(self, path: str, scope: Scope) -> Response:
@@ -59,17 +62,12 @@ class ConsoleFiles(StaticFiles):
         return response
 
 
-def console_dir(configured: str) -> Path:
-    return Path(configured) if configured else BUILT_DIR
-
-
 def install(app: FastAPI, configured_dir: str) -> None:
-    directory = console_dir(configured_dir)
+    files = ConsoleFiles(Path(configured_dir) if configured_dir else BUILT_DIR)
 
     @app.get(MOUNT, include_in_schema=False)
     async def console_root() -> Response:
-        if not (directory / "index.html").is_file():
-            raise _not_built(directory)
+        files.ensure_built()
         return RedirectResponse(MOUNT + "/", status_code=307)  # the page lives at /console/
 
-    app.mount(MOUNT, ConsoleFiles(directory), name="console")
+    app.mount(MOUNT, files, name="console")

@@ -46,6 +46,7 @@ from orchestrator.catalog import (
 from orchestrator.clients import Clients
 from orchestrator.core import keys
 from orchestrator.core.ids import now_ms
+from orchestrator.errors import NotFound
 from orchestrator.ingest import metadata
 from orchestrator.ingest.collections import resume_collection_delete
 from orchestrator.ingest.operations import fail_if_stuck, resume_document_delete
@@ -251,10 +252,12 @@ class Reconciler:
                 cursor = page.next_cursor
 
 
-async def last_report(clients: Clients) -> ReconcileReport | None:
-    """The latest round's report, or None before any round has finished."""
+async def last_report(clients: Clients) -> ReconcileReport:
+    """The latest round's report; NotFound before any round has finished."""
     raw = await clients.redis.get(keys.RECONCILE_LAST)
-    return None if raw is None else ReconcileReport.model_validate_json(raw)
+    if raw is None:
+        raise NotFound("no reconcile round has finished yet")
+    return ReconcileReport.model_validate_json(raw)
 
 
 async def run_periodically(clients: Clients, interval_s: float, stop: asyncio.Event) -> None:
