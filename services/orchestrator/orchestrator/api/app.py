@@ -15,7 +15,7 @@ from orchestrator.api import console, errors
 from orchestrator.api.auth import require_api_key
 from orchestrator.api.body_limit import BodyLimit
 from orchestrator.api.request_context import RequestContext
-from orchestrator.api.routes import admin, collections, documents, health, jobs, search, uploads
+from orchestrator.api.routes import admin, collection_routes, documents, health, jobs, search, uploads
 from orchestrator.api.security import check_security
 from orchestrator.clients import Clients
 from orchestrator.core.redis_client import connect
@@ -129,7 +129,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["Location"],
         )
     secured = [Depends(require_api_key)]
-    for module in (collections, uploads, documents, jobs, search, admin):
+    for module in (collection_routes, uploads, documents, jobs, search, admin):
         app.include_router(module.router, prefix="/api/v1", dependencies=secured)
     app.include_router(health.router)
     console.install(app, settings.console_dir)
