@@ -1,11 +1,14 @@
 """Wire contracts between the orchestrator and the compute service.
 
-Only pydantic models and constants live here: no logic, no I/O. Both services import them so a
-change to the wire format is one edit, seen by both sides and their tests.
+Only pydantic models, constants and the small rules of the wire format itself live here; no I/O.
+Both services import them, so a change to the wire format is one edit, seen by both sides and their
+tests.
 """
 
 from contracts.compute import (
+    PARSE_CHUNK_PARAMS,
     Chunk,
+    ChunkOptions,
     ChunkRequest,
     ChunkResponse,
     ChunkStrategy,
@@ -30,8 +33,10 @@ from contracts.errors import ErrorBody, ErrorCode, ErrorEnvelope
 REQUEST_ID_HEADER = "X-Request-ID"
 
 __all__ = [
+    "PARSE_CHUNK_PARAMS",
     "REQUEST_ID_HEADER",
     "Chunk",
+    "ChunkOptions",
     "ChunkRequest",
     "ChunkResponse",
     "ChunkStrategy",

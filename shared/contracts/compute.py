@@ -64,14 +64,36 @@ class ChunkStrategy(StrEnum):
     docling_hybrid = "docling_hybrid"
 
 
-class ChunkRequest(BaseModel):
+def _is_none(value: object) -> bool:
+    return value is None
+
+
+class ChunkOptions(BaseModel):
+    """How a document is cut into chunks: the one shape of these options from an upload, a collection's
+    defaults and a job's payload down to compute. A field left unset takes the next layer's value (job,
+    then collection, then the orchestrator's settings); unset fields are left out when serialized."""
+
+    strategy: ChunkStrategy | None = Field(None, exclude_if=_is_none)
+    # Word pieces of the embedding model's tokenizer; None: what the model reads (256 for MiniLM).
+    max_tokens: int | None = Field(None, ge=16, le=8192, exclude_if=_is_none)
+
+    def over(self, defaults: "ChunkOptions") -> "ChunkOptions":
+        """These options, with what they leave unset taken from `defaults`."""
+        return ChunkOptions(
+            strategy=self.strategy or defaults.strategy, max_tokens=self.max_tokens or defaults.max_tokens
+        )
+
+
+# The /parse query parameters that ask for the chunks with the parse, by ChunkOptions field.
+PARSE_CHUNK_PARAMS = {"strategy": "chunk_strategy", "max_tokens": "chunk_max_tokens"}
+
+
+class ChunkRequest(ChunkOptions):
     """Give `text` (plain or markdown) or `document` (a ParseResult); the strategy decides which it reads."""
 
     text: str | None = None
     document: ParseResult | None = None
     strategy: ChunkStrategy = ChunkStrategy.markdown
-    # None means "what the embedding model reads" (256 word pieces for MiniLM), set by the service.
-    max_tokens: int | None = Field(default=None, ge=16, le=8192)
     overlap_tokens: int = Field(default=32, ge=0, le=1024)
 
     @model_validator(mode="after")
