@@ -1,4 +1,6 @@
-"""The orchestrator's one settings class: every knob, with finite limits, read from `ORCH_*` variables."""
+"""The orchestrator's one settings class: every knob, with finite limits, read from `ORCH_*` variables.
+
+Each field's description is its documentation: `make docs` renders them into docs/configuration.md."""
 
 from typing import Annotated, Literal, Self
 
@@ -9,99 +11,274 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ORCH_", extra="ignore", frozen=True)
 
-    redis_url: str = "redis://127.0.0.1:6379/0"
-    redis_connect_timeout_s: float = Field(2.0, gt=0, le=60)
-    # Must outlast the longest blocking read (idle_block_s), or an idle wait would look like a dead server.
-    redis_socket_timeout_s: float = Field(10.0, gt=0, le=300)
+    # Redis: the registry, the job queue, progress, dead letters, the query cache.
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0",
+        description="Redis to use (`redis://user:password@host:port/db` for an ACL user).",
+    )
+    redis_connect_timeout_s: float = Field(2.0, gt=0, le=60, description="Timeout to connect to Redis.")
+    redis_socket_timeout_s: float = Field(
+        10.0,
+        gt=0,
+        le=300,
+        description="Timeout of one Redis reply. Longer than `ORCH_IDLE_BLOCK_S`, the longest blocking read, "
+        "or an idle wait would look like a dead server.",
+    )
 
-    # Bounded API (issue 10): the Redis pool waits for a free connection instead of failing at once; a
-    # wait past redis_pool_timeout_s is answered 503 with Retry-After. Event streams (SSE) never hold a
-    # pooled connection: one reader per process serves them all, within their own caps (429 past them).
-    redis_max_connections: int = Field(64, ge=2, le=10_000)
-    redis_pool_timeout_s: float = Field(5.0, gt=0, le=120)
-    sse_max_streams: int = Field(1_000, ge=1, le=100_000)  # open event streams per API process
-    sse_max_streams_per_key: int = Field(100, ge=1, le=100_000)  # per API key (client address without keys)
-    sse_heartbeat_s: float = Field(15.0, gt=0, le=300)  # a comment line this often, so dead clients show
+    # A request waits for a free pooled connection instead of failing at once. Event streams (SSE) never
+    # hold a pooled connection: one reader per process serves them all, within their own caps.
+    redis_max_connections: int = Field(
+        64,
+        ge=2,
+        le=10_000,
+        description="Redis connections per process, at least the jobs it runs at once plus 2.",
+    )
+    redis_pool_timeout_s: float = Field(
+        5.0,
+        gt=0,
+        le=120,
+        description="How long a request waits for a free Redis connection; past it the API answers 503 "
+        "`unavailable` with `Retry-After`.",
+    )
+    sse_max_streams: int = Field(
+        1_000,
+        ge=1,
+        le=100_000,
+        description="Open job event streams (SSE) per API process; past it 429 `too_many_streams`.",
+    )
+    sse_max_streams_per_key: int = Field(
+        100,
+        ge=1,
+        le=100_000,
+        description="Open job event streams per API key (per client address without keys); past it 429.",
+    )
+    sse_heartbeat_s: float = Field(
+        15.0,
+        gt=0,
+        le=300,
+        description="A quiet event stream gets a `: keep-alive` comment this often, so dead clients show.",
+    )
 
     # Worker pool.
-    concurrency: int = Field(4, ge=1, le=256)
+    concurrency: int = Field(
+        4, ge=1, le=256, description="Jobs at once in a `worker` process (`--concurrency`)."
+    )
     handlers: str = Field(
         "orchestrator.ingest:build_handlers",
-        description="module:attribute of the factory (clients) -> {job type: handler}",
+        description="The job handler factory, `module:attribute`: called with the process's clients, it "
+        "returns {job type: handler}.",
     )
-    # A job's lease lapses when its worker has not renewed it for lease_s; another worker may then take it.
-    lease_s: float = Field(30.0, gt=0, le=3600)
-    heartbeat_s: float = Field(5.0, gt=0, le=600)
-    # Longest an idle worker waits for new work before it looks again for lapsed leases and due retries.
-    idle_block_s: float = Field(1.0, gt=0, le=60)
-    shutdown_deadline_s: float = Field(30.0, ge=0, le=3600)
-    reconnect_base_s: float = Field(0.05, gt=0, le=60)
-    reconnect_max_s: float = Field(5.0, gt=0, le=600)
+    lease_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="A job's lease: when its worker has not renewed it for this long, another worker may "
+        "take the job over.",
+    )
+    heartbeat_s: float = Field(
+        5.0,
+        gt=0,
+        le=600,
+        description="How often a worker renews its jobs' leases (at most half of `ORCH_LEASE_S`).",
+    )
+    idle_block_s: float = Field(
+        1.0,
+        gt=0,
+        le=60,
+        description="Longest an idle worker waits for new work before it looks again for lapsed leases and "
+        "due retries.",
+    )
+    shutdown_deadline_s: float = Field(
+        30.0,
+        ge=0,
+        le=3600,
+        description="On SIGTERM, how long running jobs (and open requests) get to finish; the jobs still "
+        "running then go back to the queue.",
+    )
+    reconnect_base_s: float = Field(0.05, gt=0, le=60, description="First backoff while Redis is away.")
+    reconnect_max_s: float = Field(5.0, gt=0, le=600, description="Longest backoff while Redis is away.")
 
     # Retries and dead letters.
-    max_deliveries: int = Field(5, ge=1, le=100)
-    retry_base_s: float = Field(1.0, gt=0, le=3600)
-    retry_max_s: float = Field(300.0, gt=0, le=86_400)
+    max_deliveries: int = Field(
+        5, ge=1, le=100, description="Attempts of a job before it goes to the dead-letter queue."
+    )
+    retry_base_s: float = Field(
+        1.0, gt=0, le=3600, description="First backoff before a job's retry (exponential, with jitter)."
+    )
+    retry_max_s: float = Field(300.0, gt=0, le=86_400, description="Longest backoff before a job's retry.")
 
     # Retention, so that nothing in Redis grows without bound.
-    idempotency_ttl_s: int = Field(86_400, ge=1, le=30 * 86_400)
-    events_ttl_s: int = Field(86_400, ge=1, le=30 * 86_400)
-    events_maxlen: int = Field(1_000, ge=10, le=100_000)
-    dead_letters_maxlen: int = Field(100_000, ge=100, le=10_000_000)
-    # Finished jobs (dead ones excepted) are forgotten this long after they end, by the reconciler; 0 keeps them.
-    job_retention_s: int = Field(7 * 86_400, ge=0, le=365 * 86_400)
+    idempotency_ttl_s: int = Field(
+        86_400, ge=1, le=30 * 86_400, description="How long an upload's `Idempotency-Key` is remembered."
+    )
+    events_ttl_s: int = Field(
+        86_400, ge=1, le=30 * 86_400, description="How long a job's event stream is kept after the job ends."
+    )
+    events_maxlen: int = Field(1_000, ge=10, le=100_000, description="Most events kept per job.")
+    dead_letters_maxlen: int = Field(
+        100_000, ge=100, le=10_000_000, description="Most entries kept in the dead-letter queue."
+    )
+    job_retention_s: int = Field(
+        7 * 86_400,
+        ge=0,
+        le=365 * 86_400,
+        description="Finished jobs (dead ones excepted) are forgotten this long after they end, by the "
+        "reconciler; 0 keeps them.",
+    )
 
-    metrics_port: int | None = Field(None, ge=1, le=65_535)
+    metrics_port: int | None = Field(
+        None, ge=1, le=65_535, description="Port of a `worker` process's Prometheus metrics; unset: none."
+    )
 
     # The HTTP API and what it runs beside it.
-    env: Literal["prod", "dev"] = "prod"  # dev: may run without API keys (and says so loudly)
-    host: str = "127.0.0.1"
-    port: int = Field(8080, ge=1, le=65_535)
-    api_keys: str = Field("", description="comma-separated API keys for `Authorization: Bearer`")
-    cors_origins: str = Field("", description="comma-separated allowed CORS origins (none by default)")
-    # The operator console's built files (services/orchestrator/console, built by `make setup`), served at
-    # /console; empty: next to this package, where the build puts them.
-    console_dir: str = ""
-    api_workers: int = Field(2, ge=0, le=256)  # jobs at once in the API process's own worker pool; 0: none
-    max_upload_bytes: int = Field(100 * 1024 * 1024, ge=1, le=10 * 1024**3)
-    # Every other request body (JSON: search, collections, patches): read whole before the key check runs.
-    max_json_bytes: int = Field(1024 * 1024, ge=1024, le=64 * 1024 * 1024)
+    env: Literal["prod", "dev"] = Field(
+        "prod",
+        description="`dev` may run without API keys (and says so loudly); `prod` refuses to start without them.",
+    )
+    host: str = Field("127.0.0.1", description="Address `python -m orchestrator api` listens on (`--host`).")
+    port: int = Field(
+        8080, ge=1, le=65_535, description="Port `python -m orchestrator api` listens on (`--port`)."
+    )
+    api_keys: str = Field(
+        "",
+        description="Comma-separated API keys for `Authorization: Bearer`; required unless `ORCH_ENV=dev`. "
+        "Each at least 32 characters and not a shipped placeholder (`replace-me...`), or the API refuses "
+        "to start.",
+    )
+    cors_origins: str = Field("", description="Comma-separated allowed CORS origins (none by default).")
+    console_dir: str = Field(
+        "",
+        description="The built operator console served at /console; empty: "
+        "`services/orchestrator/console/dist`, where `make setup` builds it.",
+    )
+    api_workers: int = Field(
+        2,
+        ge=0,
+        le=256,
+        description="Jobs at once in the API process's own worker pool (`--workers`); 0: none.",
+    )
+    max_upload_bytes: int = Field(
+        100 * 1024 * 1024,
+        ge=1,
+        le=10 * 1024**3,
+        description="Largest upload, counted while it streams (413 `too_large`).",
+    )
+    # FastAPI reads a JSON body whole before the API key check runs: hence a cap of its own.
+    max_json_bytes: int = Field(
+        1024 * 1024,
+        ge=1024,
+        le=64 * 1024 * 1024,
+        description="Largest body of every other request (search, collections, patches), counted while it "
+        "streams (413 `too_large`).",
+    )
 
-    # Blob store and uploads (issue 10). Originals live in the blob store, never in Redis: a directory
-    # (relative to the working directory, or file:///abs/path) or s3://bucket/prefix, whose credentials
-    # and endpoint come from the standard AWS_* variables.
-    blob_url: str = Field("data/blobs", min_length=1)
-    # False: a document's original is deleted once it is ready (a re-ingest is then 409 original_not_kept).
-    keep_originals: bool = True
-    # A document's password (an encrypted PDF's) is kept for its job only, at most this long.
-    job_secret_ttl_s: int = Field(86_400, ge=60, le=30 * 86_400)
-    default_chunk_strategy: str = "markdown"
-    default_chunk_max_tokens: int | None = Field(None, ge=16, le=8192)  # None: what the model reads
-    search_max_top_k: int = Field(100, ge=1, le=1_000)
-    # Hybrid search (issue 12). Each API process keeps a lexical index of its own under lexical_dir (one
-    # slot-N directory per process), following the registry's change stream; workers hold none.
-    lexical_dir: str = Field("data/lexical", min_length=1)
-    # False: this API process holds no index (a process that only runs workers and serves /readyz); its
-    # lexical and hybrid searches answer 503 index_not_ready, and /readyz leaves the index out.
-    lexical_enabled: bool = True
-    # Reciprocal rank fusion: score = sum over sides of weight / (k + rank); a request may override them.
-    fusion_k: float = Field(60.0, gt=0, le=10_000)
-    fusion_dense_weight: float = Field(1.0, ge=0, le=100)
-    fusion_lexical_weight: float = Field(1.0, ge=0, le=100)
-    # Read-your-writes: a lexical or hybrid search waits at most this long for this process's index to
-    # apply the changes made before it began (a follower commits within ~0.2 s), then goes on without them.
-    search_freshness_wait_s: float = Field(1.0, ge=0, le=60)
-    # The query cache in Redis: 0 s turns it off. Entries are keyed by each collection's version, so an
-    # answer is never served after a change; the TTL and the entry cap bound what it holds.
-    # It shares Redis with the registry: at most max_entries x max_entry_bytes (64 MiB by default).
-    search_cache_ttl_s: int = Field(300, ge=0, le=86_400)
-    search_cache_max_entries: int = Field(1_000, ge=1, le=1_000_000)
-    search_cache_max_entry_bytes: int = Field(64 * 1024, ge=1024, le=16 * 1024 * 1024)
-    reconcile_interval_s: float = Field(300.0, ge=0, le=86_400)  # 0: only on demand
-    reconcile_grace_s: float = Field(600.0, ge=0, le=7 * 86_400)  # vectors younger than this are left alone
-    # Per API key (per client address in dev mode without keys), per minute; 0 turns a limit off.
-    uploads_per_min: int = Field(300, ge=0, le=1_000_000)
-    searches_per_min: int = Field(1_200, ge=0, le=1_000_000)
+    # Blob store and uploads: originals live in the blob store, never in Redis.
+    blob_url: str = Field(
+        "data/blobs",
+        min_length=1,
+        description="Where originals live: a directory (relative to the working directory), "
+        "`file:///abs/path`, or `s3://bucket/prefix` (credentials, region and endpoint from the standard "
+        "`AWS_*` variables). Every API and worker process must see the same store.",
+    )
+    keep_originals: bool = Field(
+        True,
+        description="`false`: a document's original is deleted once it is ready; re-ingest and download then "
+        "answer 409 `original_not_kept`.",
+    )
+    job_secret_ttl_s: int = Field(
+        86_400,
+        ge=60,
+        le=30 * 86_400,
+        description="Longest a document's password (an encrypted PDF's) is kept; it is deleted as soon as "
+        "its job ends.",
+    )
+    default_chunk_strategy: str = Field(
+        "markdown",
+        description="Chunking strategy when neither the upload nor the collection sets one: `sentence`, "
+        "`token`, `markdown`, `hierarchical` or `docling_hybrid`.",
+    )
+    default_chunk_max_tokens: int | None = Field(
+        None,
+        ge=16,
+        le=8192,
+        description="Chunk size when neither the upload nor the collection sets one; unset: what the "
+        "embedding model reads.",
+    )
+    search_max_top_k: int = Field(
+        100, ge=1, le=1_000, description="Largest `top_k` a search may ask for (422 past it)."
+    )
+    # Hybrid search: each API process keeps a lexical index of its own; workers hold none.
+    lexical_dir: str = Field(
+        "data/lexical",
+        min_length=1,
+        description="Where each API process keeps its lexical index (a `slot-N` directory per process, "
+        "rebuilt from Chroma when missing). Local disk, never shared storage.",
+    )
+    lexical_enabled: bool = Field(
+        True,
+        description="`false`: this process holds no lexical index (a process that only runs workers); its "
+        "lexical and hybrid searches answer 503 `index_not_ready`, and /readyz leaves the index out.",
+    )
+    fusion_k: float = Field(
+        60.0,
+        gt=0,
+        le=10_000,
+        description="Hybrid search's reciprocal rank fusion: a chunk scores the sum of weight / (k + rank) "
+        "over the sides that found it. A request's `fusion` overrides it.",
+    )
+    fusion_dense_weight: float = Field(
+        1.0, ge=0, le=100, description="Weight of dense search in the fusion; 0 leaves it out."
+    )
+    fusion_lexical_weight: float = Field(
+        1.0, ge=0, le=100, description="Weight of lexical search in the fusion; 0 leaves it out."
+    )
+    search_freshness_wait_s: float = Field(
+        1.0,
+        ge=0,
+        le=60,
+        description="Longest a lexical or hybrid search waits for its process's index to apply the changes "
+        "made before it began, then answers without them; 0: never waits.",
+    )
+    # The query cache shares Redis with the registry: at most max_entries x max_entry_bytes (64 MiB).
+    search_cache_ttl_s: int = Field(
+        300, ge=0, le=86_400, description="Lifetime of a query cache entry; 0 turns the cache off."
+    )
+    search_cache_max_entries: int = Field(
+        1_000, ge=1, le=1_000_000, description="Most query cache entries; the oldest go first."
+    )
+    search_cache_max_entry_bytes: int = Field(
+        64 * 1024,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="Largest answer the query cache stores.",
+    )
+    reconcile_interval_s: float = Field(
+        300.0,
+        ge=0,
+        le=86_400,
+        description="How often each API process runs the reconciler; 0: only on demand.",
+    )
+    reconcile_grace_s: float = Field(
+        600.0,
+        ge=0,
+        le=7 * 86_400,
+        description="The reconciler leaves vectors younger than this alone (an ingest may still be writing "
+        "them).",
+    )
+    uploads_per_min: int = Field(
+        300,
+        ge=0,
+        le=1_000_000,
+        description="Uploads per minute per API key (per client address in dev mode without keys); 0: no "
+        "limit.",
+    )
+    searches_per_min: int = Field(
+        1_200,
+        ge=0,
+        le=1_000_000,
+        description="Searches per minute per API key (per client address in dev mode without keys); 0: no "
+        "limit.",
+    )
 
     @property
     def api_key_list(self) -> list[str]:
@@ -112,29 +289,68 @@ class Settings(BaseSettings):
         return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     # The vector store and the compute service.
-    # The Chroma server (never exposed publicly); every call to it is bounded by chroma_timeout_s.
-    chroma_url: str = "http://127.0.0.1:8000"
-    chroma_timeout_s: float = Field(30.0, gt=0, le=600)
-    # Compute replicas: ORCH_COMPUTE_URLS is comma-separated; a retry moves on to another replica.
-    compute_urls: Annotated[list[str], NoDecode] = ["http://127.0.0.1:8090"]
-    compute_token: SecretStr | None = None  # sent to compute as `Authorization: Bearer ...`
-    compute_connect_timeout_s: float = Field(5.0, gt=0, le=120)
+    chroma_url: str = Field(
+        "http://127.0.0.1:8000", description="The Chroma server (never exposed publicly)."
+    )
+    chroma_timeout_s: float = Field(30.0, gt=0, le=600, description="Bound on every call to Chroma.")
+    compute_urls: Annotated[list[str], NoDecode] = Field(
+        ["http://127.0.0.1:8090"],
+        description="Compute replicas, comma-separated; a retry moves on to another replica.",
+    )
+    compute_token: SecretStr | None = Field(
+        None,
+        description="Sent to compute as `Authorization: Bearer`; compute's `COMPUTE_SERVICE_TOKEN`.",
+    )
+    compute_connect_timeout_s: float = Field(
+        5.0, gt=0, le=120, description="Timeout to connect to a compute replica."
+    )
     # Read timeouts per endpoint: a parse of a large document runs for minutes, an embed batch for seconds.
-    compute_parse_timeout_s: float = Field(600.0, gt=0, le=3600)
-    compute_chunk_timeout_s: float = Field(120.0, gt=0, le=3600)
-    compute_embed_timeout_s: float = Field(120.0, gt=0, le=3600)
-    compute_metadata_timeout_s: float = Field(120.0, gt=0, le=3600)
-    compute_max_attempts: int = Field(4, ge=1, le=20)  # tries per call, across replicas
-    compute_backoff_base_s: float = Field(0.5, gt=0, le=60)
-    compute_backoff_max_s: float = Field(10.0, gt=0, le=600)  # also caps a server's Retry-After
-    embed_batch_texts: int = Field(128, ge=1, le=4096)  # texts per /embed request
-    # A PDF is parsed this many pages per /parse request (at most compute's COMPUTE_MAX_WINDOW_PAGES): a
-    # parse worker's memory is bounded by the window, a finished window is kept for a retry to resume
-    # from, and the job's progress advances window by window.
-    parse_window_pages: int = Field(50, ge=1, le=10_000)
-    # The whole parse of a document may take this long per page (each window has compute's own cap too);
-    # never less than compute_parse_timeout_s.
-    parse_s_per_page: float = Field(1.0, gt=0, le=600)
+    compute_parse_timeout_s: float = Field(
+        600.0, gt=0, le=3600, description="Read timeout of one `/parse` request."
+    )
+    compute_chunk_timeout_s: float = Field(
+        120.0, gt=0, le=3600, description="Read timeout of one `/chunk` request."
+    )
+    compute_embed_timeout_s: float = Field(
+        120.0, gt=0, le=3600, description="Read timeout of one `/embed` request."
+    )
+    compute_metadata_timeout_s: float = Field(
+        120.0, gt=0, le=3600, description="Read timeout of one `/extract-metadata` request."
+    )
+    compute_max_attempts: int = Field(
+        4,
+        ge=1,
+        le=20,
+        description="Tries per compute call, across replicas, on connect errors, timeouts and 429, 502, 503 "
+        "or 504 (a 503 `worker_lost` fails the attempt at once, for the job's later retry).",
+    )
+    compute_backoff_base_s: float = Field(
+        0.5, gt=0, le=60, description="First backoff between tries of a compute call."
+    )
+    compute_backoff_max_s: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        description="Longest backoff between tries of a compute call; also caps a replica's `Retry-After`.",
+    )
+    embed_batch_texts: int = Field(
+        128, ge=1, le=4096, description="Texts per `/embed` request during ingestion."
+    )
+    parse_window_pages: int = Field(
+        50,
+        ge=1,
+        le=10_000,
+        description="Pages of a PDF per `/parse` request (at most compute's `COMPUTE_MAX_WINDOW_PAGES`). A "
+        "parse worker's memory is bounded by the window, the job's progress advances window by window, "
+        "and each finished window is kept until the job ends, so a retry resumes after it.",
+    )
+    parse_s_per_page: float = Field(
+        1.0,
+        gt=0,
+        le=600,
+        description="An attempt's whole parse of a document may take this long per page, never less than "
+        "`ORCH_COMPUTE_PARSE_TIMEOUT_S`; past it the attempt fails with `timeout`.",
+    )
 
     @field_validator("compute_urls", mode="before")
     @classmethod
