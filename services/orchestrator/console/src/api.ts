@@ -1,19 +1,16 @@
-// Every call to /api/v1: the API key from session storage, and the error envelope
+// Every call to /api/v1, typed by the OpenAPI document (src/openapi.d.ts, generated from docs/openapi.json by
+// `make openapi`) and made with openapi-fetch: the API key from session storage, and the error envelope
 // ({"error": {"code", "message", "retryable"}}) turned into an ApiError the screens show as it is.
+import createClient, { type Middleware } from "openapi-fetch";
+import type { paths } from "./openapi";
 import type {
-  ChunksPage,
-  Collection,
-  DeadLetter,
-  DocumentRecord,
-  Job,
-  JobAccepted,
-  Page,
-  QueueStats,
+  ChunkingOptions,
+  DocumentStatus,
+  JobStatus,
+  OnDuplicate,
   Readiness,
-  ReconcileReport,
-  SearchMode,
+  SearchRequest,
   SearchResponse,
-  UploadAccepted,
 } from "./types";
 
 const KEY_STORAGE = "docsearch.apiKey";
@@ -55,25 +52,55 @@ function unanswered(exc: unknown): ApiError {
   return new ApiError(0, "network_error", `the server did not answer: ${String(exc)}`, true);
 }
 
-async function failure(response: Response): Promise<ApiError> {
-  const text = await response.text().catch(() => "");
+// A refusal as the API's own error when the body is its envelope, else as `http_<status>` with the text.
+function refusal(response: Response, body: unknown): ApiError {
+  if (response.status === 401) onUnauthorized();
   const retryAfter = Number(response.headers.get("Retry-After"));
   const retryAfterS = Number.isFinite(retryAfter) && retryAfter > 0 ? retryAfter : null;
-  try {
-    const body = JSON.parse(text) as { error?: { code?: string; message?: string; retryable?: boolean } };
-    if (body.error?.code) {
-      const { code, message = "", retryable = false } = body.error;
-      return new ApiError(response.status, code, message, retryable, retryAfterS);
-    }
-  } catch {
-    // not our envelope (a proxy's page): fall through
+  const envelope = (body as { error?: { code?: unknown; message?: unknown; retryable?: unknown } } | null)?.error;
+  if (envelope && typeof envelope.code === "string" && envelope.code) {
+    const message = typeof envelope.message === "string" ? envelope.message : "";
+    return new ApiError(response.status, envelope.code, message, envelope.retryable === true, retryAfterS);
   }
-  const message = text.slice(0, 300) || response.statusText;
-  return new ApiError(response.status, `http_${response.status}`, message, false, retryAfterS);
+  const text = typeof body === "string" ? body : body === undefined ? "" : JSON.stringify(body);
+  return new ApiError(
+    response.status,
+    `http_${response.status}`,
+    text.slice(0, 300) || response.statusText,
+    false,
+    retryAfterS,
+  );
 }
 
-// Every request the console makes: the key header, a network failure as `network_error`, a refusal as the
-// API's own error (401 also tells the app to ask for a key). Returns the successful response.
+const withKey: Middleware = {
+  onRequest({ request }) {
+    for (const [name, value] of Object.entries(authHeaders())) request.headers.set(name, value);
+    return request;
+  },
+};
+
+// Absolute URLs (openapi-fetch builds a Request from them); fetch is looked up per call, so tests can stub it.
+const client = createClient<paths>({
+  baseUrl: globalThis.location?.origin ?? "",
+  fetch: (request) => globalThis.fetch(request),
+});
+client.use(withKey);
+
+// A call's data, or its failure as an ApiError: `network_error` when the server did not answer.
+type Answer = { data?: unknown; error?: unknown; response: Response };
+async function ok<A extends Answer>(call: Promise<A>): Promise<Exclude<A["data"], undefined>> {
+  let result: A;
+  try {
+    result = await call;
+  } catch (exc) {
+    throw unanswered(exc);
+  }
+  if (!result.response.ok) throw refusal(result.response, result.error);
+  return result.data as Exclude<A["data"], undefined>;
+}
+
+// The requests openapi-fetch cannot make: an event stream, a download. The key header, a network failure as
+// `network_error`, a refusal as the API's own error. Returns the successful response.
 export async function send(url: string, init: RequestInit = {}): Promise<Response> {
   let response: Response;
   try {
@@ -86,85 +113,77 @@ export async function send(url: string, init: RequestInit = {}): Promise<Respons
     throw unanswered(exc);
   }
   if (!response.ok) {
-    if (response.status === 401) onUnauthorized();
-    throw await failure(response);
+    const text = await response.text().catch(() => "");
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      // not our envelope (a proxy's page): the text
+    }
+    throw refusal(response, body);
   }
   return response;
 }
 
-export async function request<T>(path: string, init: RequestInit = {}): Promise<T> {
-  const response = await send(path.startsWith("/") ? path : `${API}/${path}`, init);
-  if (response.status === 204) return undefined as T;
-  return (await response.json()) as T;
-}
-
-function json(method: string, body: unknown): RequestInit {
-  return { method, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) };
-}
-
-function query(params: Record<string, string | number | undefined | null | string[]>): string {
-  const search = new URLSearchParams();
-  for (const [name, value] of Object.entries(params)) {
-    if (value === undefined || value === null || value === "") continue;
-    for (const one of Array.isArray(value) ? value : [value]) search.append(name, String(one));
-  }
-  const text = search.toString();
-  return text ? `?${text}` : "";
-}
-
-const enc = encodeURIComponent;
+const documentPath = (id: string) => ({ path: { document_id: id } });
+const jobPath = (id: string) => ({ path: { job_id: id } });
 
 export const api = {
-  collections: () => request<Page<Collection>>(`collections${query({ limit: 1000 })}`),
-  createCollection: (body: {
-    name: string;
-    chunking: { strategy?: string; max_tokens?: number };
-    extract_metadata: boolean;
-  }) => request<Collection>("collections", json("POST", body)),
-  deleteCollection: (name: string) =>
-    request<{ name: string; job_id: string }>(`collections/${enc(name)}`, { method: "DELETE" }),
+  collections: () => ok(client.GET("/api/v1/collections", { params: { query: { limit: 1000 } } })),
+  createCollection: (body: { name: string; chunking: ChunkingOptions; extract_metadata: boolean }) =>
+    ok(client.POST("/api/v1/collections", { body })),
+  deleteCollection: (name: string) => ok(client.DELETE("/api/v1/collections/{name}", { params: { path: { name } } })),
 
   documents: (filters: {
     collection?: string;
-    status?: string;
+    status?: DocumentStatus;
     filename?: string;
     metadata?: string[];
     cursor?: string;
-  }) => request<Page<DocumentRecord>>(`documents${query({ ...filters, limit: 100 })}`),
-  document: (id: string) => request<DocumentRecord>(`documents/${enc(id)}`),
+  }) => ok(client.GET("/api/v1/documents", { params: { query: { ...filters, limit: 100 } } })),
+  document: (id: string) => ok(client.GET("/api/v1/documents/{document_id}", { params: documentPath(id) })),
   chunks: (id: string, cursor?: string) =>
-    request<ChunksPage>(`documents/${enc(id)}/chunks${query({ cursor, limit: 100 })}`),
+    ok(
+      client.GET("/api/v1/documents/{document_id}/chunks", {
+        params: { ...documentPath(id), query: { cursor, limit: 100 } },
+      }),
+    ),
   patchMetadata: (id: string, metadata: Record<string, unknown>) =>
-    request<DocumentRecord>(`documents/${enc(id)}`, json("PATCH", { metadata })),
-  deleteDocument: (id: string) => request<JobAccepted>(`documents/${enc(id)}`, { method: "DELETE" }),
-  reingest: (id: string) => request<JobAccepted>(`documents/${enc(id)}/reingest`, { method: "POST" }),
-  upload: (collection: string, file: File, options: { onDuplicate: string; password: string }) => {
-    const form = new FormData();
-    form.append("file", file, file.name);
-    form.append("on_duplicate", options.onDuplicate);
-    if (options.password) form.append("password", options.password);
-    return request<UploadAccepted>(`collections/${enc(collection)}/documents`, { method: "POST", body: form });
+    ok(client.PATCH("/api/v1/documents/{document_id}", { params: documentPath(id), body: { metadata } })),
+  deleteDocument: (id: string) => ok(client.DELETE("/api/v1/documents/{document_id}", { params: documentPath(id) })),
+  reingest: (id: string) => ok(client.POST("/api/v1/documents/{document_id}/reingest", { params: documentPath(id) })),
+  // Multipart. The document types the file part as a string (format: binary): the form carries the File.
+  upload: (collection: string, file: File, options: { onDuplicate: OnDuplicate; password: string }) =>
+    ok(
+      client.POST("/api/v1/collections/{name}/documents", {
+        params: { path: { name: collection } },
+        body: { file: file.name, on_duplicate: options.onDuplicate, password: options.password || undefined },
+        bodySerializer: ({ on_duplicate, password }) => {
+          const form = new FormData();
+          form.append("file", file, file.name);
+          if (on_duplicate) form.append("on_duplicate", on_duplicate);
+          if (password) form.append("password", password);
+          return form;
+        },
+      }),
+    ),
+
+  // openapi-fetch widens tuples to arrays in what it returns; the schema's type keeps highlights' [start, end].
+  search: (body: SearchRequest) => ok(client.POST("/api/v1/search", { body })) as Promise<SearchResponse>,
+
+  job: (id: string) => ok(client.GET("/api/v1/jobs/{job_id}", { params: jobPath(id) })),
+  jobs: (status: JobStatus) => ok(client.GET("/api/v1/jobs", { params: { query: { status, limit: 100 } } })),
+  retryJob: (id: string) => ok(client.POST("/api/v1/jobs/{job_id}/retry", { params: jobPath(id) })),
+  queue: () => ok(client.GET("/api/v1/queue")),
+  deadLetters: () => ok(client.GET("/api/v1/dlq", { params: { query: { limit: 100 } } })),
+  replay: (id: string) => ok(client.POST("/api/v1/dlq/{job_id}/replay", { params: jobPath(id) })),
+  purge: async (id: string): Promise<void> => {
+    await ok(client.DELETE("/api/v1/dlq/{job_id}", { params: jobPath(id) }));
   },
-
-  search: (body: {
-    query: string;
-    collections: string[];
-    mode: SearchMode;
-    top_k: number;
-    filters?: Record<string, unknown>;
-  }) => request<SearchResponse>("search", json("POST", body)),
-
-  job: (id: string) => request<Job>(`jobs/${enc(id)}`),
-  jobs: (status: string) => request<Page<Job>>(`jobs${query({ status, limit: 100 })}`),
-  retryJob: (id: string) => request<Job>(`jobs/${enc(id)}/retry`, { method: "POST" }),
-  queue: () => request<QueueStats>("queue"),
-  deadLetters: () => request<Page<DeadLetter>>(`dlq${query({ limit: 100 })}`),
-  replay: (id: string) => request<Job>(`dlq/${enc(id)}/replay`, { method: "POST" }),
-  purge: (id: string) => request<void>(`dlq/${enc(id)}`, { method: "DELETE" }),
-  lastReconcile: () => request<ReconcileReport>("admin/reconcile"),
-  reconcile: () => request<ReconcileReport>("admin/reconcile", { method: "POST" }),
+  lastReconcile: () => ok(client.GET("/api/v1/admin/reconcile")),
+  reconcile: () => ok(client.POST("/api/v1/admin/reconcile")),
   // /readyz answers 503 with the same report when something is down: both are a report to show. It is
-  // not behind the key, and its 503 is not the error envelope, so it does not go through send().
+  // not behind the key, and its 503 is not the error envelope, so it does not go through ok().
   readiness: async (): Promise<Readiness> => {
     let response: Response;
     try {
@@ -181,7 +200,7 @@ export const api = {
     }
     throw new ApiError(response.status, `http_${response.status}`, text.slice(0, 300) || response.statusText);
   },
-  originalUrl: (id: string) => `${API}/documents/${enc(id)}/original`,
+  originalUrl: (id: string) => `${API}/documents/${encodeURIComponent(id)}/original`,
 };
 
 // The original's bytes need the key header, which a plain link cannot send: fetch, then save the blob.

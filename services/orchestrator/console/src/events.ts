@@ -13,8 +13,12 @@ export interface JobView {
 }
 
 export function jobView(job: Job): JobView {
-  return { status: job.status, stage: job.stage, progress: job.progress, error: job.error };
+  return { status: job.status, stage: job.stage ?? null, progress: job.progress ?? null, error: job.error ?? null };
 }
+
+// The stream's events carry fields of the job record (GET /api/v1/jobs/{job_id}), so they are typed from it.
+type StatusEvent = Pick<Job, "status">;
+type ProgressEvent = Partial<Pick<Job, "stage" | "progress">>;
 
 interface SseMessage {
   id: string | null;
@@ -65,7 +69,7 @@ async function stream(
   jobId: string,
   lastId: string | null,
   signal: AbortSignal,
-  apply: (event: string, data: Record<string, unknown>, id: string | null) => boolean,
+  apply: (event: string, data: unknown, id: string | null) => boolean,
 ): Promise<void> {
   const headers: Record<string, string> = { Accept: "text/event-stream" };
   if (lastId) headers["Last-Event-ID"] = lastId;
@@ -80,7 +84,7 @@ async function stream(
       const [messages, rest] = parseSse(buffer + value);
       buffer = rest;
       for (const message of messages) {
-        if (apply(message.event, JSON.parse(message.data) as Record<string, unknown>, message.id)) return;
+        if (apply(message.event, JSON.parse(message.data), message.id)) return;
       }
     }
   } finally {
@@ -103,15 +107,16 @@ export async function followJob(
     onChange(view);
   };
   // Returns true once the job has ended.
-  const apply = (event: string, data: Record<string, unknown>, id: string | null): boolean => {
+  const apply = (event: string, data: unknown, id: string | null): boolean => {
     if (id) lastId = id;
     if (event === "progress") {
-      const stage = (data.stage as string | undefined) ?? view.stage;
+      const reported = data as ProgressEvent;
+      const stage = reported.stage ?? view.stage;
       // A new stage without a count of its own must not show the last stage's count.
-      const progress = (data.progress as Progress | undefined) ?? (stage === view.stage ? view.progress : null);
+      const progress: Progress | null = reported.progress ?? (stage === view.stage ? view.progress : null);
       update({ stage, progress });
     } else if (event === "status") {
-      update({ status: String(data.status) });
+      update({ status: String((data as StatusEvent).status) });
     }
     return FINAL_JOB_STATUSES.has(view.status);
   };

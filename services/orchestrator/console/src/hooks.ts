@@ -42,6 +42,7 @@ export function useLoad<T>(load: () => Promise<T>, deps: unknown[], everyMs?: nu
   useEffect(() => {
     let current = true;
     let timer: ReturnType<typeof setTimeout> | undefined;
+    // eslint-disable-next-line react-hooks/set-state-in-effect -- the effect starts the load it reports on
     setLoading(true);
     load()
       .then(

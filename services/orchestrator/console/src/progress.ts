@@ -24,9 +24,9 @@ export function percent(view: JobView): number | null {
 
 // What the bar says: "done", a final status, or the stage with its count ("embed 40/120 chunks embedded").
 // "40/120 chunks embedded", "50 pages" (no total known), or "" without a count.
-export function count(progress: Progress | null): string {
+export function count(progress: Progress | null | undefined): string {
   if (!progress) return "";
-  return `${progress.done}${progress.total !== null ? `/${progress.total}` : ""} ${progress.unit}`;
+  return `${progress.done}${typeof progress.total === "number" ? `/${progress.total}` : ""} ${progress.unit}`;
 }
 
 export function describe(view: JobView): string {

@@ -15,7 +15,9 @@ export function JobProgress({
 }) {
   const [view, setView] = useState<JobView>({ status: "queued", stage: null, progress: null, error: null });
   const ended = useRef(onEnd);
-  ended.current = onEnd;
+  useEffect(() => {
+    ended.current = onEnd; // the latest, for a job that ends after the bar was rendered again
+  });
   useEffect(() => {
     const abort = new AbortController();
     followJob(jobId, setView, abort.signal).then((last) => {

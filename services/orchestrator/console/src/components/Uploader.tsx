@@ -2,6 +2,7 @@ import { useRef, useState, type DragEvent } from "react";
 import { api } from "../api";
 import { ON_DUPLICATE } from "../contracts";
 import { limiter } from "../limit";
+import type { OnDuplicate } from "../types";
 import { ErrorBanner } from "./ErrorBanner";
 import { JobProgress } from "./JobProgress";
 
@@ -20,7 +21,7 @@ interface Upload {
 // Many files at once, dropped or chosen: each is uploaded, then followed by its job's live bar.
 export function Uploader({ collection, onChange }: { collection: string; onChange: () => void }) {
   const [uploads, setUploads] = useState<Upload[]>([]);
-  const [onDuplicate, setOnDuplicate] = useState("reject");
+  const [onDuplicate, setOnDuplicate] = useState<OnDuplicate>("reject");
   const [password, setPassword] = useState("");
   const [over, setOver] = useState(false);
   const input = useRef<HTMLInputElement>(null);
@@ -57,7 +58,7 @@ export function Uploader({ collection, onChange }: { collection: string; onChang
       <div className="row">
         <label>
           If already there
-          <select value={onDuplicate} onChange={(e) => setOnDuplicate(e.target.value)}>
+          <select value={onDuplicate} onChange={(e) => setOnDuplicate(e.target.value as OnDuplicate)}>
             {ON_DUPLICATE.map((policy) => (
               <option key={policy}>{policy}</option>
             ))}

@@ -6,16 +6,17 @@ import { Table } from "../components/Table";
 import { JobProgress } from "../components/JobProgress";
 import { ago } from "../format";
 import { useAction, useLoad } from "../hooks";
+import type { ChunkingOptions, ChunkStrategy } from "../types";
 
 function CreateCollection({ onCreated }: { onCreated: () => void }) {
   const [name, setName] = useState("");
-  const [strategy, setStrategy] = useState("");
+  const [strategy, setStrategy] = useState<ChunkStrategy | "">("");
   const [maxTokens, setMaxTokens] = useState("");
   const [extract, setExtract] = useState(false);
   const action = useAction();
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    const chunking = {
+    const chunking: ChunkingOptions = {
       ...(strategy ? { strategy } : {}),
       ...(maxTokens ? { max_tokens: Number(maxTokens) } : {}),
     };
@@ -35,7 +36,7 @@ function CreateCollection({ onCreated }: { onCreated: () => void }) {
         </label>
         <label>
           Chunking strategy
-          <select value={strategy} onChange={(e) => setStrategy(e.target.value)}>
+          <select value={strategy} onChange={(e) => setStrategy(e.target.value as ChunkStrategy | "")}>
             <option value="">server default</option>
             {CHUNK_STRATEGIES.map((s) => (
               <option key={s}>{s}</option>
@@ -99,8 +100,8 @@ export function Collections() {
             <td className="num">{c.document_count}</td>
             <td className="num">{c.chunk_count}</td>
             <td>
-              {c.chunking.strategy ?? "default"}
-              {c.chunking.max_tokens ? ` · ${c.chunking.max_tokens} tokens` : ""}
+              {String(c.chunking?.strategy ?? "default")}
+              {c.chunking?.max_tokens ? ` · ${String(c.chunking.max_tokens)} tokens` : ""}
             </td>
             <td>{c.extract_metadata ? "on" : "off"}</td>
             <td>{ago(c.created_at_ms)}</td>

@@ -1,10 +1,10 @@
-import { useEffect, useState } from "react";
+import { useState } from "react";
 import { api, downloadOriginal } from "../api";
 import { ErrorBanner } from "../components/ErrorBanner";
 import { JobProgress } from "../components/JobProgress";
 import { ago, bytes, pages } from "../format";
 import { navigate, useAction, useLoad } from "../hooks";
-import type { Chunk } from "../types";
+import type { ChunksPage } from "../types";
 
 function MetadataEditor({
   id,
@@ -18,8 +18,6 @@ function MetadataEditor({
   const saved = JSON.stringify(metadata, null, 2);
   const [text, setText] = useState(saved);
   const action = useAction();
-  // A reload with the same metadata (a job ended, another button) leaves an edit in progress alone.
-  useEffect(() => setText(saved), [saved]);
   const save = async () => {
     const next = await action.run(async () => {
       const parsed: unknown = JSON.parse(text);
@@ -46,26 +44,23 @@ function MetadataEditor({
   );
 }
 
-function Chunks({ id, generation }: { id: string; generation: number }) {
-  const [chunks, setChunks] = useState<Chunk[]>([]);
-  const [cursor, setCursor] = useState<string | null>(null);
+// The searchable generation's chunks, a page at a time (another generation is another list: see its key).
+function Chunks({ id }: { id: string }) {
+  const first = useLoad(() => api.chunks(id), [id]);
+  const [next, setNext] = useState<ChunksPage[]>([]);
   const action = useAction();
-  const more = async (from?: string) => {
+  const loaded = first.data ? [first.data, ...next] : [];
+  const chunks = loaded.flatMap((page) => page.chunks);
+  const cursor = loaded.at(-1)?.next_cursor ?? null;
+  const more = async (from: string) => {
     const page = await action.run(() => api.chunks(id, from));
-    if (page) {
-      setChunks((list) => (from ? [...list, ...page.chunks] : page.chunks));
-      setCursor(page.next_cursor);
-    }
+    if (page) setNext((list) => [...list, page]);
   };
-  useEffect(() => {
-    void more();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [id, generation]);
   return (
     <section aria-labelledby="chunks-title">
       <h2 id="chunks-title">Chunks</h2>
-      <ErrorBanner error={action.error} />
-      {!chunks.length && !action.busy && <p className="muted">No searchable chunks.</p>}
+      <ErrorBanner error={first.error ?? action.error} />
+      {!chunks.length && !first.loading && <p className="muted">No searchable chunks.</p>}
       <ol className="chunks">
         {chunks.map((c) => (
           <li key={c.chunk_id} className="chunk" data-chunk={c.index}>
@@ -152,7 +147,7 @@ export function DocumentPage({ id }: { id: string }) {
             </details>
           )}
           <div className="row">
-            <button type="button" onClick={() => action.run(() => downloadOriginal(d))}>
+            <button type="button" onClick={() => action.run(() => downloadOriginal({ id, filename: d.filename }))}>
               Download original
             </button>
             <button type="button" onClick={reingest} disabled={action.busy}>
@@ -181,8 +176,15 @@ export function DocumentPage({ id }: { id: string }) {
               onEnd={() => (j.label === "Delete" ? navigate("documents", d.collection) : doc.reload())}
             />
           ))}
-          <MetadataEditor id={id} metadata={d.metadata} onSaved={doc.reload} />
-          <Chunks id={id} generation={d.generation} />
+          {/* Other metadata starts the editor afresh; a reload with the same (a job ended, another button)
+              leaves an edit in progress alone. */}
+          <MetadataEditor
+            key={JSON.stringify(d.metadata ?? {})}
+            id={id}
+            metadata={d.metadata ?? {}}
+            onSaved={doc.reload}
+          />
+          <Chunks key={`${id}:${d.generation}`} id={id} />
         </>
       )}
     </section>

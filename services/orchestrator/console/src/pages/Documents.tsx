@@ -7,9 +7,10 @@ import { Uploader } from "../components/Uploader";
 import { ago, bytes } from "../format";
 import { navigate, useLoad } from "../hooks";
 import { DOCUMENT_STATUSES } from "../contracts";
+import type { DocumentStatus } from "../types";
 
 interface Filters {
-  status: string;
+  status: DocumentStatus | "";
   filename: string;
   metadata: string; // key=value, comma-separated
 }
@@ -51,7 +52,10 @@ export function Documents({ collection }: { collection: string }) {
       <form className="panel row" onSubmit={apply} aria-label="Filter documents">
         <label>
           Status
-          <select value={draft.status} onChange={(e) => setDraft({ ...draft, status: e.target.value })}>
+          <select
+            value={draft.status}
+            onChange={(e) => setDraft({ ...draft, status: e.target.value as DocumentStatus | "" })}
+          >
             <option value="">any</option>
             {DOCUMENT_STATUSES.map((s) => (
               <option key={s}>{s}</option>
@@ -80,7 +84,7 @@ export function Documents({ collection }: { collection: string }) {
         {documents.data?.items.map((d) => (
           <tr key={d.id} data-document={d.id}>
             <td>
-              <a href={`#/document/${encodeURIComponent(d.id)}`}>{d.filename}</a>
+              <a href={`#/document/${encodeURIComponent(d.id ?? "")}`}>{d.filename}</a>
             </td>
             <td>{d.collection}</td>
             <td>

@@ -5,7 +5,7 @@ import { Table } from "../components/Table";
 import { ago } from "../format";
 import { count } from "../progress";
 import { useAction, useLoad } from "../hooks";
-import type { ReconcileReport } from "../types";
+import type { JobStatus, ReconcileReport } from "../types";
 
 const REFRESH_MS = 3_000;
 
@@ -71,7 +71,7 @@ function Queue() {
                   {w.host} / {w.pid}
                 </td>
                 <td className="num">{w.concurrency}</td>
-                <td className="num">{w.in_flight.length}</td>
+                <td className="num">{w.in_flight?.length ?? 0}</td>
                 <td>{ago(w.last_beat_at_ms)}</td>
                 <td>{ago(w.started_at_ms)}</td>
               </tr>
@@ -84,7 +84,7 @@ function Queue() {
   );
 }
 
-function JobsList({ status, title, action }: { status: string; title: string; action?: "retry" }) {
+function JobsList({ status, title, action }: { status: JobStatus; title: string; action?: "retry" }) {
   const jobs = useLoad(() => api.jobs(status), [status], REFRESH_MS);
   const act = useAction();
   return (

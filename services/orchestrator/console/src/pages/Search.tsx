@@ -1,4 +1,4 @@
-import { useEffect, useState, type FormEvent } from "react";
+import { useState, type FormEvent } from "react";
 import { api } from "../api";
 import { ErrorBanner } from "../components/ErrorBanner";
 import { Highlighted } from "../components/Highlighted";
@@ -10,20 +10,17 @@ import type { SearchMode, SearchResponse } from "../types";
 export function Search() {
   const collections = useLoad(() => api.collections(), []);
   const [query, setQuery] = useState("");
-  const [chosen, setChosen] = useState<string[]>([]);
+  const [picked, setPicked] = useState<string[] | null>(null);
   const [mode, setMode] = useState<SearchMode>("hybrid");
   const [topK, setTopK] = useState(10);
   const [filters, setFilters] = useState("");
   const [response, setResponse] = useState<SearchResponse | null>(null);
   const action = useAction();
   const names = collections.data?.items.map((c) => c.name) ?? [];
-  useEffect(() => {
-    // Every collection (up to the API's limit) until the user picks: a first search needs no set-up.
-    if (!chosen.length && names.length) setChosen(names.slice(0, MAX_SEARCH_COLLECTIONS));
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [names.join(",")]);
+  // Every collection (up to the API's limit) until the user picks: a first search needs no set-up.
+  const chosen = picked ?? names.slice(0, MAX_SEARCH_COLLECTIONS);
   const toggle = (name: string) =>
-    setChosen((list) => (list.includes(name) ? list.filter((n) => n !== name) : [...list, name]));
+    setPicked(chosen.includes(name) ? chosen.filter((n) => n !== name) : [...chosen, name]);
   const submit = async (event: FormEvent) => {
     event.preventDefault();
     const result = await action.run(async () => {
@@ -95,14 +92,14 @@ export function Search() {
                   {hit.heading_path.length > 0 && <span className="heading-path">{hit.heading_path.join(" › ")}</span>}
                   {hit.pages.length > 0 && <span>{pages(hit.pages)}</span>}
                 </div>
-                <Highlighted text={hit.text} spans={hit.highlights} />
+                <Highlighted text={hit.text} spans={hit.highlights ?? []} />
                 <dl className="scores">
                   <dt>fused</dt>
-                  <dd>{score(hit.scores.fused)}</dd>
+                  <dd>{score(hit.scores?.fused)}</dd>
                   <dt>dense</dt>
-                  <dd>{score(hit.scores.dense)}</dd>
+                  <dd>{score(hit.scores?.dense)}</dd>
                   <dt>lexical</dt>
-                  <dd>{score(hit.scores.lexical)}</dd>
+                  <dd>{score(hit.scores?.lexical)}</dd>
                 </dl>
               </li>
             ))}
