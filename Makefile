@@ -12,13 +12,17 @@ export TRANSFORMERS_OFFLINE := 1
 export PYTHONDONTWRITEBYTECODE := 1
 
 .PHONY: help setup setup-redis setup-console setup-chromium setup-compute setup-orchestrator setup-chroma \
-        setup-lint lint format console-screenshots test test-console test-compute test-orchestrator test-deploy test-e2e run compute bench bench-compute \
+        setup-lint lint format openapi console-screenshots test test-console test-compute test-orchestrator test-deploy test-docs test-shape test-e2e docs run compute bench bench-compute \
         bench-queue chaos clean
 
 help:
 	@echo "make setup          redis-server and Node.js if missing, every environment (.venv/compute, .venv/orchestrator, .venv/chroma), the console"
 	@echo "make test           run the whole test suite against real Redis, Chroma and models"
-	@echo "make lint           ruff (lint, format check), import-linter (package boundaries), the console's tsc and prettier"
+	@echo "make test-docs      docs/configuration.md agrees with the settings classes; every relative link and anchor in the docs resolves"
+	@echo "make test-shape     the code's shape: functions of 60 lines at most, short docstrings, no import cycle, no route importing a route"
+	@echo "make docs           render docs/configuration.md's tables from the two settings classes"
+	@echo "make lint           ruff (lint, format check), import-linter (package boundaries), the console's tsc, prettier and eslint"
+	@echo "make openapi        docs/openapi.json from the app, and the console's API types (src/openapi.d.ts) from it"
 	@echo "make format         ruff format and the safe ruff fixes, in place"
 	@echo "make test-e2e       end-to-end tests: the whole stack, two compute replicas, ../shared/corpus, the console in chromium"
 	@echo "make run            the whole stack, supervised: Redis, Chroma, compute, orchestrator API (dev mode), console at /console"
@@ -39,11 +43,12 @@ setup-redis:
 # into services/orchestrator/console/dist, which the orchestrator serves.
 CONSOLE := services/orchestrator/console
 CONSOLE_SOURCES := $(shell find $(CONSOLE)/src -type f 2>/dev/null) $(CONSOLE)/index.html $(CONSOLE)/vite.config.ts \
-                   $(CONSOLE)/tsconfig.json $(CONSOLE)/package.json $(CONSOLE)/package-lock.json
+                   $(CONSOLE)/tsconfig.json $(CONSOLE)/eslint.config.js $(CONSOLE)/package.json \
+                   $(CONSOLE)/package-lock.json docs/openapi.json
 setup-console: $(CONSOLE)/dist/index.html
 $(CONSOLE)/dist/index.html: $(CONSOLE_SOURCES)
 	@bash deploy/ensure-node.sh  # Debian's nodejs and npm when missing; Node 18 or newer
-	cd $(CONSOLE) && npm ci --no-audit --no-fund --loglevel=error && npm run build
+	cd $(CONSOLE) && npm ci --no-audit --no-fund --loglevel=error && npm run --silent check-api-types && npm run build
 
 # The README's screenshots: copied from the last run of the console's browser tests (make test-e2e).
 console-screenshots:
@@ -96,14 +101,22 @@ lint: setup-lint setup-console
 	$(LINT)/ruff check .
 	$(LINT)/ruff format --check .
 	PYTHONPATH=$(LINT_PATH) $(LINT)/lint-imports
-	cd $(CONSOLE) && npm run lint  # the console: tsc (strict) and prettier --check
+	cd $(CONSOLE) && npm run lint  # the console: tsc (strict), prettier --check and eslint
 
 format: setup-lint setup-console
 	$(LINT)/ruff check --fix .
 	$(LINT)/ruff format .
 	cd $(CONSOLE) && npm run format
 
-test: test-console test-compute test-orchestrator test-deploy test-e2e
+# The API's OpenAPI document, from the app factory with fixed settings (the same on every machine), and the
+# console's types generated from it (src/openapi.d.ts, committed: the console's Docker stage builds without
+# docs/). tests/orchestrator/api/test_openapi.py and the console's lint and build fail when either is stale.
+openapi: setup-orchestrator
+	$(ORCH_PY) -m orchestrator.api.openapi_document docs/openapi.json
+	@bash deploy/ensure-node.sh
+	cd $(CONSOLE) && { [ -d node_modules ] || npm ci --no-audit --no-fund --loglevel=error; } && npm run --silent api-types
+
+test: test-console test-compute test-orchestrator test-deploy test-docs test-shape test-e2e
 
 # The console's own logic (event-stream parsing, highlight offsets, progress bars) under Vitest; the
 # console itself is driven in Chromium by tests/e2e/test_4_console.py.
@@ -120,6 +133,20 @@ test-orchestrator: setup-redis setup-orchestrator setup-chroma setup-compute
 # The deployment files' structure: manifests against the Kubernetes schemas, compose, Dockerfiles.
 test-deploy: setup-orchestrator
 	$(ORCH_PY) -m pytest tests/deploy -q -p no:cacheprovider
+
+# The documentation: configuration.md's tables against the settings classes (make docs renders them),
+# and every relative link and #anchor in README.md, docs/*.md and bench/README.md.
+test-docs: setup-orchestrator
+	$(ORCH_PY) -m pytest tests/docs -q -p no:cacheprovider
+
+# The code's shape (tests/shape, standard library only): what a review would otherwise have to re-check.
+test-shape: setup-orchestrator
+	$(ORCH_PY) -m pytest tests/shape -q -p no:cacheprovider
+
+# docs/configuration.md's variable tables, rendered from the orchestrator's and compute's settings classes
+# (the prose around them is kept); the orchestrator's environment has all it needs.
+docs: setup-orchestrator
+	$(ORCH_PY) -m deploy.config_docs
 
 # The whole stack as `make run` starts it (two compute replicas), on free ports: ingest, search, delete,
 # invariants, a replica killed mid-ingest, 60 s of chaos (bench/chaos). E2E_CORPUS_PER_FORMAT=N ingests only
@@ -139,7 +166,7 @@ compute: setup-compute
 # stack on free ports in a temporary data dir; BENCH_ARGS=--quick for small sizes.
 bench: setup
 	$(COMPUTE_PY) -m bench.bench_compute --no-parse --texts=$(if $(findstring --quick,$(BENCH_ARGS)),200,600)
-	$(ORCH_PY) -m bench.bench_stack $(BENCH_ARGS)
+	$(ORCH_PY) -m bench.stack $(BENCH_ARGS)
 
 bench-compute: setup-compute
 	$(COMPUTE_PY) -m bench.bench_compute $(BENCH_ARGS)

@@ -32,10 +32,10 @@ from orchestrator.core import keys
 from orchestrator.jobs import presence
 from orchestrator.jobs.context import JobContext
 from orchestrator.jobs.handlers import Handlers
+from orchestrator.jobs.job_queue import JobQueue
 from orchestrator.jobs.leases import Lease
 from orchestrator.jobs.model import Job, JobStatus, JobType
 from orchestrator.jobs.outcomes import SUCCEEDED
-from orchestrator.jobs.queue import JobQueue
 from orchestrator.settings import Settings
 from tests.support import REPO, free_port
 
@@ -132,7 +132,7 @@ async def queue_cycle(redis: Redis, queue: JobQueue) -> float:
     for _ in range(CYCLE_JOBS):
         await queue.enqueue(JobType.reconcile)
         (job,) = (await queue.leases.claim("bench-cycle", 1)).jobs
-        if not await queue.leases.finish(Lease.of(job, "bench-cycle"), SUCCEEDED):
+        if not await queue.leases.finish(Lease.for_job(job, "bench-cycle"), SUCCEEDED):
             raise RuntimeError(f"job {job.id}: lease lost in the cycle")
     return CYCLE_JOBS / (time.perf_counter() - started)
 

@@ -16,7 +16,7 @@ import redis
 from bench.chaos.ledger import FINAL_JOB, Ledger
 from orchestrator.catalog import Collection, Document, searchable
 from orchestrator.core import keys
-from orchestrator.vectors.records import RESERVED, ChunkMeta, user_metadata
+from orchestrator.vectors import RESERVED, ChunkMeta, user_metadata
 
 MAX_EXAMPLES = 5
 CHROMA_PAGE = 1_000
@@ -96,7 +96,8 @@ class Story:
     jobs: dict[str, dict[str, str]]
     documents: dict[str, Document]
 
-    def of(self, document_id: str, **more: object) -> dict:
+    def for_document(self, document_id: str, **more: object) -> dict:
+        """The example of one document: its registry record, its jobs, its history, and `more`."""
         document = self.documents.get(document_id)
         return {
             "document_id": document_id,
@@ -192,9 +193,9 @@ def _registry(found: Findings, story: Story, collections: dict[str, Collection])
         if document.status != "deleting":  # a hidden document may be uploaded again meanwhile
             by_content[(document.collection, document.sha256)].append(document.id)
         if document.in_flight:
-            found.add("documents_in_flight", story.of(document.id))
+            found.add("documents_in_flight", story.for_document(document.id))
         elif document.status == "deleting":
-            found.add("documents_deleting", story.of(document.id))
+            found.add("documents_deleting", story.for_document(document.id))
     for (collection, sha256), ids in by_content.items():
         if len(ids) > 1:
             found.add("duplicate_documents", {"collection": collection, "sha256": sha256, "documents": ids})
@@ -226,7 +227,7 @@ def _vectors(
             if not (in_place and searchable(document, meta.generation)):
                 found.add(
                     "vectors_without_searchable_document",
-                    story.of(meta.document_id, vector_id=vector_id, chroma_collection=chroma_name),
+                    story.for_document(meta.document_id, vector_id=vector_id, chroma_collection=chroma_name),
                 )
                 continue
             user = {k: v for k, v in (metadata or {}).items() if k not in RESERVED}
@@ -240,11 +241,11 @@ def _vectors(
         if not searchable(document, document.generation):
             continue
         counts = held.get(document.id, Counter())
-        state = story.of(document.id, chroma=dict(counts))
+        state = story.for_document(document.id, chroma=dict(counts))
         if counts[document.generation] != document.chunk_count:
             found.add("chunk_count_mismatch", state)
         others = sum(n for g, n in counts.items() if g != document.generation)
         if others:
             found.add("other_generation_vectors", state, others)
     for document_id, example in metadata_off.items():
-        found.add("metadata_mismatch", story.of(document_id, **example))
+        found.add("metadata_mismatch", story.for_document(document_id, **example))

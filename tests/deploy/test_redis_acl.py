@@ -20,8 +20,8 @@ from orchestrator.catalog import Registry
 from orchestrator.catalog.model import Collection
 from orchestrator.core.redis_client import connect
 from orchestrator.jobs.context import JobContext
+from orchestrator.jobs.job_queue import JobQueue
 from orchestrator.jobs.model import Job, JobStatus, JobType
-from orchestrator.jobs.queue import JobQueue
 from orchestrator.jobs.worker import WorkerPool
 from orchestrator.settings import Settings
 from tests.deploy.manifests import compose_file

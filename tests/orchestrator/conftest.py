@@ -8,7 +8,7 @@ import pytest
 from redis.asyncio import Redis
 
 from orchestrator.core.redis_client import connect
-from orchestrator.jobs.queue import JobQueue
+from orchestrator.jobs.job_queue import JobQueue
 from orchestrator.settings import Settings
 from tests.support import ComputeServer
 from tests.support.api import running_app, stack_settings

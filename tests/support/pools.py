@@ -6,8 +6,8 @@ from contextlib import asynccontextmanager
 from redis.asyncio import Redis
 
 from orchestrator.core import keys
+from orchestrator.jobs.job_queue import JobQueue
 from orchestrator.jobs.model import FINAL_JOB_STATUSES, Job
-from orchestrator.jobs.queue import JobQueue
 from orchestrator.jobs.worker import WorkerPool
 from orchestrator.settings import Settings
 from tests.support import fake_handlers

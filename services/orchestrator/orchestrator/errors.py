@@ -20,7 +20,7 @@ class OrchErrorCode(StrEnum):
     compute_unavailable = "compute_unavailable"  # every attempt on every replica failed: retry later
     vector_store_unavailable = "vector_store_unavailable"  # Chroma is down or timed out: retry later
     collection_missing = "collection_missing"  # the Chroma collection is gone (deleted under a job)
-    # Hostile or unlucky clients (issue 10).
+    # Hostile or unlucky clients.
     idempotency_key_reused = "idempotency_key_reused"  # the same Idempotency-Key with another request (409)
     original_not_kept = (
         "original_not_kept"  # re-ingest asked after ORCH_KEEP_ORIGINALS=false dropped it (409)
@@ -28,10 +28,10 @@ class OrchErrorCode(StrEnum):
     invalid_metadata = "invalid_metadata"  # metadata the vector store would refuse (422)
     too_many_streams = "too_many_streams"  # event streams over the per-key or process budget (429)
     blob_store_unavailable = "blob_store_unavailable"  # the originals' store failed: retry later (503)
-    # A document's ingest job (issue 11).
+    # A document's ingest job.
     job_lost = "job_lost"  # its job ended without finishing it, or was never queued
     queue_unavailable = "queue_unavailable"  # its job could not be queued (the document is failed)
-    # Search (issue 12).
+    # Search and the console.
     console_not_built = "console_not_built"  # /console asked of a server whose console was never built (404)
     index_not_ready = "index_not_ready"  # this API's lexical index is still catching up: retry (503)
 

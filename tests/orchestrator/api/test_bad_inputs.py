@@ -1,12 +1,15 @@
-"""Bad input found by fuzzing and by reading answers a 4xx with a stable code, never a 500; a Redis pool
-with no free connection answers 503 with Retry-After; chunk pages are read from Chroma page by page."""
+"""Bad input found by fuzzing and by reading answers a 4xx with a stable code, never a 500 (search options
+included; a query's syntax is text, never operators); a Redis pool with no free connection answers 503
+with Retry-After."""
 
 import httpx
 import pytest
 
 from orchestrator.settings import Settings
 from tests.support import assert_error
-from tests.support.api import API, create_collection, ingest, long_markdown, running_app
+from tests.support.api import API, create_collection, ingest, running_app
+
+SEARCH_MODES = ("hybrid", "dense", "lexical")
 
 
 @pytest.mark.parametrize(
@@ -79,26 +82,6 @@ async def test_a_non_ascii_request_id_is_replaced_before_it_travels(api: httpx.A
     assert sane.headers["X-Request-ID"] == "req-1.a_b:c"
 
 
-async def test_chunk_pages_follow_the_offset_cursor_in_order(api: httpx.AsyncClient) -> None:
-    await create_collection(api, "pages", chunking={"strategy": "sentence", "max_tokens": 64})
-    document = await ingest(api, "pages", "long.md", long_markdown(6))
-    total = document["chunk_count"]
-    assert total > 7
-    seen, cursor, pages = [], None, 0
-    while True:
-        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
-        page = (await api.get(f"{API}/documents/{document['id']}/chunks", params=params)).json()
-        assert len(page["chunks"]) <= 3
-        seen += [c["index"] for c in page["chunks"]]
-        pages += 1
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
-    assert seen == list(range(total)) and pages == -(-total // 3)
-    past = await api.get(f"{API}/documents/{document['id']}/chunks", params={"cursor": str(total + 5)})
-    assert past.json()["chunks"] == [] and past.json()["next_cursor"] is None
-
-
 async def test_an_exhausted_redis_pool_is_503_with_retry_after_then_recovers(api_settings: Settings) -> None:
     settings = api_settings.model_copy(
         update={"redis_max_connections": 2, "redis_pool_timeout_s": 0.2, "api_workers": 0}
@@ -153,3 +136,27 @@ async def test_lone_surrogates_are_422_and_every_listing_still_answers(api: http
     # Nothing of it was stored: every read still answers.
     for path in ("/collections", "/collections/sur", "/documents", f"/documents/{document['id']}"):
         assert (await api.get(f"{API}{path}")).status_code == 200, path
+
+
+async def test_search_options_are_checked(api: httpx.AsyncClient) -> None:
+    await create_collection(api, "options")
+    cases = [
+        {"mode": "fuzzy"},
+        {"mode": "hybrid", "min_score": 0.5},
+        {"mode": "lexical", "min_score": 0.5},
+        {"fusion": {"k": 0}},
+        {"fusion": {"weights": {"dense": 0, "lexical": 0}}},
+        {"fusion": {"weights": {"dense": -1}}},
+    ]
+    for extra in cases:
+        response = await api.post(f"{API}/search", json={"query": "x", "collections": ["options"], **extra})
+        assert response.status_code == 422, (extra, response.text)
+        assert response.json()["error"]["code"] == "invalid_request", extra
+    for mode in SEARCH_MODES:  # user query syntax is text, never operators
+        for query in ('AND ( : " - *', "title:x OR -y", "🙂 ∑ \\"):
+            response = await api.post(
+                f"{API}/search", json={"query": query, "collections": ["options"], "mode": mode}
+            )
+            assert response.status_code == 200, (mode, query, response.text)
+        response = await api.post(f"{API}/search", json={"query": "x", "collections": ["nope"], "mode": mode})
+        assert response.status_code == 404, (mode, response.text)

@@ -2,7 +2,7 @@
 in-process workers, so nothing parses them): the API's peak resident memory stays far below the bytes it
 received, since each upload streams to the blob store chunk by chunk, and Redis does not grow by them.
 
-The bound is the issue's (300 MB); the figures measured are printed."""
+The bound is the API's memory target (300 MB); the figures measured are printed."""
 
 import asyncio
 import os

@@ -10,7 +10,6 @@ import httpx
 import respx
 
 from orchestrator.catalog.model import DocumentStatus
-from orchestrator.core.ids import now_ms
 from orchestrator.ingest import reconciler
 from orchestrator.jobs import JobType
 from orchestrator.settings import Settings
@@ -27,30 +26,7 @@ from tests.support.api import (
     wait_job,
 )
 from tests.support.queue import wait_until
-
-
-async def _plant(
-    store: VectorStore,
-    chroma_name: str,
-    document_id: str,
-    generation: int,
-    text: str,
-    age_ms: int = 0,
-    embedding: list[float] | None = None,
-):
-    """A vector written behind the registry's back (as a crashed worker or a lost cleanup would leave)."""
-    embedding = embedding or [1.0] + [0.0] * 383
-    metadata = {
-        "document_id": document_id,
-        "generation": generation,
-        "chunk_index": 0,
-        "filename": "x",
-        "collection": "c",
-        "heading_path": "[]",
-        "pages": "[]",
-        "ingested_at_ms": now_ms() - age_ms,
-    }
-    await store.upsert(chroma_name, [vector_id(document_id, generation, 0)], [embedding], [text], [metadata])
+from tests.support.vectors import plant_vector
 
 
 async def test_stale_vectors_are_never_served_and_are_deleted_after_the_grace_period(
@@ -61,8 +37,10 @@ async def test_stale_vectors_are_never_served_and_are_deleted_after_the_grace_pe
     chroma = collection["chroma_name"]
     store = VectorStore(chroma_url)
     try:
-        await _plant(store, chroma, "ghost-document", 1, "Marmots whistle loudly at eagles.")
-        await _plant(store, chroma, document["id"], 7, "Marmots whistle to warn of eagles, old version.")
+        await plant_vector(store, chroma, "ghost-document", 1, "Marmots whistle loudly at eagles.")
+        await plant_vector(
+            store, chroma, document["id"], 7, "Marmots whistle to warn of eagles, old version."
+        )
         results = await search(api, "marmots whistling at eagles", ["recon"], top_k=10)
         assert [r["chunk_id"] for r in results] == [vector_id(document["id"], 1, 0)]
 
@@ -87,7 +65,7 @@ async def test_the_periodic_reconciler_runs_in_the_api_process(
         collection = await create_collection(client, "periodic")
         store = VectorStore(chroma_url)
         try:
-            await _plant(store, collection["chroma_name"], "ghost", 1, "nobody owns this")
+            await plant_vector(store, collection["chroma_name"], "ghost", 1, "nobody owns this")
 
             async def gone() -> bool:
                 return await store.count(collection["chroma_name"]) == 0
@@ -170,7 +148,7 @@ async def test_a_collection_is_reconciled_a_page_at_a_time(
     store = VectorStore(chroma_url)
     try:
         for i in range(5):
-            await _plant(store, collection["chroma_name"], f"ghost-{i}", 1, f"ghost text {i}")
+            await plant_vector(store, collection["chroma_name"], f"ghost-{i}", 1, f"ghost text {i}")
         report = (await api.post(f"{API}/admin/reconcile", params={"grace_s": 0})).json()
         assert (report["vectors_checked"], report["vectors_deleted"]) == (document["chunk_count"] + 5, 5)
         remaining = await store.get(collection["chroma_name"])
@@ -193,7 +171,9 @@ async def test_search_looks_past_many_stale_vectors(
     store = VectorStore(chroma_url)
     try:
         for i in range(60):
-            await _plant(store, collection["chroma_name"], f"ghost-{i}", 1, f"stale {i}", embedding=vector)
+            await plant_vector(
+                store, collection["chroma_name"], f"ghost-{i}", 1, f"stale {i}", embedding=vector
+            )
         results = await search(api, query, ["crowded"], top_k=5)
         assert [r["document_id"] for r in results] == [document["id"]] * document["chunk_count"]
         assert await search(api, query, ["crowded"], top_k=5, mode="dense", min_score=0.99) == []

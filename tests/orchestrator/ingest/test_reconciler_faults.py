@@ -16,11 +16,11 @@ from orchestrator.ingest.deletion import Deletion
 from orchestrator.ingest.reconciler import Reconciler, ReconcileReport
 from orchestrator.jobs import JobType
 from orchestrator.settings import Settings
-from tests.orchestrator.ingest.saga_rig import rig
-from tests.orchestrator.ingest.test_reconciler import _plant
 from tests.support import assert_error
 from tests.support.api import API, create_collection
 from tests.support.queue import wait_until
+from tests.support.saga_rig import rig
+from tests.support.vectors import plant_vector
 
 
 async def test_a_missing_chroma_collection_does_not_stop_the_rest_of_the_run(
@@ -31,7 +31,7 @@ async def test_a_missing_chroma_collection_does_not_stop_the_rest_of_the_run(
         healthy = (await create_collection(r.client, "b-healthy"))["chroma_name"]
         _, job_id = await r.upload("b-healthy")
         await r.run(await r.claim("w1"), finish=True)
-        await _plant(r.clients.vectors, healthy, "ghost", 1, "a vector of no document")
+        await plant_vector(r.clients.vectors, healthy, "ghost", 1, "a vector of no document")
         await r.clients.vectors.delete_collection(broken)  # behind the registry's back
         reports: list[ReconcileReport] = []
 

@@ -10,9 +10,9 @@ from orchestrator.errors import ComputeRejected
 from orchestrator.ingest import operations
 from orchestrator.ingest.reconciler import Reconciler
 from orchestrator.settings import Settings
-from tests.orchestrator.ingest.saga_rig import Rig, hook, rig
 from tests.support.api import create_collection
 from tests.support.queue import wait_until
+from tests.support.saga_rig import Rig, hook, rig
 
 
 def _ranged(where: dict[str, Any] | None) -> bool:

@@ -6,7 +6,6 @@ Real Redis, Chroma, compute and blob store; no worker runs, so every job stays w
 
 import asyncio
 import hashlib
-from pathlib import Path
 
 import httpx
 import pytest
@@ -16,19 +15,11 @@ from orchestrator.core import keys
 from orchestrator.settings import Settings
 from tests.support import assert_error
 from tests.support.api import API, create_collection, running_app, upload
-from tests.support.queue import BLOB_DIR
+from tests.support.blobs import original_path, originals, staged_files
 
 TEXT = b"# Twins\n\nTwo uploads of these very bytes arrive at the same moment.\n"
 SHA256 = hashlib.sha256(TEXT).hexdigest()
 GUARD_S = 30  # a hang guard only: the steps are ordered by events, never by time
-
-
-def originals() -> set[str]:
-    return {p.name for p in (Path(BLOB_DIR) / "originals").glob("*") if p.is_file()}
-
-
-def staged_files() -> list[Path]:
-    return [p for p in (Path(BLOB_DIR) / "staging").glob("*") if p.is_file()]
 
 
 @pytest.fixture
@@ -148,5 +139,5 @@ async def test_a_replace_that_lost_the_race_reingests_the_winner(
         document = (await api.get(f"{API}/documents/{winner['document_id']}")).json()
         assert document["status"] == "queued" and document["job_id"] == second.json()["job_id"]
         assert originals() - before == {winner["document_id"]}
-        assert (Path(BLOB_DIR) / "originals" / winner["document_id"]).read_bytes() == TEXT
+        assert original_path(winner["document_id"]).read_bytes() == TEXT
         assert staged_files() == []

@@ -12,10 +12,10 @@ import dataclasses
 from redis.asyncio import Redis
 
 from orchestrator.core import keys
+from orchestrator.jobs.job_queue import JobQueue
 from orchestrator.jobs.leases import Lease, Leases, LeaseState
 from orchestrator.jobs.model import Job, JobErrorInfo, JobStatus, JobType, Progress
 from orchestrator.jobs.outcomes import CANCELLED, RELEASED, SUCCEEDED, Outcome
-from orchestrator.jobs.queue import JobQueue
 
 FAILED = Outcome(JobStatus.failed, JobErrorInfo(code="corrupt_document", message="no"))
 STALE_PROGRESS = Progress(done=7, total=9, unit="pages")

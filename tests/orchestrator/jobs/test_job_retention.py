@@ -9,10 +9,10 @@ from redis.asyncio import Redis
 from orchestrator.core import keys
 from orchestrator.core.ids import now_ms
 from orchestrator.errors import NotFound
+from orchestrator.jobs.job_queue import JobQueue
 from orchestrator.jobs.leases import Lease
 from orchestrator.jobs.model import JobErrorInfo, JobStatus, JobType
 from orchestrator.jobs.outcomes import SUCCEEDED, Outcome
-from orchestrator.jobs.queue import JobQueue
 from orchestrator.settings import Settings
 from tests.support.api import API, create_collection, ingest, running_app, search, wait_job
 
@@ -30,7 +30,7 @@ async def _one_job_per_state(queue: JobQueue, redis: Redis, settings: Settings) 
         Outcome(JobStatus.dead, error, dead_reason="poison"),
     ]
     for job, outcome in zip(claimed, outcomes, strict=False):  # the fourth claimed job stays running
-        assert await leases.finish(Lease.of(job, "w1"), outcome)
+        assert await leases.finish(Lease.for_job(job, "w1"), outcome)
     await queue.cancel(jobs[4].id)
     states = ["succeeded", "failed", "dead", "running", "cancelled", "queued"]
     found = {state: (await queue.get(job.id)).status for state, job in zip(states, jobs, strict=True)}

@@ -9,10 +9,10 @@ from orchestrator.core.ids import new_id
 from orchestrator.errors import IllegalTransition, JobError
 from orchestrator.ingest import build_handlers
 from orchestrator.jobs.handlers import load_factory
+from orchestrator.jobs.job_queue import JobQueue
 from orchestrator.jobs.metrics import PoolCollector
 from orchestrator.jobs.model import Job, JobErrorInfo, JobStatus, JobType, Progress
 from orchestrator.jobs.outcomes import RetryPolicy
-from orchestrator.jobs.queue import JobQueue
 from orchestrator.jobs.transitions import JOB_TRANSITIONS, check_job, lua_job_table
 from orchestrator.jobs.worker import WorkerPool
 from orchestrator.settings import Settings

@@ -7,10 +7,10 @@ from redis.asyncio import Redis
 
 from orchestrator.core import keys
 from orchestrator.errors import IllegalTransition, NotFound
+from orchestrator.jobs.job_queue import JobQueue
 from orchestrator.jobs.leases import Lease, LeaseState
 from orchestrator.jobs.model import JobStatus, JobType, Priority
 from orchestrator.jobs.outcomes import SUCCEEDED
-from orchestrator.jobs.queue import JobQueue
 from orchestrator.settings import Settings
 
 
@@ -54,7 +54,7 @@ async def test_finished_jobs_refuse_illegal_transitions(
     leases = JobQueue(redis, settings).leases
     job, _ = await queue.enqueue(JobType.ingest)
     (claimed,) = (await leases.claim("w1", 1)).jobs
-    assert await leases.finish(Lease.of(claimed, "w1"), SUCCEEDED)
+    assert await leases.finish(Lease.for_job(claimed, "w1"), SUCCEEDED)
     with pytest.raises(IllegalTransition) as refused:
         await queue.requeue(job.id)
     assert (refused.value.current, refused.value.target) == ("succeeded", "queued")
@@ -70,13 +70,13 @@ async def test_a_stale_worker_can_neither_renew_nor_finish(
     leases = JobQueue(redis, fast).leases
     job, _ = await queue.enqueue(JobType.ingest)
     (first,) = (await leases.claim("w1", 1)).jobs
-    stale = Lease.of(first, "w1")
+    stale = Lease.for_job(first, "w1")
     await asyncio.sleep(0.3)  # w1 stalls past its lease
     (second,) = (await leases.claim("w2", 1)).jobs
     assert (second.id, second.attempts, second.worker) == (job.id, 2, "w2")
     assert await leases.renew("w1", [stale]) == [LeaseState.lost]
     assert not await leases.finish(stale, SUCCEEDED)
-    fresh = Lease.of(second, "w2")
+    fresh = Lease.for_job(second, "w2")
     assert await leases.finish(fresh, SUCCEEDED)
     assert await leases.finish(fresh, SUCCEEDED)  # a repeated call (lost reply) is harmless
     done = await queue.get(job.id)

@@ -9,8 +9,8 @@ from redis.asyncio import Redis
 
 from orchestrator.core import keys
 from orchestrator.core.redis_client import connect
+from orchestrator.jobs.job_queue import JobQueue
 from orchestrator.jobs.model import PRIORITIES, JobStatus, JobType
-from orchestrator.jobs.queue import JobQueue
 from orchestrator.settings import Settings
 from tests.support import fake_handlers
 from tests.support.pools import running_pools, wait_final

@@ -6,8 +6,8 @@ from collections import Counter
 from redis.asyncio import Redis
 
 from orchestrator.core import keys
+from orchestrator.jobs.job_queue import JobQueue
 from orchestrator.jobs.model import PRIORITIES, JobStatus, JobType, Priority
-from orchestrator.jobs.queue import JobQueue
 from orchestrator.settings import Settings
 from tests.support import fake_handlers
 from tests.support.pools import running_pools, wait_final

@@ -9,8 +9,8 @@ from orchestrator.core import keys
 from orchestrator.jobs import presence
 from orchestrator.jobs.event_hub import EventHub
 from orchestrator.jobs.events import JobEvent
+from orchestrator.jobs.job_queue import JobQueue
 from orchestrator.jobs.model import JobStatus, JobType, Priority
-from orchestrator.jobs.queue import JobQueue
 from orchestrator.jobs.worker import WorkerPool
 from orchestrator.settings import Settings
 from tests.support import fake_handlers

@@ -6,8 +6,8 @@ import subprocess
 from redis.asyncio import Redis
 
 from orchestrator.core import keys
+from orchestrator.jobs.job_queue import JobQueue
 from orchestrator.jobs.model import PRIORITIES, JobStatus, JobType, Priority
-from orchestrator.jobs.queue import JobQueue
 from orchestrator.settings import Settings
 from tests.support import fake_handlers
 from tests.support.pools import wait_final

@@ -11,9 +11,11 @@ from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 
-from orchestrator.api import console, errors
+import orchestrator.api.console as console
+import orchestrator.api.errors as errors
 from orchestrator.api.auth import require_api_key
 from orchestrator.api.body_limit import BodyLimit
+from orchestrator.api.operation_ids import operation_id
 from orchestrator.api.request_context import RequestContext
 from orchestrator.api.routes import admin, collection_routes, documents, health, jobs, search, uploads
 from orchestrator.api.security import check_security
@@ -113,6 +115,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         description="Collections, document ingestion with progress, and semantic search.",
         lifespan=lifespan,
+        generate_unique_id_function=operation_id,
     )
     app.state.settings = settings
     app.state.api_keys = api_keys

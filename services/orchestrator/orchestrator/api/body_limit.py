@@ -1,10 +1,9 @@
 """A cap on every request body but the upload's, as a pure-ASGI layer: counted while the body streams in.
 
 FastAPI reads and parses a whole JSON (or form) body before any dependency runs, the API key check
-included, so without this one client could make the API buffer gigabytes. The upload route reads its
-own body as a stream with its own limits (api/multipart_upload.py) and is left alone here. A declared
-Content-Length past the cap is refused before a byte is read; a chunked body, or one whose length lies,
-is cut off as soon as the count passes the cap (413 `too_large` in the envelope). Nothing is buffered.
+included, so without this one client could make the API buffer gigabytes. A declared Content-Length past
+the cap is refused before a byte is read; a chunked or lying body is cut off once its count passes the cap
+(413 `too_large`). The upload route streams its own body under its own limits (api/multipart_upload.py).
 Compute has its twin (compute/body_limit.py): the services share wire contracts only, never code.
 """
 

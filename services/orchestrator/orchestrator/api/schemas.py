@@ -6,7 +6,7 @@ from pydantic import AfterValidator, BaseModel, Field, SecretStr, model_validato
 
 from contracts import ChunkStrategy
 from orchestrator.catalog.model import Collection
-from orchestrator.core.records import utf8_encodable
+from orchestrator.core.redis_hashes import utf8_encodable
 from orchestrator.search import SearchHit, SearchMode
 
 # Lower case letters, digits, '-' and '_', starting with a letter or digit, 2 to 63 characters.

@@ -1,14 +1,10 @@
 """Original document bytes in a blob store, never in Redis: a local directory or an S3-compatible bucket
-(obstore serves both with one API), chosen by ORCH_BLOB_URL. Bytes go in and come out as streams, never
-whole in memory.
+(obstore serves both), chosen by ORCH_BLOB_URL. Bytes go in and come out as streams, never whole.
 
-Beside the originals, a PDF parsed in windows of pages keeps each finished window's ParseResult
-(`windows/{document_id}/{job_id}/{index}`) until its job ends, so that a retry resumes where the last
-attempt stopped; the document's delete removes them with the original.
-
-An upload is written under a staging name and moved to its document's name only once it is accepted
-(`commit`), so an interrupted or refused upload leaves no original behind: its staged object is discarded,
-or, if the process died mid-upload, found by `sweep_staged`.
+Beside the originals it keeps a PDF's finished parse windows until their job ends (a retry resumes from
+them), and stages each upload under a name of its own until it is accepted (`commit`), so a refused or
+interrupted upload leaves no original behind (`sweep_staged` finds a dead process's). See
+docs/architecture.md#redis.
 """
 
 import asyncio

@@ -1,19 +1,10 @@
 """The catalog's change feed: what search may return, as a Redis stream that derived search state (each
 API process's lexical index) follows, and a version per collection (the query cache's key).
 
-A change is queued inside the very transaction that makes it, so no commit, delete or metadata patch
-exists without its record, and none is recorded that did not happen:
-- `commit`: a document's searchable generation is now `generation` (a first ingest or a re-ingest);
-- `delete_document`: the document is no longer searchable (being deleted, or removed);
-- `metadata`: what search returns for it changed but not its text (user metadata or filename; also
-  written, outside any transaction, once a patch's metadata is on the vectors filters read);
-- `delete_collection`: the collection is being deleted.
-
-Each one bumps its collection's version in the same MULTI. Versions are never reset, not even when a
-collection is deleted, so a collection made again under the same name never meets an older answer.
-
-The stream is trimmed (approximately) to STREAM_MAXLEN entries. A follower that finds entries after its
-last applied one trimmed away cannot know what it missed, and rebuilds from the source (`Head`).
+Each change is queued, and its collection's version bumped, inside the very transaction that makes it, so
+no commit, delete or metadata patch exists without its record. Versions are never reset, so a collection
+made again under the same name never meets an older answer. The stream is trimmed to about STREAM_MAXLEN
+entries; a follower that finds its place trimmed away rebuilds (`Head`). See docs/architecture.md#redis.
 """
 
 from dataclasses import dataclass
@@ -33,10 +24,12 @@ ORIGIN = "0-0"  # before the first entry
 
 
 class ChangeOp(StrEnum):
-    commit = "commit"
-    delete_document = "delete_document"
+    commit = "commit"  # a document's searchable generation is now `generation` (an ingest or re-ingest)
+    delete_document = "delete_document"  # the document is no longer searchable (being deleted, or removed)
+    # What search returns of it changed but not its text (user metadata or filename); also written,
+    # outside any transaction, once a patch's metadata is on the vectors that filters read.
     metadata = "metadata"
-    delete_collection = "delete_collection"
+    delete_collection = "delete_collection"  # the collection is being deleted
 
 
 @dataclass(frozen=True)

@@ -1,19 +1,10 @@
 """The ingestion saga's changes to a document record, each one optimistic Redis transaction that watches
 the document and its collection, so that a delete (of either) that lands meanwhile wins.
 
-Status semantics (what the API shows):
-- `generation` is the searchable generation; it changes only in `commit_ready`. 0: never ready.
-- `status` is the state of the latest work on the document. A document whose re-ingest failed or was
-  cancelled is `failed`/`cancelled` with its `error`, yet its previous `generation` stays searchable.
-  Search serves a vector only if the document exists, is not `deleting`, and its `generation` equals the
-  vector's generation (`searchable`).
-- `latest_generation` counts every generation any attempt started: every attempt of a job (a retry, a
-  takeover after a lapsed lease, a replay) takes a new one, so vector ids `{document}:{generation}:{i}` are
-  never written by two attempts, and only the attempt that took the latest generation can commit.
-
-Fencing: an attempt passes its lease's Fence (core.fencing) to begin, commit_ready and finish_unready,
-which check it inside their transaction: an attempt that lost its lease changes no record. Its Chroma
-writes go to its own generation only, which nothing can make searchable after its commit is refused.
+`generation` is the searchable generation (changed only by `commit_ready`; 0: never ready), `status` the
+state of the latest work on the document, `latest_generation` the last one any attempt took. Each write
+checks the attempt's lease fence (core.fencing) inside its transaction: a lost lease changes nothing.
+See docs/architecture.md#the-ingestion-saga-and-its-invariants.
 """
 
 from collections.abc import Callable

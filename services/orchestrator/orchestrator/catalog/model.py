@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel, Field
 
 from orchestrator.core.ids import new_id, now_ms
-from orchestrator.core.records import RedisRecord
+from orchestrator.core.redis_hashes import RedisRecord
 
 
 class DocumentStatus(StrEnum):

@@ -1,14 +1,9 @@
 """The registry of collections and documents: create, read, update through the state machine, list, remove.
 
 Each change is one optimistic transaction (WATCH the record, check, MULTI/EXEC the record and its indexes
-together), so indexes never disagree with records and a concurrent writer makes the change re-run.
-A collection's sha256 index names at most one live document per content: `add_document` refuses
-(DuplicateDocument) bytes that a document not being deleted already holds, checked inside its transaction.
-
-A collection's counts are kept, not scanned for: its document count is the size of its document index,
-and its searchable chunk count is a field of its hash that every document change moves by its delta, in
-the same transaction (catalog.counts). `recount` sets it from the documents when it is missing (a
-collection made before the counter) and the reconciler calls it as a check.
+together), so indexes never disagree with records and a concurrent writer makes the change re-run. A
+collection's sha256 index names at most one live document per content (DuplicateDocument). Counts are
+kept, not scanned for (catalog.counts); `recount` sets one from the documents, as the reconciler's check.
 """
 
 from collections.abc import Callable, Sequence
@@ -17,15 +12,14 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
 
-from orchestrator.catalog import changes as feed
-from orchestrator.catalog import counts
+import orchestrator.catalog.changes as feed
+import orchestrator.catalog.counts as counts
 from orchestrator.catalog.counts import CollectionStats
 from orchestrator.catalog.model import Collection, CollectionStatus, Document, DocumentStatus
 from orchestrator.catalog.transitions import check_collection, check_document
 from orchestrator.core import keys
 from orchestrator.core.ids import now_ms, require_record_id
-from orchestrator.core.pagination import narrowest_index, paginate
-from orchestrator.core.records import Page
+from orchestrator.core.pagination import Page, narrowest_index, paginate
 from orchestrator.errors import Conflict, NotFound, OrchErrorCode
 
 # Keys of the indexes depend on these, so they never change after registration.

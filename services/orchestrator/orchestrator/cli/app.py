@@ -1,12 +1,10 @@
 """`docsearch`: a command-line client of /api/v1 for people without the frontend (httpx only).
 
-    docsearch collections
     docsearch ingest report.pdf notes/ --collection docs [--create]
     docsearch search "what did the report conclude" --collection docs [--top-k 5] [--mode lexical]
-    docsearch jobs [--status failed]
 
-`--url` (default http://127.0.0.1:8080, or DOCSEARCH_URL) and `--api-key` (or DOCSEARCH_API_KEY).
-Exit status: 0 when everything asked for worked, 1 when something failed, 2 on a usage error.
+Also `collections` and `jobs [--status failed]`; `--url` (or DOCSEARCH_URL), `--api-key` (or
+DOCSEARCH_API_KEY). Exit status: 0 when everything asked for worked, 1 when something failed, 2 on misuse.
 """
 
 import argparse

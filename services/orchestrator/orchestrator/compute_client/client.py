@@ -1,16 +1,10 @@
 """HTTP client of the compute service: replicas, per-endpoint timeouts, classified retries, request ids.
 
-One `httpx.AsyncClient` serves every replica. Calls go round-robin over the replicas, and a retry always
-moves on to the next replica. Only failures that another try can fix are retried, with exponential backoff
-and jitter (tenacity): a connection failure (refused, reset, closed mid-answer), a timeout, and the statuses
-429, 502, 503, 504 (a `Retry-After` in seconds is honoured, capped by `backoff_max_s`), except a 503
-`worker_lost`, left to the job queue's later retry (retry.LATER_ONLY_CODES). Compute's endpoints
-have no side effects, so a retry is always safe. Any other error status is permanent: `ComputeRejected`
-with compute's own code from its envelope, at once. Retries exhausted: `ComputeUnavailable` (retryable
-later, by the job queue).
-
-`client.last_call` describes the caller's last call (attempts, replicas tried, statuses, waits): it is kept
-per asyncio task, so concurrent jobs do not see each other's calls.
+One `httpx.AsyncClient` serves every replica; calls go round-robin and a retry always moves on to the next
+replica. Only what another try can fix is retried, with backoff and jitter (retry.py): a connection
+failure, a timeout, 429/502/503/504 (honouring `Retry-After`). Compute's endpoints have no side effects,
+so a retry is always safe. Any other status is `ComputeRejected` at once, with compute's own code; retries
+exhausted are `ComputeUnavailable` (the job queue retries later).
 """
 
 import asyncio
@@ -127,7 +121,8 @@ class ComputeClient:
 
     @property
     def last_call(self) -> CallStats | None:
-        """The calling task's last call (None before its first)."""
+        """The calling task's last call (attempts, replicas tried, statuses, waits; None before its first):
+        kept per asyncio task, so concurrent jobs do not see each other's calls."""
         return last_call_var.get()
 
     async def close(self) -> None:

@@ -1,23 +1,31 @@
-"""Keyset pagination over the lexical indexes (sorted sets whose members all score 0).
+"""Keyset pagination over the lexical indexes (sorted sets whose members all score 0), and the Page
+every listing returns.
 
-Ids sort by creation time (`records.new_id`), so an index read by lexical range is a listing by time, and
-the cursor is simply the last id returned: stable while records are added or removed. Other listings
-page a stream (the cursor is an entry id) or an ordered sequence (the cursor is an offset). A cursor is
-the client's to hand back, so each is checked here before it reaches Redis or Chroma: a bad one is an
-InvalidCursor (422), never a server error.
+Ids sort by creation time (`ids.new_id`), so an index read by lexical range is a listing by time and the
+cursor is the last id returned, stable while records come and go. Other listings page a stream (an entry
+id) or a sequence (an offset). A cursor is the client's to hand back, so each is checked here before it
+reaches Redis or Chroma: a bad one is InvalidCursor (422), never a server error.
 """
 
 from collections.abc import Awaitable, Callable, Sequence
-from typing import TypeVar
+from typing import Generic, TypeVar
 
+from pydantic import BaseModel
 from redis.asyncio import Redis
 
 from contracts.errors import ErrorCode
 from orchestrator.core.ids import id_floor, is_record_id, is_stream_id
-from orchestrator.core.records import Page
 from orchestrator.errors import OrchestratorError
 
 T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a listing; pass next_cursor back for the next (None: the last page)."""
+
+    items: list[T]
+    next_cursor: str | None = None
+
 
 # A filtered listing reads at most this many ids per page, then hands back a cursor to go on from.
 MAX_SCAN = 2_000

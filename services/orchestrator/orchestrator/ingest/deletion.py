@@ -12,31 +12,31 @@ from orchestrator.vectors import where_document
 
 class Deletion:
     def __init__(self, clients: Clients):
-        self.c = clients
+        self.clients = clients
 
     async def delete_document(self, ctx: JobContext, job: Job) -> None:
         document_id = job.document_id or job.payload["document_id"]
         try:
-            document = await self.c.registry.get_document(document_id)
+            document = await self.clients.registry.get_document(document_id)
         except NotFound:
             return
         await ctx.stage("delete vectors")
         await self._delete_vectors(document)
         await self._delete_blobs(document_id)
-        await self.c.registry.remove_document(document_id)
+        await self.clients.registry.remove_document(document_id)
         await ctx.progress(1, 1, "documents", stage="done")
 
     async def _delete_blobs(self, document_id: str) -> None:
-        await self.c.blobs.delete(document_id)
-        await self.c.blobs.delete_windows(document_id)  # a cancelled ingest's, kept for a retry
+        await self.clients.blobs.delete(document_id)
+        await self.clients.blobs.delete_windows(document_id)  # a cancelled ingest's, kept for a retry
 
     async def _delete_vectors(self, document: Document) -> None:
         try:
-            collection = await self.c.registry.get_collection(document.collection)
+            collection = await self.clients.registry.get_collection(document.collection)
         except NotFound:
             return
         try:
-            await self.c.vectors.delete(collection.vector_name, where=where_document(document.id))
+            await self.clients.vectors.delete(collection.vector_name, where=where_document(document.id))
         except VectorCollectionMissing:
             pass
         except Exception as exc:
@@ -45,22 +45,22 @@ class Deletion:
     async def delete_collection(self, ctx: JobContext, job: Job) -> None:
         name = job.collection or job.payload["collection"]
         try:
-            collection = await self.c.registry.get_collection(name)
+            collection = await self.clients.registry.get_collection(name)
         except NotFound:
             return
         await ctx.stage("delete vectors")
         try:
-            await self.c.vectors.delete_collection(collection.vector_name)
+            await self.clients.vectors.delete_collection(collection.vector_name)
         except Exception as exc:
             raise classify(exc) from exc
         removed = 0
         while True:
-            page = await self.c.registry.list_documents(collection=name, limit=200)
+            page = await self.clients.registry.list_documents(collection=name, limit=200)
             if not page.items:
                 break
             for document in page.items:
                 await self._delete_blobs(document.id)
-                await self.c.registry.remove_document(document.id)
+                await self.clients.registry.remove_document(document.id)
                 removed += 1
             await ctx.progress(removed, None, "documents removed", stage="delete records")
-        await self.c.registry.remove_collection(name)
+        await self.clients.registry.remove_collection(name)

@@ -1,15 +1,10 @@
 """A document's user metadata, changed in the registry and on the vectors of its searchable generation,
 so that search filters and results agree with the record.
 
-- A patch merges inside one Redis transaction over the document: a concurrent patch makes it re-run on
-  the other's result, so neither is lost.
-- The vectors follow the registry, never a caller's copy of it: `sync_vector_metadata` reads the document
-  under a per-document lock and writes its current metadata onto the vectors of its searchable generation.
-  Two syncs never interleave, so the last to run leaves the latest metadata. A patch calls it after its
-  registry write. The saga, before its commit, syncs its own (not yet searchable) generation when the
-  document's metadata differs from its job's snapshot, and its commit is refused if a patch lands after
-  that sync (catalog.generations.MetadataMoved): so a generation is made searchable only with the
-  registry's metadata on its vectors, and a later patch finds it searchable and syncs it itself.
+A patch merges in one Redis transaction (a concurrent patch makes it re-run). The vectors follow the
+registry, never a caller's copy: `sync_vector_metadata` writes the document's current metadata under a
+per-document lock, so the last sync leaves the latest. The saga's commit is refused if a patch lands
+after its own sync (MetadataMoved). See docs/architecture.md#the-ingestion-saga-and-its-invariants.
 """
 
 import logging

@@ -1,14 +1,10 @@
 """What the API and the reconciler do to documents and their jobs, under the one rule that ties them:
 an ingest job's document follows its job.
 
-- Queueing an ingest job for an existing document (re-ingest, retry, replay) marks the document `queued`
-  first (refused while other work on it is in flight), then queues the job, then names the job on it.
-  When the queueing raises, the document is failed (`queue_unavailable`) before the error goes on, so it
-  never waits for a job that does not exist; if even that fails (or the process dies in between), the
-  reconciler fails a document `queued` with no job named once it is older than the grace (`job_lost`).
-- An ingest job that ends without its saga finishing the document (cancelled before it ran, dead-lettered
-  after its workers died, forgotten) leaves the document `cancelled` or `failed`, with the job's error.
-- Deleting a document hides it at once and cancels its ingest job, whose commit would be refused anyway.
+Queueing an ingest job marks the document `queued` first, then names the job on it (a queueing that fails
+fails the document, `queue_unavailable`); a job that ends without its saga finishing the document leaves
+it `cancelled` or `failed`; deleting a document hides it at once and cancels its ingest job.
+See docs/architecture.md#the-ingestion-saga-and-its-invariants.
 """
 
 import logging
@@ -16,11 +12,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
 from typing import Any
 
+import orchestrator.ingest.passwords as passwords
 from orchestrator.catalog import BlobMissing, Document, DocumentError, DocumentStatus, generations
 from orchestrator.clients import Clients
 from orchestrator.core.ids import new_id, now_ms
 from orchestrator.errors import Conflict, IllegalTransition, NotFound, OrchErrorCode
-from orchestrator.ingest import passwords
 from orchestrator.jobs import Enqueued, Job, JobStatus, JobType, Priority
 
 log = logging.getLogger(__name__)

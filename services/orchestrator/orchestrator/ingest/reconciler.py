@@ -1,31 +1,9 @@
-"""The reconciler: makes Chroma agree with the registry, and reports what it fixed.
-
-- Deletes vectors whose document is missing, `deleting`, or not searchable at that generation (failed,
-  cancelled, superseded by a newer generation), once they are older than `reconcile_grace_s` (a running
-  ingest's own generation is kept: it is not searchable before its commit anyway). Each delete batch
-  re-reads its documents first and spares what is kept by then. Why a doomed vector never comes back to
-  life: a page of vectors is read before their documents, so its writer's attempt had begun (and raised
-  `latest_generation` to its own) by then; every attempt takes a new generation, so an id is never
-  written twice, and only the latest generation of a document in flight can still commit.
-- Deletes Chroma collections this service made that no registry collection names, once older than
-  ORPHAN_MIN_AGE_S (and the grace): a create that failed between Chroma and the registry leaves one.
-  Younger ones, and ones it did not make, are reported only.
-- A collection that fails (its Chroma collection missing, Chroma away) is reported in
-  `collections_failed` and the run goes on to the next one and to the rest of its work.
-- Marks documents failed whose ingest job ended without saying so (dead-lettered after its workers died),
-  or that were left `queued` with no job.
-- Queues the delete again of a document or collection left `deleting` with no delete job that will
-  finish it (the enqueue failed after the status write).
-- Writes the registry's metadata onto searchable vectors that differ from it (a patch whose vector sync
-  never ran).
-- Lapsed leases: workers re-queue them on every claim (XAUTOCLAIM); the report counts those waiting.
-- Forgets finished jobs older than `job_retention_s` (dead ones stay for the dead-letter queue).
-- Removes staged uploads that a process dying mid-upload left in the blob store, originals of no
-  document, (ORCH_KEEP_ORIGINALS=false) originals of ready documents, and the kept parse windows of jobs
-  that have ended (their saga drops them itself; a worker that died past its last delivery cannot).
-- Recounts each collection's kept chunk count from its documents (a check; writes keep it exact).
-A collection is read a page at a time, so its size does not set the orchestrator's memory.
-Runs periodically in the API process (`reconcile_interval_s`) and on demand (`POST /api/v1/admin/reconcile`).
+"""The reconciler: makes Chroma, the blob store and the job records agree with the registry, and reports
+what it fixed (ReconcileReport). It deletes vectors no ready generation vouches for and Chroma collections
+no collection names (each past a grace), fails documents their job left behind, queues lost deletes
+again, re-syncs metadata, forgets old jobs, removes staged uploads, orphan originals and ended jobs' parse
+windows, and recounts chunk counts, a page at a time. It runs every `reconcile_interval_s` in the API
+process and on `POST /api/v1/admin/reconcile`. See docs/architecture.md#the-ingestion-saga-and-its-invariants.
 """
 
 import asyncio
@@ -34,6 +12,7 @@ from collections.abc import AsyncIterator
 
 from pydantic import BaseModel
 
+import orchestrator.ingest.metadata as metadata
 from orchestrator.catalog import (
     IN_FLIGHT,
     STAGED_ABANDONED_S,
@@ -47,8 +26,7 @@ from orchestrator.clients import Clients
 from orchestrator.core import keys
 from orchestrator.core.ids import now_ms
 from orchestrator.errors import NotFound
-from orchestrator.ingest import metadata
-from orchestrator.ingest.collections import resume_collection_delete
+from orchestrator.ingest.collection_lifecycle import resume_collection_delete
 from orchestrator.ingest.operations import fail_if_stuck, resume_document_delete
 from orchestrator.vectors import ChunkMeta, document_ids
 
@@ -89,7 +67,7 @@ def _keep(document: Document | None, generation: int) -> bool:
 
 class Reconciler:
     def __init__(self, clients: Clients, *, grace_s: float | None = None):
-        self.c = clients
+        self.clients = clients
         self.grace_s = clients.settings.reconcile_grace_s if grace_s is None else grace_s
 
     async def run(self) -> ReconcileReport:
@@ -110,23 +88,23 @@ class Reconciler:
             await self._orphan_collections(report)
         except Exception as exc:  # Chroma away: the next round looks again; the rest goes on
             log.warning("reconcile: orphan Chroma collections not checked this round: %r", exc)
-        report.lapsed_leases = await self.c.queue.lapsed_leases()
-        report.staged_uploads_removed = await self.c.blobs.sweep_staged(STAGED_ABANDONED_S)
+        report.lapsed_leases = await self.clients.queue.lapsed_leases()
+        report.staged_uploads_removed = await self.clients.blobs.sweep_staged(STAGED_ABANDONED_S)
         report.originals_removed = await self._sweep_originals()
         report.window_runs_removed = await self._sweep_windows()
-        retention_s = self.c.settings.job_retention_s
+        retention_s = self.clients.settings.job_retention_s
         if retention_s:
-            report.jobs_forgotten = await self.c.queue.forget_finished(now_ms() - retention_s * 1000)
+            report.jobs_forgotten = await self.clients.queue.forget_finished(now_ms() - retention_s * 1000)
         report.finished_at_ms = now_ms()
         log.info("reconciled: %s", report.model_dump())
         # Kept for operators (GET /api/v1/admin/reconcile): the latest round, from whichever process ran it.
-        await self.c.redis.set(keys.RECONCILE_LAST, report.model_dump_json())
+        await self.clients.redis.set(keys.RECONCILE_LAST, report.model_dump_json())
         return report
 
     async def _collections(self) -> AsyncIterator[Collection]:
         cursor = None
         while True:
-            page = await self.c.registry.list_collections(cursor=cursor, limit=100)
+            page = await self.clients.registry.list_collections(cursor=cursor, limit=100)
             for collection in page.items:
                 yield collection
             if page.next_cursor is None:
@@ -135,13 +113,13 @@ class Reconciler:
 
     async def _orphan_collections(self, report: ReconcileReport) -> None:
         # Chroma first, the registry after: a collection made in between is in both lists.
-        names = set(await self.c.vectors.list_collection_names())
+        names = set(await self.clients.vectors.list_collection_names())
         names -= {collection.vector_name async for collection in self._collections()}
         cutoff_ms = now_ms() - round(max(self.grace_s, ORPHAN_MIN_AGE_S) * 1000)
         for name in sorted(names):
-            info = await self.c.vectors.describe(name, fresh=True)
+            info = await self.clients.vectors.describe(name, fresh=True)
             if info.created_at_ms is not None and info.created_at_ms < cutoff_ms:
-                await self.c.vectors.delete_collection(name)
+                await self.clients.vectors.delete_collection(name)
                 report.orphan_chroma_collections_deleted.append(name)
             else:
                 report.orphan_chroma_collections.append(name)
@@ -154,9 +132,9 @@ class Reconciler:
         cutoff_ms = now_ms() - round(self.grace_s * 1000)
         offset = 0
         while True:
-            records = await self.c.vectors.get(chroma, limit=PAGE, offset=offset)
+            records = await self.clients.vectors.get(chroma, limit=PAGE, offset=offset)
             report.vectors_checked += len(records)
-            documents = await self.c.registry.get_documents(document_ids([r.metadata for r in records]))
+            documents = await self.clients.registry.get_documents(document_ids([r.metadata for r in records]))
             for record in records:
                 meta = ChunkMeta.read(record.metadata)
                 document = documents.get(meta.document_id)
@@ -174,24 +152,26 @@ class Reconciler:
         for start in range(0, len(doomed), PAGE):
             report.vectors_deleted += await self._delete_still_doomed(chroma, doomed[start : start + PAGE])
         for document_id in sorted(behind):  # the sync reads the registry again, under the document's lock
-            await metadata.sync_vector_metadata(self.c, document_id)
+            await metadata.sync_vector_metadata(self.clients, document_id)
         report.metadata_synced += len(behind)
 
     async def _delete_still_doomed(self, chroma: str, batch: list[tuple[str, str, int]]) -> int:
         """Deletes the batch's vectors that their documents, read again now, still do not keep."""
-        documents = await self.c.registry.get_documents(sorted({document_id for _, document_id, _ in batch}))
+        documents = await self.clients.registry.get_documents(
+            sorted({document_id for _, document_id, _ in batch})
+        )
         ids = [i for i, document_id, generation in batch if not _keep(documents[document_id], generation)]
-        await self.c.vectors.delete(chroma, ids=ids)
+        await self.clients.vectors.delete(chroma, ids=ids)
         return len(ids)
 
     async def _sweep_originals(self) -> int:
         """Deletes originals no document vouches for once they are older than STAGED_ABANDONED_S (an upload
         keeps its original a moment before it registers the document), and, with ORCH_KEEP_ORIGINALS=false,
         those of documents that are settled (the saga's own drop is best effort)."""
-        keep_all = self.c.settings.keep_originals
+        keep_all = self.clients.settings.keep_originals
         removed = 0
-        async for page in self.c.blobs.originals():
-            documents = await self.c.registry.get_documents([document_id for document_id, _ in page])
+        async for page in self.clients.blobs.originals():
+            documents = await self.clients.registry.get_documents([document_id for document_id, _ in page])
             for document_id, age_s in page:
                 document = documents[document_id]
                 if document is None:
@@ -199,54 +179,58 @@ class Reconciler:
                 else:
                     doomed = not keep_all and document.status is DocumentStatus.ready
                 if doomed:
-                    await self.c.blobs.delete(document_id)
+                    await self.clients.blobs.delete(document_id)
                     removed += 1
         return removed
 
     async def _sweep_windows(self) -> int:
         """Deletes the parse windows of jobs that have ended or are gone: no retry will resume from them."""
-        runs = [run async for run in self.c.blobs.window_owners()]
+        runs = [run async for run in self.clients.blobs.window_owners()]
         removed = 0
         for start in range(0, len(runs), PAGE):
             page = runs[start : start + PAGE]
-            jobs = await self.c.queue.get_many([job_id for _, job_id in page])
+            jobs = await self.clients.queue.get_many([job_id for _, job_id in page])
             for (document_id, job_id), job in zip(page, jobs, strict=True):
                 if job is None or job.final:
-                    await self.c.blobs.delete_windows(document_id, job_id)
+                    await self.clients.blobs.delete_windows(document_id, job_id)
                     removed += 1
         return removed
 
     async def _recount(self, name: str) -> int:
         """1 if the collection's kept chunk count was off (a write raced a change before the counter
         existed, or a hand edit): it is set from its documents either way."""
-        kept = (await self.c.registry.collection_stats(name)).chunk_count
-        fresh = await self.c.registry.recount(name)  # None: too busy this round, left for the next
+        kept = (await self.clients.registry.collection_stats(name)).chunk_count
+        fresh = await self.clients.registry.recount(name)  # None: too busy this round, left for the next
         return int(fresh is not None and fresh != kept)
 
     async def _resume_deletes(self, report: ReconcileReport) -> None:
         cursor = None
         while True:
-            page = await self.c.registry.list_documents(
+            page = await self.clients.registry.list_documents(
                 status=DocumentStatus.deleting, cursor=cursor, limit=PAGE
             )
             for document in page.items:
-                report.deletes_resumed += await resume_document_delete(self.c, document, grace_s=self.grace_s)
+                report.deletes_resumed += await resume_document_delete(
+                    self.clients, document, grace_s=self.grace_s
+                )
             if page.next_cursor is None:
                 break
             cursor = page.next_cursor
         async for collection in self._collections():
             if collection.status is CollectionStatus.deleting:
                 report.deletes_resumed += await resume_collection_delete(
-                    self.c, collection, grace_s=self.grace_s
+                    self.clients, collection, grace_s=self.grace_s
                 )
 
     async def _fix_stuck_documents(self, report: ReconcileReport) -> None:
         for status in sorted(IN_FLIGHT):
             cursor = None  # keyset pages stay stable while fixed documents leave this status
             while True:
-                page = await self.c.registry.list_documents(status=status, cursor=cursor, limit=PAGE)
+                page = await self.clients.registry.list_documents(status=status, cursor=cursor, limit=PAGE)
                 for document in page.items:
-                    report.documents_failed += await fail_if_stuck(self.c, document, grace_s=self.grace_s)
+                    report.documents_failed += await fail_if_stuck(
+                        self.clients, document, grace_s=self.grace_s
+                    )
                 if page.next_cursor is None:
                     break
                 cursor = page.next_cursor

@@ -1,24 +1,16 @@
-"""The ingestion saga, the handler of `ingest` and `reingest` jobs; every step idempotent:
-  begin (document `processing` at a generation of this attempt's own) → stream the original (and the
-  job's password, if any) to parse, a window of a PDF's pages at a time, each finished window kept for a
-  retry to resume from (ingest.windows) → (metadata) → chunk (in the parse's answer when the document
-  came back whole in one) → embed in batches → upsert ids
-  `{document_id}:{generation}:{index}` → ONE transaction marks the document `ready` at that generation
-  (refused if it or its collection is being deleted, or this attempt lost its lease) → older generations'
-  vectors deleted.
-On a permanent error, the last retry, or a cancel: this attempt's generation (and what earlier attempts
-of the job left) is deleted and the document is `failed`/`cancelled` with the error; its previous
-generation, if any, stays searchable (generations).
-
-Why concurrent attempts cannot hurt each other: begin, commit and the failure mark check the lease's fence
-in their Redis transaction, and every Chroma delete names a range of generations at or below the
-attempt's own, none of which a later attempt can own (begin always takes a new one above them).
+"""The ingestion saga, the handler of `ingest` and `reingest` jobs, every step idempotent: begin (a
+generation of this attempt's own) → parse (a PDF a window of pages at a time, ingest.windows) → metadata
+→ chunk → embed and upsert `{document_id}:{generation}:{index}` → ONE transaction commits the generation
+(refused once the document or its collection is being deleted, or the lease is lost) → older generations'
+vectors deleted. A final error or a cancel deletes this attempt's generation; a previous one stays
+searchable. See docs/architecture.md#the-ingestion-saga-and-its-invariants.
 """
 
 import logging
 from contextlib import aclosing
 from typing import Any
 
+import orchestrator.ingest.passwords as passwords
 from contracts import Chunk, ChunkRequest, ChunkStrategy, EmbedResponse, MetadataRequest, ParseResult
 from contracts.errors import ErrorCode
 from orchestrator.catalog import (
@@ -35,7 +27,6 @@ from orchestrator.clients import Clients
 from orchestrator.compute_client import StreamedFile
 from orchestrator.core.ids import now_ms
 from orchestrator.errors import JobCancelled, JobError, LeaseLost, NotFound
-from orchestrator.ingest import passwords
 from orchestrator.ingest.metadata import sync_vector_metadata
 from orchestrator.ingest.windows import Parsed, WindowedParse
 from orchestrator.jobs import Job, JobContext, as_job_error
@@ -88,24 +79,24 @@ class Ingestion:
     """One attempt of an ingest job: `run` is the handler; the steps below it run in order."""
 
     def __init__(self, clients: Clients):
-        self.c = clients
+        self.clients = clients
 
     async def run(self, ctx: JobContext, job: Job) -> None:
         document_id = job.document_id or job.payload["document_id"]
         try:
-            begun = await generations.begin(self.c.redis, document_id, job.id, ctx.lease.fence_guard())
+            begun = await generations.begin(self.clients.redis, document_id, job.id, ctx.lease.fence_guard())
         except (Superseded, NotFound) as exc:
             log.info("job %s: nothing to ingest (%s)", job.id, exc)
             raise JobCancelled(job.id) from exc
         document, generation = begun.document, begun.generation
-        collection = await self.c.registry.get_collection(document.collection)
-        attempt = _Attempt(self.c, ctx, job, document, collection, generation)
+        collection = await self.clients.registry.get_collection(document.collection)
+        attempt = _Attempt(self.clients, ctx, job, document, collection, generation)
         if not begun.committed:
             await attempt.build_or_roll_back()
             await attempt.windows.drop()
         else:  # an earlier attempt committed, and stopped before its clean-up
             await attempt.windows.drop(unseen=True)
-        if not self.c.settings.keep_originals:
+        if not self.clients.settings.keep_originals:
             await attempt.drop_original()
         if generation > 1:  # generation 1 is the document's first: there is nothing older to drop
             await attempt.drop_old_generations()
@@ -123,7 +114,7 @@ class _Attempt:
         collection: Collection,
         generation: int,
     ):
-        self.c, self.ctx, self.job = clients, ctx, job
+        self.clients, self.ctx, self.job = clients, ctx, job
         self.document, self.collection, self.generation = document, collection, generation
         self.chroma = collection.vector_name
         self.fence = ctx.lease.fence_guard()
@@ -152,7 +143,11 @@ class _Attempt:
             raise
         except Exception as exc:
             error = classify(exc)
-            last = error.poison or not error.retryable or self.ctx.attempt >= self.c.settings.max_deliveries
+            last = (
+                error.poison
+                or not error.retryable
+                or self.ctx.attempt >= self.clients.settings.max_deliveries
+            )
             if last:
                 await self.roll_back(
                     DocumentStatus.failed, DocumentError(code=str(error.code), message=error.message)
@@ -177,16 +172,16 @@ class _Attempt:
         Progress advances in pages as windows finish."""
         ctx, document_id = self.ctx, self.document.id
         await ctx.progress(0, None, "pages", stage="parse")  # (each report is a cancel check too)
-        if not await self.c.blobs.exists(document_id):
+        if not await self.clients.blobs.exists(document_id):
             raise BlobMissing(f"the original of document {document_id} is not kept")
-        password = await passwords.read(self.c.redis, self.job.id)
-        strategy, max_tokens = chunk_options(self.c.settings, self.job, self.collection)
+        password = await passwords.read(self.clients.redis, self.job.id)
+        strategy, max_tokens = chunk_options(self.clients.settings, self.job, self.collection)
 
         async def on_window(pages_done: int, pages: int) -> None:
             await ctx.progress(pages_done, pages, "pages", stage="parse")
 
         parsed = await self.windows.run(
-            StreamedFile(lambda: self.c.blobs.open(document_id), self.document.size_bytes),
+            StreamedFile(lambda: self.clients.blobs.open(document_id), self.document.size_bytes),
             self.document.filename,
             password=password,
             include_document=strategy is ChunkStrategy.docling_hybrid,
@@ -200,21 +195,21 @@ class _Attempt:
         if not self.collection.extract_metadata:
             return None
         await self.ctx.stage("metadata")
-        found = await self.c.compute.extract_metadata(
+        found = await self.clients.compute.extract_metadata(
             MetadataRequest(document=parsed.model_copy(update={"chunked": None})), request_id=self.job.id
         )
         await self.ctx.check_cancelled()
         return found.model_dump(include=EXTRACTED_FIELDS, exclude_none=True)
 
     async def chunk(self, parsed: Parsed) -> list[Chunk]:
-        strategy, max_tokens = chunk_options(self.c.settings, self.job, self.collection)
+        strategy, max_tokens = chunk_options(self.clients.settings, self.job, self.collection)
         if parsed.result.chunked is not None and parsed.result.chunked.strategy is strategy:
             chunks = parsed.result.chunked.chunks  # compute chunked it with the parse
         elif strategy is ChunkStrategy.docling_hybrid and len(parsed.windows) > 1:
             # Its chunker reads the DoclingDocument, which comes one per window: chunked window by window.
             chunks = await self._chunk_windows(parsed, strategy, max_tokens)
         else:
-            chunked = await self.c.compute.chunk(
+            chunked = await self.clients.compute.chunk(
                 ChunkRequest(document=for_chunker(parsed.result), strategy=strategy, max_tokens=max_tokens),
                 request_id=self.job.id,
             )
@@ -231,7 +226,7 @@ class _Attempt:
         for window, offset in zip(parsed.windows, parsed.text_offsets, strict=True):
             if not window.text.strip():
                 continue
-            chunked = await self.c.compute.chunk(
+            chunked = await self.clients.compute.chunk(
                 ChunkRequest(document=for_chunker(window), strategy=strategy, max_tokens=max_tokens),
                 request_id=self.job.id,
             )
@@ -253,7 +248,7 @@ class _Attempt:
         """Each batch is upserted as soon as it is embedded, so progress counts stored chunks."""
         ctx, total, ingested_at_ms = self.ctx, len(chunks), now_ms()
         await ctx.progress(0, total, "chunks embedded", stage="embed")
-        batches = self.c.compute.embed_batches(
+        batches = self.clients.compute.embed_batches(
             [c.text for c in chunks],
             kind="passage",
             model=self.collection.embedding_model,
@@ -273,7 +268,7 @@ class _Attempt:
                 ErrorCode.unknown_model,
                 f"compute embeds with dimension {embedded.dim}, the collection holds {self.collection.dim}",
             )
-        await self.c.vectors.upsert(
+        await self.clients.vectors.upsert(
             self.chroma,
             ids=[vector_id(self.document.id, self.generation, c.index) for c in batch],
             embeddings=embedded.embeddings,
@@ -300,11 +295,13 @@ class _Attempt:
         on_vectors = self.document.metadata
         for _ in range(COMMIT_TRIES):
             try:
-                current = await self.c.registry.get_document(self.document.id)
+                current = await self.clients.registry.get_document(self.document.id)
             except NotFound as exc:  # deleted meanwhile
                 raise JobCancelled(self.job.id) from exc
             if current.metadata != on_vectors:
-                on_vectors = await sync_vector_metadata(self.c, self.document.id, generation=self.generation)
+                on_vectors = await sync_vector_metadata(
+                    self.clients, self.document.id, generation=self.generation
+                )
                 if on_vectors is None:  # deleted meanwhile: the commit below says so
                     on_vectors = current.metadata
             try:
@@ -325,7 +322,7 @@ class _Attempt:
     ) -> None:
         try:
             await generations.commit_ready(
-                self.c.redis,
+                self.clients.redis,
                 self.document.id,
                 self.job.id,
                 self.generation,
@@ -350,7 +347,7 @@ class _Attempt:
         """ORCH_KEEP_ORIGINALS=false: the original goes once its document is ready (a re-ingest is then
         refused). Best effort: a failure leaves it for the document's delete."""
         try:
-            await self.c.blobs.delete(self.document.id)
+            await self.clients.blobs.delete(self.document.id)
         except Exception as exc:
             log.warning("document %s: its original stays for now (%s)", self.document.id, exc)
 
@@ -360,7 +357,7 @@ class _Attempt:
         deleted or taken over meanwhile, or this attempt lost its lease."""
         await self._delete_unready(below=self.generation + 1)
         await generations.finish_unready(
-            self.c.redis,
+            self.clients.redis,
             self.document.id,
             self.job.id,
             status,
@@ -374,7 +371,7 @@ class _Attempt:
         (at most this attempt's own + 1): none of them can become searchable any more."""
         where = where_document(self.document.id, above=self.searchable, below=below)
         try:
-            await self.c.vectors.delete(self.chroma, where=where)
+            await self.clients.vectors.delete(self.chroma, where=where)
         except Exception as exc:  # Chroma away: these vectors are not searchable anyway (generation check)
             log.warning("document %s: unready generations stay for now (%s)", self.document.id, exc)
 
@@ -382,7 +379,7 @@ class _Attempt:
         """After the commit: every generation below this one goes (never a newer one: a re-ingest may
         have begun and be writing its own by now)."""
         try:
-            await self.c.vectors.delete(
+            await self.clients.vectors.delete(
                 self.chroma, where=where_document(self.document.id, below=self.generation)
             )
         except Exception as exc:  # searches already skip them; the reconciler removes them later

@@ -1,19 +1,10 @@
-"""An upload becomes a queued document and its ingest job. Duplicates (the same sha256 in the collection)
-follow the upload's `on_duplicate`. An `Idempotency-Key` binds the request: scoped to the API key and the
-collection, and hashed into the Redis key (so no user key can name an internal one), it remembers the job
-it made and the request's fingerprint (the file's sha256 and the options). The same key again with the
-same request returns that job without a second document; with another request it is 409
-idempotency_key_reused. Concurrent repeats of one key wait for the first: a lock in Redis with an owner
-token, taken once the body is staged (the fingerprint is known then) and held only for the fingerprint
-check and the registration, so a slow body never outlives it.
-
-The file arrives already written to a staged blob (`NewUpload.staged`): it becomes the document's original
-only when the upload is accepted, and is discarded on every other way out.
-
-Duplicates are found twice: up front (before anything is written), and by the registry's add itself,
-atomically (DuplicateDocument), so that of two concurrent uploads of the same bytes only one registers a
-document; the other undoes what it wrote (its original) and follows its `on_duplicate` against the one that
-won, as if it had found it up front."""
+"""An upload becomes a queued document and its ingest job. The staged file becomes the original only once
+accepted. Duplicates (the same sha256 in the collection) follow `on_duplicate`, found up front and again
+atomically by the registry's add. An `Idempotency-Key` (scoped to the API key and collection) remembers
+its job and the request's fingerprint: the same request again returns that job, another is 409
+idempotency_key_reused; concurrent repeats wait on a lock held only for the check and the registration.
+See docs/architecture.md#how-a-request-travels.
+"""
 
 import hashlib
 import json

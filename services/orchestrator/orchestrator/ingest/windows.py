@@ -1,13 +1,10 @@
 """A document parsed a window of pages at a time, and the windows merged back into one ParseResult.
 
-compute parses at most one window of a PDF's pages per request, so its memory is bounded by the window
-and not by the document. The saga asks for window after window, handing each answer's `continuation` to
-the next request, and keeps every finished window but the last in the blob store: a retry of the job
-(after a crash, a killed worker, compute away) starts after the last window kept, not at page 1. Other
-formats come back whole from the first request.
-
-The merge joins what compute's parse of the whole document would have joined: texts and markdown with a
-blank line, a section that runs on over a window's boundary back into one (`continues_section`).
+compute parses at most one window of a PDF's pages per request, so its memory is bounded by the window.
+Every finished window but the last is kept in the blob store, so a retry resumes after it, not at page 1;
+other formats come back whole. The merge joins what one parse would have joined (texts with a blank line,
+a section run on over a boundary back into one).
+See docs/architecture.md#the-ingestion-saga-and-its-invariants.
 """
 
 import logging
@@ -139,17 +136,7 @@ class WindowedParse:
     ) -> Parsed:
         """`resume`: an earlier attempt of the job may have kept windows (the first attempt has none to
         look for). `chunking`: a document that comes back whole in one answer comes chunked too."""
-        windows = await self.kept() if resume else []
-        if windows:
-            last = windows[-1]
-            log.info(
-                "job %s: resuming the parse of document %s at page %d of %d",
-                self.job_id,
-                self.document_id,
-                last.window.last_page + 1,  # type: ignore[union-attr]
-                last.pages,
-            )
-            await on_window(last.window.last_page, last.pages)  # type: ignore[union-attr]
+        windows = await self._resumed(on_window) if resume else []
         started = time.monotonic()
         while True:
             last = windows[-1] if windows else None
@@ -187,6 +174,21 @@ class WindowedParse:
             await self.blobs.put_window(
                 self.document_id, self.job_id, len(windows) - 1, answer.model_dump_json().encode()
             )
+
+    async def _resumed(self, on_window: OnWindow) -> list[ParseResult]:
+        """The windows an earlier attempt kept, reported as the job's progress so far."""
+        windows = await self.kept()
+        if windows:
+            last = windows[-1]
+            log.info(
+                "job %s: resuming the parse of document %s at page %d of %d",
+                self.job_id,
+                self.document_id,
+                last.window.last_page + 1,  # type: ignore[union-attr]
+                last.pages,
+            )
+            await on_window(last.window.last_page, last.pages)  # type: ignore[union-attr]
+        return windows
 
     def _check_time(self, started: float, pages: int) -> None:
         cap_s = max(self.min_total_s, pages * self.total_s_per_page)

@@ -8,6 +8,7 @@ from orchestrator.jobs.context import JobContext
 from orchestrator.jobs.event_hub import EventHub, StreamsFull, Subscription
 from orchestrator.jobs.events import JobEvent
 from orchestrator.jobs.handlers import Handler, HandlerFactory, Handlers, load_factory
+from orchestrator.jobs.job_queue import DeadLetter, Enqueued, JobQueue, QueueStats
 from orchestrator.jobs.leases import Lease, Leases, LeaseState
 from orchestrator.jobs.metrics import PoolCollector
 from orchestrator.jobs.model import (
@@ -22,7 +23,6 @@ from orchestrator.jobs.model import (
     WorkerInfo,
 )
 from orchestrator.jobs.outcomes import as_job_error
-from orchestrator.jobs.queue import DeadLetter, Enqueued, JobQueue, QueueStats
 from orchestrator.jobs.worker import WorkerPool
 
 __all__ = [

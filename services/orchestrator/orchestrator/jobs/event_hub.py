@@ -1,13 +1,10 @@
 """One reader of job events per API process, for every Server-Sent Events stream it serves.
 
-A stream that blocked in its own XREAD would hold a pooled connection for as long as its client stays,
-so a few hundred watchers could starve every other request. Here one task reads all watched jobs' event
-streams with one blocking XREAD on a connection of its own, and hands each entry to the subscriptions of
-its job (a queue each). Streams have their own budget: at most `max_streams` per process and
-`max_per_owner` per owner (an API key); past either, `subscribe` raises StreamsFull (429). A
-subscription ends after its job's final status event, when a periodic check finds its job over or gone
-(its final event may have expired), or when its client falls too far behind (it resumes from its
-Last-Event-ID).
+One task reads all watched jobs' event streams with one blocking XREAD on a connection of its own (a
+stream blocking in its own XREAD would hold a pooled connection while its client stays) and hands each
+entry to its job's subscriptions. At most `max_streams` per process and `max_per_owner` per API key
+(StreamsFull, 429). A subscription ends after its job's final event, when its job is found over or gone,
+or when its client falls too far behind (it resumes from its Last-Event-ID).
 """
 
 import asyncio

@@ -1,14 +1,10 @@
 """Handlers: one async function per job type, made by a factory named in settings (`ORCH_HANDLERS`).
 
-A handler is `async def handler(ctx: JobContext, job: Job) -> None`. It must be idempotent (a job can run
-again after its worker died), check for a cancel between steps (`ctx.check_cancelled()`, or a report with
-`ctx.progress` or `ctx.stage`, which answers the same question in the same round trip), and
-raise `JobError` to say whether a failure is retryable or poison; returning means success. It must not
-block the event loop (CPU work goes to a thread or process), or the heartbeat stalls and its lease lapses.
-
-The factory takes the process's clients (`orchestrator.clients.Clients`) and returns the handlers; the
-API's lifespan and the `worker` command both get their handlers this one way. The queue does not know
-what the clients hold, so the type says only "a factory of handlers".
+A handler, `async def handler(ctx: JobContext, job: Job) -> None`, is idempotent (a job can run again
+after its worker died), checks for a cancel between steps (`ctx.check_cancelled()`, `ctx.progress`,
+`ctx.stage`), raises `JobError` to say whether a failure is retryable or poison, and never blocks the
+event loop (its heartbeat would stall). The factory takes the process's `Clients`, which the queue does
+not know, so its type says only "a factory of handlers". See docs/architecture.md#the-job-queue.
 """
 
 import importlib

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from orchestrator.core import keys
-from orchestrator.core.records import pairs
+from orchestrator.core.redis_hashes import pairs
 from orchestrator.jobs.fence import LeaseFence
 from orchestrator.jobs.model import PRIORITIES, Job, Progress
 from orchestrator.jobs.outcomes import Outcome
@@ -30,7 +30,7 @@ class Lease:
     fence: int  # the job's fence when claimed: what every lease check compares
 
     @classmethod
-    def of(cls, job: Job, worker: str) -> "Lease":
+    def for_job(cls, job: Job, worker: str) -> "Lease":
         """The lease `worker` holds on a job it has just claimed."""
         return cls(job.id, worker, job.attempts, job.fence)
 

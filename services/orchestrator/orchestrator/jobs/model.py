@@ -5,7 +5,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
-from orchestrator.core.records import RedisRecord
+from orchestrator.core.redis_hashes import RedisRecord
 
 
 class Priority(StrEnum):

@@ -18,16 +18,16 @@ from dataclasses import asdict, dataclass
 
 from redis.backoff import EqualJitterBackoff
 
+import orchestrator.jobs.presence as presence
 from orchestrator.core.ids import now_ms
 from orchestrator.core.redis_client import TRANSIENT_ERRORS
 from orchestrator.errors import JobCancelled, LeaseLost
-from orchestrator.jobs import presence
 from orchestrator.jobs.context import JobContext
 from orchestrator.jobs.handlers import Handlers
+from orchestrator.jobs.job_queue import JobQueue
 from orchestrator.jobs.leases import Claimed, Lease
 from orchestrator.jobs.model import Job, JobStatus, WorkerInfo
 from orchestrator.jobs.outcomes import CANCELLED, NO_HANDLER, RELEASED, SUCCEEDED, Outcome, RetryPolicy
-from orchestrator.jobs.queue import JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ class WorkerPool:
         return False
 
     def _spawn(self, job: Job) -> None:
-        lease = Lease.of(job, self.worker_id)
+        lease = Lease.for_job(job, self.worker_id)
         ctx = JobContext(job, lease, self._leases)
         task = asyncio.create_task(self._run(ctx), name=f"job-{job.id}-{job.attempts}")
         self._running[lease] = _Running(ctx, task)

@@ -1,12 +1,11 @@
 """The query cache: whole search answers in Redis, keyed by everything an answer depends on, including
-each searched collection's version (catalog.changes), which every commit, delete and metadata change of
-the collection bumps in its own transaction. A change therefore moves every later lookup to a new key: an
-answer cached before it is never served after it, and simply ages out.
+each searched collection's version (catalog.changes), which every change of the collection bumps in its
+own transaction: an answer cached before a change is never served after it, and simply ages out.
 
-Bounds: entries expire after ttl_s; the store keeps at most max_entries (the oldest go first) and none
-larger than max_entry_bytes, so it never holds more than their product (64 MiB by default) of the Redis
-that also holds the registry. Storing is best effort: a Redis that refuses the write (full) costs the
-answer its entry, not the request. A hit costs two Redis round trips (the versions, then the entry)."""
+Bounds: entries expire after ttl_s, at most max_entries are kept (the oldest go first) and none larger
+than max_entry_bytes (64 MiB in all by default). Storing is best effort: a Redis that refuses the write
+costs the answer its entry, not the request. A hit costs two round trips (the versions, then the entry).
+"""
 
 import hashlib
 import json

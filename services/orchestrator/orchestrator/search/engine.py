@@ -1,14 +1,10 @@
-"""Search over collections in three modes, with the query cache in front.
+"""Search over collections in three modes, with the query cache in front: `dense` (search.dense), `lexical`
+(BM25 over this API process's index, search.lexical_results) and `hybrid`, the default (both, fused by
+reciprocal rank over each side's top_k, search.fusion).
 
-- `dense`: the query's embedding against each collection's vectors (search.dense);
-- `lexical`: BM25 over this API process's lexical index (search.lexical_results);
-- `hybrid` (the default): both, fused by reciprocal rank (search.fusion) over each side's top_k
-  (what fusion retrievers such as LlamaIndex's do; deeper lists cost latency on every query). The two
-  sides' first candidates are vouched for by one registry read.
-
-Every mode returns only chunks the registry vouches for, applies `filters` through Chroma, and marks in
-each result the words that match a query term (`highlights`). Unknown collections are NotFound; a search
-never creates anything. Lexical and hybrid searches are IndexNotReady (503) while the index catches up.
+Every mode returns only chunks the registry vouches for, applies `filters` through Chroma and marks the
+words that match a query term (`highlights`). Unknown collections are NotFound; a search never creates
+anything. Lexical and hybrid searches are IndexNotReady (503) while the index catches up.
 """
 
 import asyncio

@@ -1,7 +1,7 @@
 """The vector store: one Chroma collection per orchestrator collection, and the one codec of what each
 chunk's vector carries. It knows nothing of the registry or of jobs."""
 
-from orchestrator.vectors.records import (
+from orchestrator.vectors.chunk_records import (
     LIST_KEYS,
     MAX_METADATA_KEYS,
     RESERVED,

@@ -1,18 +1,10 @@
 """The vector store: a Chroma server through `chromadb.AsyncHttpClient` (the thin `chromadb-client`).
 
-One Chroma collection per orchestrator collection, in cosine space, with its embedding model and dimension
-recorded in its metadata. Nothing here ever creates a collection except `create_collection`: reads and
-writes on a missing one raise `VectorCollectionMissing` (there is no get-or-create anywhere). Writes are
-`upsert` (an `add` of an id that exists is silently ignored by Chroma), in batches under the server's
-max batch size. Every call is bounded by `timeout_s` (Chroma's own client has no timeout at all); Chroma
-down or too slow raises `VectorStoreUnavailable` (retryable).
-
-Usage: `store = VectorStore(url, timeout_s=...)` (or `VectorStore.from_settings(settings)`) is cheap and
-does no I/O, so it can be built while Chroma is down; the client connects on first use and reconnects
-after a failure. `await store.close()` at shutdown.
-
-Metadata values must be str, int, float or bool: `upsert` and `update_metadata` pass every metadata
-through `flatten_metadata` (see vectors.records: lists are never stored, Chroma leaks them).
+One Chroma collection per orchestrator collection, in cosine space, its model and dimension in its
+metadata. Only `create_collection` makes one: reads and writes on a missing one raise
+VectorCollectionMissing. Writes are batched `upsert`s (Chroma ignores an `add` of a known id). Every call
+is bounded by `timeout_s` (Chroma's client has none): Chroma down or slow is VectorStoreUnavailable. It
+connects on first use, so it can be built while Chroma is down; metadata goes through `flatten_metadata`.
 """
 
 import asyncio
@@ -33,7 +25,7 @@ from orchestrator.errors import (
     VectorStoreError,
 )
 from orchestrator.vectors.chroma_errors import translated as _translated
-from orchestrator.vectors.records import (
+from orchestrator.vectors.chunk_records import (
     CollectionInfo,
     Hit,
     Metadata,

@@ -12,7 +12,7 @@ MAX_GRACE_S = 7 * 86_400
 
 
 @router.post("/reconcile", response_model=ReconcileReport)
-async def reconcile(
+async def run_reconcile(
     clients: ClientsDep,
     grace_s: float | None = Query(
         None,
@@ -28,6 +28,6 @@ async def reconcile(
 
 
 @router.get("/reconcile", response_model=ReconcileReport)
-async def last_reconcile(clients: ClientsDep) -> ReconcileReport:
+async def get_reconcile_report(clients: ClientsDep) -> ReconcileReport:
     """The latest reconcile round's report (periodic or on demand, by any API process); 404 before one."""
     return await last_report(clients)

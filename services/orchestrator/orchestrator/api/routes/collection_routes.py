@@ -5,8 +5,8 @@ from fastapi import APIRouter, Query, Response, status
 from orchestrator.api.deps import ClientsDep, RegistryDep
 from orchestrator.api.schemas import CollectionCreate, CollectionDeleted, CollectionOut, CollectionPatch
 from orchestrator.catalog import Collection, Registry
-from orchestrator.core.records import Page
-from orchestrator.ingest import collections as lifecycle
+from orchestrator.core.pagination import Page
+from orchestrator.ingest import collection_lifecycle as lifecycle
 
 router = APIRouter(prefix="/collections", tags=["collections"])
 

@@ -11,7 +11,7 @@ from orchestrator.api.deps import ClientsDep, DocumentId, RegistryDep
 from orchestrator.api.errors import ApiError
 from orchestrator.api.schemas import DocumentPatch, JobAccepted, ReingestRequest
 from orchestrator.catalog import Document, DocumentStatus
-from orchestrator.core.records import Page
+from orchestrator.core.pagination import Page
 from orchestrator.ingest import metadata, operations
 from orchestrator.search import ChunksPage, document_chunks
 
@@ -71,7 +71,7 @@ async def download_original(document_id: str, clients: ClientsDep) -> StreamingR
 
 
 @router.get("/{document_id}/chunks", response_model=ChunksPage)
-async def chunks(
+async def list_document_chunks(
     document_id: DocumentId,
     clients: ClientsDep,
     cursor: str | None = Query(None, description="the next_cursor of the previous page"),

@@ -11,12 +11,12 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/livez")
-async def livez() -> dict[str, str]:
+async def get_liveness() -> dict[str, str]:
     return {"status": "ok"}
 
 
 @router.get("/readyz")
-async def readyz(clients: ClientsDep, request: Request) -> JSONResponse:
+async def get_readiness(clients: ClientsDep, request: Request) -> JSONResponse:
     """Ready when Redis, Chroma, a compute replica and this process's lexical index (caught up with the
     registry's changes) all are."""
     checks = await clients.readiness()
@@ -29,5 +29,5 @@ async def readyz(clients: ClientsDep, request: Request) -> JSONResponse:
 
 
 @router.get("/metrics")
-async def metrics(request: Request) -> Response:
+async def get_metrics(request: Request) -> Response:
     return Response(generate_latest(request.app.state.metrics), media_type=CONTENT_TYPE_LATEST)

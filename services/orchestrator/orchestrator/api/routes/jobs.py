@@ -6,12 +6,12 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
-from orchestrator.api import ratelimit
+import orchestrator.api.ratelimit as ratelimit
 from orchestrator.api.deps import ClientsDep, EventHubDep, JobId, QueueDep
 from orchestrator.api.errors import ApiError
 from orchestrator.api.event_stream import EventStreamResponse
 from orchestrator.core.ids import STREAM_ID_PATTERN, is_stream_id
-from orchestrator.core.records import Page
+from orchestrator.core.pagination import Page
 from orchestrator.ingest import operations
 from orchestrator.jobs import DeadLetter, Job, JobStatus, JobType, QueueStats
 
@@ -44,7 +44,7 @@ async def get_job(job_id: JobId, queue: QueueDep) -> Job:
         429: {"description": "too many event streams open (per API key or on this server); see Retry-After"},
     },
 )
-async def job_events(
+async def stream_job_events(
     job_id: JobId,
     queue: QueueDep,
     hub: EventHubDep,
@@ -76,13 +76,13 @@ async def cancel_job(job_id: JobId, clients: ClientsDep) -> Job:
 
 
 @router.get("/queue", response_model=QueueStats)
-async def queue_stats(queue: QueueDep) -> QueueStats:
+async def get_queue_stats(queue: QueueDep) -> QueueStats:
     """Depths by priority (waiting, in flight), delayed retries, dead letters, live workers."""
     return await queue.stats()
 
 
 @router.get("/dlq", response_model=Page[DeadLetter])
-async def dead_letters(
+async def list_dead_letters(
     queue: QueueDep, cursor: str | None = None, limit: int = Query(50, ge=1, le=1000)
 ) -> Page[DeadLetter]:
     """Dead letters, oldest first, with their reason."""

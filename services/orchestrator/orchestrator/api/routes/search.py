@@ -2,7 +2,7 @@
 
 from fastapi import APIRouter, Depends, Request
 
-from orchestrator.api import ratelimit
+import orchestrator.api.ratelimit as ratelimit
 from orchestrator.api.deps import ClientsDep
 from orchestrator.api.errors import ApiError
 from orchestrator.api.schemas import FusionRequest, SearchRequest, SearchResponse
@@ -18,7 +18,7 @@ def _no_cache(request: Request) -> bool:
 
 
 @router.post("/search", response_model=SearchResponse, dependencies=[Depends(ratelimit.searches)])
-async def search(body: SearchRequest, clients: ClientsDep, request: Request) -> SearchResponse:
+async def search_collections(body: SearchRequest, clients: ClientsDep, request: Request) -> SearchResponse:
     """The top_k chunks over the collections, best first; an unknown collection is a 404. Send
     `Cache-Control: no-cache` to skip the query cache."""
     if body.top_k > clients.settings.search_max_top_k:

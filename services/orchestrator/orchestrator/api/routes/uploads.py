@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Request, Response, status
 from fastapi.responses import JSONResponse
 
-from orchestrator.api import ratelimit
+import orchestrator.api.ratelimit as ratelimit
 from orchestrator.api.deps import ClientsDep
 from orchestrator.api.errors import ApiError
 from orchestrator.api.multipart_upload import read_upload

@@ -1,18 +1,10 @@
 """Keeps this process's lexical index current: a background task that follows the registry's change
 stream (catalog.changes) and applies each change to the index, reading chunk texts from Chroma.
 
-- Catch-up: an index whose cursor the stream no longer reaches (new, trimmed past, another Redis) is
-  rebuilt from the registry and Chroma; one that it reaches replays the changes since its cursor.
-- A rebuild notes the stream's last id before it reads anything and commits with it, so changes made
-  during the rebuild are replayed afterwards (harmless: every change is idempotent).
-- One tantivy commit per batch, with the batch's last id as the cursor. While changes keep coming they
-  are read together: at most one commit per IDLE_COMMIT_S while no search waits for them, and one per
-  COMMIT_EVERY_S as soon as a search does (`wait_applied` asks for the commit).
-- A batch's chunk texts come from Chroma in one read per collection, and its index operations run in one
-  thread call.
-- Redis or Chroma failing: log, back off (0.2 s doubling to 5 s), retry the same batch. A change is never
-  skipped and the task never dies of it; `caught_up` is False meanwhile.
-- Every tantivy call runs in a thread, so the API's event loop never waits on the index.
+An index the stream no longer reaches is rebuilt, committed with the stream's last id noted before, so
+changes made meanwhile replay after. One tantivy commit per batch: at most one per IDLE_COMMIT_S, or per
+COMMIT_EVERY_S while a search waits (`wait_applied`). A failure backs off and retries the same batch (a
+change is never skipped); every tantivy call runs in a thread. See docs/architecture.md#how-a-request-travels.
 """
 
 import asyncio

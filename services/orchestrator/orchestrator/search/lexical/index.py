@@ -1,14 +1,10 @@
 """One tantivy index on local disk holding the chunks of every collection, and the cursor of the last
 change (catalog.changes) it reflects.
 
-A slot directory holds `index/` (tantivy's files) and `cursor` (the id of the last change applied).
-`commit` makes the index durable first, then the cursor, so a crash between the two only replays changes,
-which are idempotent (a document's entries are always replaced whole). The index is derived state: one
-tantivy cannot open (another schema, corrupt files) is wiped and starts again at ORIGIN, i.e. rebuilt.
-
-Synchronous and thread-safe: one writer kept open, its operations serialized by a lock; searches take a
-searcher of the last commit and run concurrently with writes (tantivy releases the GIL, so callers on an
-event loop use asyncio.to_thread).
+A slot directory holds `index/` and `cursor`; `commit` makes the index durable first, then the cursor, so a
+crash only replays changes (idempotent). Derived state: an index tantivy cannot open is wiped and rebuilt.
+Synchronous and thread-safe: one writer behind a lock; searches read the last commit concurrently with
+writes (tantivy releases the GIL, so callers on an event loop use asyncio.to_thread).
 """
 
 import json

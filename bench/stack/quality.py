@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.stack_support import MODES, NO_CACHE, search_json
+from bench.stack.api_calls import MODES, NO_CACHE, search_json
 
 PUBLISHED_NDCG10 = 0.64508  # BEIR, all-MiniLM-L6-v2 on SciFact
 ANCHORS = (  # published SciFact nDCG@10 to read this stack's figures against

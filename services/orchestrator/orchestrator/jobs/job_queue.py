@@ -11,12 +11,12 @@ from typing import Any, NamedTuple
 from pydantic import BaseModel
 from redis.asyncio import Redis
 
+import orchestrator.jobs.presence as presence
 from orchestrator.core import keys
 from orchestrator.core.ids import id_floor, new_id, require_record_id
-from orchestrator.core.pagination import narrowest_index, paginate, stream_cursor
-from orchestrator.core.records import Page, encode_fields, pairs
+from orchestrator.core.pagination import Page, narrowest_index, paginate, stream_cursor
+from orchestrator.core.redis_hashes import encode_fields, pairs
 from orchestrator.errors import Conflict, IllegalTransition, NotFound, OrchErrorCode
-from orchestrator.jobs import presence
 from orchestrator.jobs.leases import Leases
 from orchestrator.jobs.model import PRIORITIES, Job, JobStatus, JobType, Priority, WorkerInfo
 from orchestrator.jobs.scripts import Scripts

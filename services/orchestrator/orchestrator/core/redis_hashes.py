@@ -1,4 +1,4 @@
-"""How a pydantic model is kept as one Redis hash, and the page every listing returns.
+"""How a pydantic model is kept as one Redis hash.
 
 Scalars are stored as plain strings so Lua scripts can read and change single fields atomically; nested
 values (payload, progress, error, metadata) are stored as JSON.
@@ -6,7 +6,7 @@ values (payload, progress, error, metadata) are stored as JSON.
 
 import json
 from collections.abc import Mapping
-from typing import Any, ClassVar, Generic, Self, TypeVar
+from typing import Any, ClassVar, Self
 
 from pydantic import BaseModel
 
@@ -59,11 +59,3 @@ def encode_fields(values: Mapping[str, Any], json_fields: frozenset[str]) -> dic
         else:
             out[key] = str(value)
     return out
-
-
-T = TypeVar("T")
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None = None

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import httpx
 
-from bench.stack_support import Stack, create_collection, metric_families, wait_jobs
+from bench.stack.api_calls import create_collection, metric_families, wait_jobs
+from bench.stack.services import Stack
 from tests.support.documents import book_pdf
 
 LINES_PER_PAGE = 20  # a page of a manual: about 1,800 characters of text

@@ -5,7 +5,8 @@ API's memory, then a rebuild from nothing timed to /readyz and to caught up."""
 import time
 from pathlib import Path
 
-from bench.stack_support import Stack, metric_families
+from bench.stack.api_calls import metric_families
+from bench.stack.services import Stack
 
 LEXICAL_WAIT_S = 900  # for the lexical index to catch up (or to rebuild) before it is measured
 MB = 1024 * 1024  # as the memory figures: MiB, printed "MB"
@@ -20,36 +21,11 @@ def caught_up(stack: Stack, chunks: int, what: str) -> dict:
     return state
 
 
-def bench_lexical(stack: Stack, chunks: int) -> dict:
-    """The index as the run left it (every collection's chunks), then a rebuild from nothing: the API
-    stopped, its lexical directory deleted, started again."""
-    before = lexical_metrics(stack.api)
-    disk = du_bytes(stack.lexical_dir)
-    memory = stack.memory_kb("orchestrator")
-    with stack.phase("lexical rebuild"):
-        ready_s = stack.restart_api(wipe_lexical=True)
-        caught = wait_lexical(stack.api, chunks, LEXICAL_WAIT_S)
-    after = lexical_metrics(stack.api) if not caught.get("absent") else {}
+def print_lexical(out: dict) -> None:
+    """The index's figures as bench_lexical measured them, then its rebuild's."""
+    chunks, before, disk = out["chunks_expected"], out["metrics"], out["du_bytes"]
     indexed = int(before.get("chunks", 0))
-    size = before.get("index_bytes", disk)
-    out = {
-        "chunks_expected": chunks,
-        "metrics": before,
-        "du_bytes": disk,
-        "dir": str(stack.lexical_dir),
-        "mb_per_100k_chunks": round(size / MB * 100_000 / indexed, 1) if indexed else None,
-        "api_memory_mb": {k: round(v / 1024, 1) for k, v in memory.items()},
-        "rebuild": {
-            "start_to_ready_s": round(ready_s, 2),
-            "start_to_caught_up_s": round(ready_s + caught.get("waited_s", 0.0), 2),
-            "caught_up": caught,
-            "metrics_after": after,
-            "du_bytes_after": du_bytes(stack.lexical_dir),
-            "api_memory_mb_after": {
-                k: round(v / 1024, 1) for k, v in stack.memory_kb("orchestrator").items()
-            },
-        },
-    }
+    caught, after = out["rebuild"]["caught_up"], out["rebuild"]["metrics_after"]
     rebuild = out["rebuild"]
     print(
         f"\nLexical index (tantivy, in the API process, every collection of this run: {chunks} chunks ingested)"
@@ -83,6 +59,39 @@ def bench_lexical(stack: Stack, chunks: int) -> dict:
         f"  {'  API VmRSS / VmHWM after (new process)':44}{mem.get('VmRSS', 0):>7.1f} MB"
         f"{mem.get('VmHWM', 0):>7.1f} MB"
     )
+
+
+def bench_lexical(stack: Stack, chunks: int) -> dict:
+    """The index as the run left it (every collection's chunks), then a rebuild from nothing: the API
+    stopped, its lexical directory deleted, started again."""
+    before = lexical_metrics(stack.api)
+    disk = du_bytes(stack.lexical_dir)
+    memory = stack.memory_kb("orchestrator")
+    with stack.phase("lexical rebuild"):
+        ready_s = stack.restart_api(wipe_lexical=True)
+        caught = wait_lexical(stack.api, chunks, LEXICAL_WAIT_S)
+    after = lexical_metrics(stack.api) if not caught.get("absent") else {}
+    indexed = int(before.get("chunks", 0))
+    size = before.get("index_bytes", disk)
+    out = {
+        "chunks_expected": chunks,
+        "metrics": before,
+        "du_bytes": disk,
+        "dir": str(stack.lexical_dir),
+        "mb_per_100k_chunks": round(size / MB * 100_000 / indexed, 1) if indexed else None,
+        "api_memory_mb": {k: round(v / 1024, 1) for k, v in memory.items()},
+        "rebuild": {
+            "start_to_ready_s": round(ready_s, 2),
+            "start_to_caught_up_s": round(ready_s + caught.get("waited_s", 0.0), 2),
+            "caught_up": caught,
+            "metrics_after": after,
+            "du_bytes_after": du_bytes(stack.lexical_dir),
+            "api_memory_mb_after": {
+                k: round(v / 1024, 1) for k, v in stack.memory_kb("orchestrator").items()
+            },
+        },
+    }
+    print_lexical(out)
     return out
 
 

@@ -1,12 +1,10 @@
-"""What a vector is in Chroma: its id, the metadata it carries (one codec, both ways), and the records the
-store returns.
+"""What a chunk's vector is in Chroma: its id, the metadata it carries (one codec, both ways), and the
+records the store returns.
 
-Metadata values must be str, int, float or bool. Chroma 1.5 also takes lists, but they leak: after a
-delete, a later record can come back carrying a deleted record's list values (measured on 1.5.9), so the
-store never writes one: `flatten_metadata` turns lists and dicts into JSON strings, `restore_metadata`
-turns the list fields back into lists. Every chunk's vector carries the reserved fields below; user
-metadata of the same name is refused at the door (`check_user_metadata`), and dropped should one get
-through, never allowed to override them.
+Metadata values are str, int, float or bool only: Chroma 1.5's list values leak across a delete (measured
+on 1.5.9), so `flatten_metadata` stores lists and dicts as JSON and `restore_metadata` turns the list
+fields back. Every chunk's vector carries the reserved fields below; user metadata naming one is refused
+at the door (`check_user_metadata`), and dropped should one get through.
 """
 
 import json
@@ -16,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts import Chunk
-from orchestrator.core.records import utf8_encodable
+from orchestrator.core.redis_hashes import utf8_encodable
 from orchestrator.errors import OrchErrorCode, VectorStoreError
 
 # The reserved chunk fields, set by the orchestrator on every vector.

@@ -6,7 +6,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from bench.stack_support import EMBED_BATCH_TEXTS, Stack, chunk_texts, ingest
+from bench.stack.api_calls import chunk_texts, ingest
+from bench.stack.services import EMBED_BATCH_TEXTS, Stack
 
 EMBED_CONCURRENCY = 2  # /embed alone: one request encoding, one waiting, so the model never idles
 
@@ -23,6 +24,18 @@ def compute_route_seconds(compute: httpx.Client) -> dict[str, tuple[float, float
     return {route: (v[0], v[1]) for route, v in out.items()}
 
 
+def route_deltas(
+    before: dict[str, tuple[float, float]], after: dict[str, tuple[float, float]]
+) -> dict[str, dict]:
+    """Requests and mean milliseconds per compute route between two readings of its metrics."""
+    spent = {}
+    for route in ("/parse", "/chunk", "/embed"):
+        n0, s0 = before.get(route, (0.0, 0.0))
+        n1, s1 = after.get(route, (0.0, 0.0))
+        spent[route] = {"requests": int(n1 - n0), "mean_ms": round(1000 * (s1 - s0) / max(1.0, n1 - n0), 1)}
+    return spent
+
+
 def bench_ingest(
     stack: Stack,
     api: httpx.Client,
@@ -37,12 +50,7 @@ def bench_ingest(
     before = compute_route_seconds(compute)
     with stack.phase(phase):
         result = ingest(api, collection, docs)
-    after = compute_route_seconds(compute)
-    spent = {}
-    for route in ("/parse", "/chunk", "/embed"):
-        n0, s0 = before.get(route, (0.0, 0.0))
-        n1, s1 = after.get(route, (0.0, 0.0))
-        spent[route] = {"requests": int(n1 - n0), "mean_ms": round(1000 * (s1 - s0) / max(1.0, n1 - n0), 1)}
+    spent = route_deltas(before, compute_route_seconds(compute))
     rate = result["chunks"] / result["seconds"]
     with ThreadPoolExecutor(4) as pool:
         texts = [t for part in pool.map(lambda d: chunk_texts(api, d), result["document_ids"]) for t in part]

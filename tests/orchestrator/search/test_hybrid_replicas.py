@@ -13,7 +13,7 @@ from tests.support import free_port, wait_ready
 from tests.support.queue import api_process_env, start_api_process
 
 API = "/api/v1"
-PROPAGATION_BOUND_S = 2.0  # what the issue promises a frontend behind several API replicas
+PROPAGATION_BOUND_S = 2.0  # what a frontend behind several API replicas is promised
 
 
 def _found(client: httpx.Client, query: str, document_id: str) -> bool:

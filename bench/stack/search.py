@@ -11,15 +11,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from bench.stack_support import (
-    MODES,
-    NO_CACHE,
-    create_collection,
-    grouped,
-    ingest,
-    metric_families,
-    search_json,
-)
+from bench.stack.api_calls import MODES, NO_CACHE, create_collection, ingest, metric_families, search_json
+from bench.stack.scifact import grouped
 
 SEARCH_TOP_K = 10
 OVERFETCH_FETCH = SEARCH_TOP_K * 3 + 10  # what /api/v1/search asks Chroma for at top_k=10 (api/search.py)
@@ -59,6 +52,27 @@ def build_search_collection(api: httpx.Client, corpus: list[dict], name: str, ta
         "build_seconds": round(time.perf_counter() - started, 1),
         "chunking": SEARCH_CHUNKING,
     }
+
+
+def print_latency(levels: dict[str, dict[int, dict]], built: dict, requests: int, ratios: dict) -> None:
+    """The latency table: each client count, each path (the raw one first), beside the raw path's p50."""
+    print(
+        f"\nSearch latency on {built['chunks']} chunks ({built['abstracts']} SciFact abstracts in "
+        f"{built['documents']} files, sentence strategy, max_tokens {SEARCH_CHUNKING['max_tokens']}), "
+        f"top_k {SEARCH_TOP_K}, Cache-Control: no-cache, {requests} requests per cell"
+    )
+    print(f"  {'clients':>7}  {'path':10}{'p50':>10}{'p99':>10}{'q/s':>9}{'p50 / raw':>11}")
+    for c in CONCURRENCY:
+        for path in levels:
+            cell, raw_p50 = levels[path][c], levels["raw"][c]["p50_ms"]
+            print(
+                f"  {c:>7}  {path:10}{cell['p50_ms']:>7.1f} ms{cell['p99_ms']:>7.1f} ms{cell['qps']:>9.1f}"
+                f"{cell['p50_ms'] / raw_p50:>11.2f}"
+            )
+    print(
+        f"  raw = compute /embed kind=query + Chroma HTTP query (n_results {OVERFETCH_FETCH}, as dense asks); "
+        f"hybrid p50 / raw p50 at 8 clients: {ratios['hybrid']:.2f} (target <= 2)"
+    )
 
 
 def bench_search(
@@ -102,23 +116,7 @@ def bench_search(
         for path, fn in paths.items():
             levels[path][c] = timed(fn, queries, requests, c)
     ratios = {m: round(levels[m][8]["p50_ms"] / levels["raw"][8]["p50_ms"], 2) for m in MODES}
-    print(
-        f"\nSearch latency on {built['chunks']} chunks ({built['abstracts']} SciFact abstracts in "
-        f"{built['documents']} files, sentence strategy, max_tokens {SEARCH_CHUNKING['max_tokens']}), "
-        f"top_k {SEARCH_TOP_K}, Cache-Control: no-cache, {requests} requests per cell"
-    )
-    print(f"  {'clients':>7}  {'path':10}{'p50':>10}{'p99':>10}{'q/s':>9}{'p50 / raw':>11}")
-    for c in CONCURRENCY:
-        for path in paths:
-            cell, raw_p50 = levels[path][c], levels["raw"][c]["p50_ms"]
-            print(
-                f"  {c:>7}  {path:10}{cell['p50_ms']:>7.1f} ms{cell['p99_ms']:>7.1f} ms{cell['qps']:>9.1f}"
-                f"{cell['p50_ms'] / raw_p50:>11.2f}"
-            )
-    print(
-        f"  raw = compute /embed kind=query + Chroma HTTP query (n_results {OVERFETCH_FETCH}, as dense asks); "
-        f"hybrid p50 / raw p50 at 8 clients: {ratios['hybrid']:.2f} (target <= 2)"
-    )
+    print_latency(levels, built, requests, ratios)
     return {
         "collection": built,
         "latency": levels,

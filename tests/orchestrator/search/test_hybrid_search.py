@@ -240,30 +240,6 @@ async def test_the_cache_answers_repeats_and_is_bypassed_after_a_commit_or_patch
     assert 0 < await metric(api, "orchestrator_search_cache_hit_ratio") < 1
 
 
-async def test_search_options_are_checked(api: httpx.AsyncClient) -> None:
-    await create_collection(api, "options")
-    cases = [
-        {"mode": "fuzzy"},
-        {"mode": "hybrid", "min_score": 0.5},
-        {"mode": "lexical", "min_score": 0.5},
-        {"fusion": {"k": 0}},
-        {"fusion": {"weights": {"dense": 0, "lexical": 0}}},
-        {"fusion": {"weights": {"dense": -1}}},
-    ]
-    for extra in cases:
-        response = await api.post(f"{API}/search", json={"query": "x", "collections": ["options"], **extra})
-        assert response.status_code == 422, (extra, response.text)
-        assert response.json()["error"]["code"] == "invalid_request", extra
-    for mode in MODES:  # user query syntax is text, never operators
-        for query in ('AND ( : " - *', "title:x OR -y", "🙂 ∑ \\"):
-            response = await api.post(
-                f"{API}/search", json={"query": query, "collections": ["options"], "mode": mode}
-            )
-            assert response.status_code == 200, (mode, query, response.text)
-        response = await api.post(f"{API}/search", json={"query": "x", "collections": ["nope"], "mode": mode})
-        assert response.status_code == 404, (mode, response.text)
-
-
 async def test_fusion_weights_change_the_ranking(api: httpx.AsyncClient) -> None:
     ids = await notes_collection(api)
     await search_until(api, "XK-2207b", ["notes"], bool, mode="lexical")  # the index has the notes

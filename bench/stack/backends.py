@@ -5,8 +5,9 @@ in dense mode (the backend embeds the queries too). Target: int8's nDCG@10 withi
 
 import httpx
 
-from bench.stack_quality import scores
-from bench.stack_support import NO_CACHE, Stack, create_collection, ingest, search_json
+from bench.stack.api_calls import NO_CACHE, create_collection, ingest, search_json
+from bench.stack.quality import scores
+from bench.stack.services import Stack
 
 INT8_MAX_NDCG_LOSS = 0.005
 
