@@ -20,8 +20,7 @@ import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
 
-from compute.embedding.cpu import cpu_model_name, has_fast_bf16, has_vnni
-from compute.embedding.model import EmbeddingModel, default_model_path
+from compute.embedding import EmbeddingModel, cpu_model_name, default_model_path, has_fast_bf16, has_vnni
 from tests.support import CORPUS, SHARED, ComputeServer
 
 N_TEXTS = 1000

@@ -9,14 +9,13 @@ import httpx
 from fastapi import FastAPI
 
 from compute.body_limit import MULTIPART_OVERHEAD_BYTES, BodyLimitMiddleware
-from compute.embedding.model import EmbeddingModel, default_model_path
-from compute.embedding.queue import EmbedQueue
+from compute.embedding import EmbeddingModel, EmbedQueue, default_model_path
 from compute.errors import install_handlers
 from compute.metadata import local as local_metadata
 from compute.metrics import Metrics
 from compute.middleware import ServiceMiddleware
-from compute.parsing.pool import ParsePool
-from compute.routes import chunk, embed, health, metadata, parse
+from compute.parsing import ParsePool
+from compute.routes import ROUTERS
 from compute.settings import Settings
 from compute.state import AppState
 
@@ -97,8 +96,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="docsearch compute", version="0.1.0", lifespan=lifespan)
     app.state.compute = state
     install_handlers(app)
-    for module in (parse, chunk, embed, metadata, health):
-        app.include_router(module.router)
+    for router in ROUTERS:
+        app.include_router(router)
     # Added first, so it runs inside the token check: an unauthorised body is never read at all.
     app.add_middleware(
         BodyLimitMiddleware,

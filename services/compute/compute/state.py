@@ -4,12 +4,11 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from compute.chunking.tokens import TokenCounter
-from compute.embedding.model import EmbeddingModel
-from compute.embedding.queue import EmbedQueue
+from compute.chunking import Chunker, TokenCounter
+from compute.embedding import EmbeddingModel, EmbedQueue
 from compute.errors import ComputeError
 from compute.metrics import Metrics
-from compute.parsing.pool import ParsePool
+from compute.parsing import ParsePool
 from compute.settings import Settings
 from contracts import ErrorCode
 
@@ -38,3 +37,11 @@ class AppState:
             model = self.model(None)
             self.chunk_tokens = TokenCounter(model.tokenizer, model.name)
         return self.chunk_tokens
+
+    def chunker(self) -> Chunker:
+        """What chunking needs of this state, taken on the event loop for use in a worker thread."""
+        counter = self.token_counter()
+        # Two special tokens ([CLS], [SEP]) wrap every text the model reads.
+        model_max_tokens = self.model(None).max_seq_length - 2
+        limits = self.settings
+        return Chunker(counter, model_max_tokens, limits.chunk_max_text_chars, limits.chunk_max_chunks)

@@ -1,6 +1,6 @@
 """One entry point for /chunk: picks the strategy, sizes it, and shapes pieces into the contract."""
 
-from compute.chunking import splitters
+import compute.chunking.splitters as splitters
 from compute.chunking.splitters import Piece
 from compute.chunking.tokens import TokenCounter, locate
 from compute.errors import ComputeError

@@ -1,12 +1,10 @@
 """Token counting with the embedding model's own tokenizer, so chunk sizes mean what the model reads.
 
-A Hugging Face fast tokenizer is not safe to share between threads: each call may reset the Rust
-tokenizer's padding and truncation state, so a chunking thread could strip the padding an embedding
-batch relies on ("Unable to create tensor"). Each thread therefore gets its own copy.
-
-One call into the Rust tokenizer holds the GIL until it returns: a megabyte of text in one call held the
-event loop past 100 ms. A tokenizer that splits words on whitespace first (BERT's, MiniLM's) gives the
-same ids for a text cut at whitespace as for the whole, so a long text is encoded a piece at a time.
+A fast tokenizer is not safe to share between threads (a call may reset the Rust tokenizer's padding,
+and an embedding batch then fails with "Unable to create tensor"): each thread gets its own copy. One
+call into the Rust tokenizer holds the GIL (a megabyte held the event loop past 100 ms); a tokenizer
+that splits on whitespace first (BERT's, MiniLM's) gives the same ids for a text cut at whitespace, so a
+long text is encoded a piece at a time.
 """
 
 import copy

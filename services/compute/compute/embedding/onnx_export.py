@@ -1,19 +1,11 @@
 """The int8 ONNX form of a sentence-transformers model, exported once and cached.
 
-Steps, each needed for the measured speed-up on CPUs without bf16: torch.onnx export of the transformer
-(eager attention, so the graph has the pattern ONNX Runtime fuses), ONNX Runtime's BERT fusion (one
-Attention op per layer, SkipLayerNormalization, BiasGelu), then dynamic int8 quantization of the weights,
-per channel. `reduce_range` (7-bit weights) is on where the CPU lacks VNNI: without VNNI the int8 dot
-product saturates 16-bit sums, and plain int8 fell to cosine 0.88 against fp32 on an AVX2 EPYC.
-
-The cache key covers the model's files, the library versions and the options, so a stale export is never
-reused. Files are written to a temporary name and renamed, and a manifest (written last, also by rename)
-names the model file with its sha256: two replicas exporting at once each finish a whole file, and a
-truncated or altered file fails its digest and is rebuilt.
-
-`python -m compute.embedding.onnx_export` exports the default model into the configured cache
-(`make setup` runs it; a container build can too); the service runs the same command at first start.
-"""
+Export (eager attention, so ONNX Runtime can fuse), ONNX Runtime's BERT fusion, then dynamic int8
+quantization per channel, with 7-bit weights (`reduce_range`) where the CPU lacks VNNI. The cache key
+covers the model's files, the library versions and the options; files land by rename, and a manifest
+written last names the file with its sha256, so a stale, truncated or altered export is rebuilt.
+`python -m compute.embedding.onnx_export` exports the default model (`make setup` and the container
+build run it; the service runs it at first start)."""
 
 import hashlib
 import json
@@ -231,17 +223,11 @@ class _HiddenStates(torch.nn.Module):
         return self.model(**dict(zip(self.names, tensors, strict=True))).last_hidden_state
 
 
-def default_cache_dir() -> Path:
-    """$XDG_CACHE_HOME/docsearch/models, else ~/.cache/docsearch/models."""
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "docsearch" / "models"
-
-
 def main(argv: list[str] | None = None) -> None:
     import argparse
 
     from compute.embedding.cpu import has_vnni
-    from compute.embedding.model import default_model_path
+    from compute.embedding.paths import default_cache_dir, default_model_path
     from compute.settings import Settings
 
     parser = argparse.ArgumentParser(description="Export the int8 ONNX model into the cache.")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import py3langid
 
-from compute.metadata import patterns
+import compute.metadata.patterns as patterns
 from contracts import MetadataMode, MetadataResponse, ParseResult
 
 EmbedFn = Callable[[list[str]], Awaitable[np.ndarray]]  # returns unit vectors

@@ -19,8 +19,12 @@ from docling.document_converter import DocumentConverter, FormatOption, NativePd
 from docling_core.types.doc import DocItemLabel, DoclingDocument
 from pydantic import SecretStr
 
+import compute.parsing.ocr as ocr
+import compute.parsing.office as office
+import compute.parsing.pdf_structure as pdf_structure
+import compute.parsing.plain as plain
+import compute.parsing.result as result
 from compute import formats
-from compute.parsing import ocr, office, pdf_structure, plain, result
 from compute.parsing.limits import Limits
 from compute.parsing.windows import Continuation, Window
 

@@ -1,13 +1,10 @@
 """Rebuild paragraphs and headings for PDFs parsed without layout models.
 
-Docling's model-free NativePdfPipeline yields one text item per line with no headings. Here lines are
-merged into paragraphs by vertical spacing, and headings are recovered from three signals, strongest
-first: the PDF's bookmarks (outline), a font size clearly above the body text, and a bold, short,
-numbered line ("3.2 Results"). The result is a new DoclingDocument, so markdown export and Docling's
-own chunkers work on it as on any other format.
-
-A PDF parsed a window of pages at a time gets the font style of its first window (`Style`) carried to
-the next ones, so that a size reads as the same heading level on page 900 as on page 9.
+Docling's model-free NativePdfPipeline yields one text item per line with no headings. Lines are merged
+into paragraphs by vertical spacing; headings come from, strongest first, the PDF's bookmarks, a font
+size clearly above the body text, and a bold, short, numbered line ("3.2 Results"). The result is a new
+DoclingDocument, so Docling's markdown export and chunkers work on it. A PDF parsed in windows carries
+its first window's font style (`Style`) on, so a size is the same heading level on page 900 as on page 9.
 """
 
 import re
@@ -116,7 +113,7 @@ class Style:
     levels: dict[float, int]
 
     @classmethod
-    def of(cls, lines: list[Line]) -> "Style":
+    def from_lines(cls, lines: list[Line]) -> "Style":
         body = _body_height(lines)
         return cls(body, _size_levels(_heading_sizes(lines, body)))
 
@@ -202,7 +199,7 @@ def restructure(
         for page_no, page in sorted(doc.pages.items()):
             out.add_page(page_no=page_no, size=page.size)
         return out, None
-    style = Style.of(lines) if style is None else style.extended(lines)
+    style = Style.from_lines(lines) if style is None else style.extended(lines)
     for page_no, page in sorted(doc.pages.items()):
         out.add_page(page_no=page_no, size=page.size)
     for block in build_blocks(lines, toc_index, style):

@@ -1,16 +1,10 @@
-"""A pool of parse worker processes with a hard wall-clock and memory cap per document.
+"""A pool of parse worker processes with a hard wall-clock and memory cap per job (one request: a whole
+document, or one window of a PDF's pages).
 
-Each worker is a spawned process (never forked from a process that holds torch threads). A job that
-runs past `parse_timeout_s`, or whose worker's resident memory passes `parse_memory_mb`, gets its
-worker killed and replaced; a worker that dies mid-job is replaced too. A job is one request: the whole
-document, or one window of a PDF's pages, so the caps apply per window. A worker that crashed on its own
-(a signal from native code, an exit) failed on the document: `corrupt_document`. One killed from outside
-by SIGKILL (the kernel's OOM killer, an operator) says nothing about the document: `worker_lost`, which
-is retryable. The API process only waits on pipes, in threads, so the event loop never blocks.
-
-Every worker gets its own temp directory (its TMPDIR) under one the pool owns, so whatever Docling, OCR
-or a backend writes there is removed by this process when it kills or replaces the worker, and the
-pool's directory at shutdown. Directories left by a pool whose process was killed are swept at start.
+Workers are spawned, never forked from a process that holds torch threads. A job past `parse_timeout_s`,
+or whose worker passes `parse_memory_mb`, gets its worker killed and replaced. A worker that crashed on
+its own failed on the document (`corrupt_document`); one killed from outside by SIGKILL says nothing of
+it (`worker_lost`, retryable). Each worker's TMPDIR, under the pool's, goes when the worker does.
 """
 
 import asyncio
@@ -24,9 +18,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import compute.parsing.worker as worker
 from compute import formats
 from compute.errors import ComputeError
-from compute.parsing import worker
 from compute.parsing.limits import Limits
 from compute.settings import Settings
 from contracts import ErrorCode
@@ -123,6 +117,7 @@ class ParsePool:
             self._waiting -= 1
         replace = False
         try:
+            # In a thread: the event loop never waits on a worker's pipe.
             reply = await asyncio.to_thread(self._run, slot, job)
             # A worker that stays big after a large document is replaced before it hits the cap.
             replace = worker.rss_kb(slot.proc.pid) > self.settings.parse_recycle_rss_mb * 1024  # type: ignore[union-attr]

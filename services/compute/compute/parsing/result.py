@@ -41,76 +41,90 @@ def to_parse_result(
     doc: DoclingDocument, fmt: str, pages: int | None = None, outline: Outline | None = None
 ) -> tuple[dict, Outline]:
     """The contract's fields of `doc`, and the outline at its end (for the next window)."""
-    sections: list[dict] = []
-    tables: list[dict] = []
-    texts: list[str] = []
     outline = outline or Outline()
-    path: list[tuple[int, str]] = list(outline.headings)  # (level, heading) stack
-    current: dict | None = None
-    # Text before this window's first heading goes on with the previous window's last section.
-    continues = outline.section_open
-    continued = False  # this window's first section is the previous window's last, going on
-
-    def open_section(page: int | None) -> dict:
-        section = {"heading_path": [h for _, h in path], "page": page, "text": ""}
-        sections.append(section)
-        return section
-
+    walk = _Walk(path=list(outline.headings), continues=outline.section_open)
     for item, _level in doc.iterate_items(included_content_layers=LAYERS, with_groups=True):
-        label = getattr(item, "label", None)
-        if label in _SKIP:
-            continue
-        if isinstance(item, GroupItem):
-            # Spreadsheets group each sheet under a named group: its name is the sheet's heading.
-            if item.label == GroupLabel.SHEET and item.name:
-                path[:] = [(1, item.name.strip())]
-                texts.append(path[0][1])
-                current, continues = None, False
-            continue
-        if isinstance(item, (TitleItem, SectionHeaderItem)):
-            level = 0 if isinstance(item, TitleItem) else int(getattr(item, "level", 1) or 1)
-            while path and path[-1][0] >= level:
-                path.pop()
-            path.append((level, item.text.strip()))
-            texts.append(item.text)
-            current, continues = None, False
-            continue
-        if isinstance(item, TableItem):
-            md = item.export_to_markdown(doc)
-            tables.append(
-                {
-                    "page": _page(item),
-                    "markdown": md,
-                    "num_rows": item.data.num_rows,
-                    "num_cols": item.data.num_cols,
-                }
-            )
-            piece = md
-        elif isinstance(item, TextItem):
-            piece = item.text
-        else:
-            continue
-        if not piece or not piece.strip():
-            continue
-        texts.append(piece)
-        if current is None:
-            continued = continued or (continues and not sections)
-            current = open_section(_page(item))
-        current["text"] = f"{current['text']}\n\n{piece}" if current["text"] else piece
-
+        if getattr(item, "label", None) not in _SKIP:
+            walk.visit(doc, item)
     page_count = pages if pages is not None else len(doc.pages)
     parsed = {
         "format": fmt,
         "pages": page_count,
         "markdown": doc.export_to_markdown(included_content_layers=LAYERS),
-        "text": "\n\n".join(texts),
-        "sections": sections,
-        "tables": tables,
+        "text": "\n\n".join(walk.texts),
+        "sections": walk.sections,
+        "tables": walk.tables,
         "metadata": {"name": doc.name},
-        "continues_section": continued,
+        "continues_section": walk.continued,
     }
     # A window without a heading leaves the previous window's section open, even if it had no text.
-    return parsed, Outline(headings=path, section_open=current is not None or continues)
+    return parsed, Outline(headings=walk.path, section_open=walk.current is not None or walk.continues)
+
+
+@dataclass
+class _Walk:
+    """One pass over a document's items, in reading order: the heading stack, the sections, tables and
+    texts found so far."""
+
+    path: list[tuple[int, str]]  # (level, heading) stack
+    # Text before this window's first heading goes on with the previous window's last section.
+    continues: bool
+    sections: list[dict] = field(default_factory=list)
+    tables: list[dict] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    current: dict | None = None  # the section text goes into
+    continued: bool = False  # this window's first section is the previous window's last, going on
+
+    def visit(self, doc: DoclingDocument, item) -> None:  # item: any DocItem or GroupItem
+        if isinstance(item, GroupItem):
+            # Spreadsheets group each sheet under a named group: its name is the sheet's heading.
+            if item.label == GroupLabel.SHEET and item.name:
+                self._sheet(item.name.strip())
+            return
+        if isinstance(item, (TitleItem, SectionHeaderItem)):
+            level = 0 if isinstance(item, TitleItem) else int(getattr(item, "level", 1) or 1)
+            self._heading(level, item.text)
+            return
+        if isinstance(item, TableItem):
+            piece = self._table(doc, item)
+        elif isinstance(item, TextItem):
+            piece = item.text
+        else:
+            return
+        if piece and piece.strip():
+            self._text(piece, item)
+
+    def _sheet(self, name: str) -> None:
+        self.path[:] = [(1, name)]
+        self.texts.append(name)
+        self.current, self.continues = None, False
+
+    def _heading(self, level: int, text: str) -> None:
+        while self.path and self.path[-1][0] >= level:
+            self.path.pop()
+        self.path.append((level, text.strip()))
+        self.texts.append(text)
+        self.current, self.continues = None, False
+
+    def _table(self, doc: DoclingDocument, item: TableItem) -> str:
+        md = item.export_to_markdown(doc)
+        self.tables.append(
+            {
+                "page": _page(item),
+                "markdown": md,
+                "num_rows": item.data.num_rows,
+                "num_cols": item.data.num_cols,
+            }
+        )
+        return md
+
+    def _text(self, piece: str, item) -> None:  # item: the DocItem `piece` is from
+        self.texts.append(piece)
+        if self.current is None:
+            self.continued = self.continued or (self.continues and not self.sections)
+            self.current = {"heading_path": [h for _, h in self.path], "page": _page(item), "text": ""}
+            self.sections.append(self.current)
+        self.current["text"] = f"{self.current['text']}\n\n{piece}" if self.current["text"] else piece
 
 
 def carry_headings(doc: DoclingDocument, headings: list[tuple[int, str]]) -> None:

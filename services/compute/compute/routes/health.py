@@ -5,7 +5,7 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from compute.deps import State
-from compute.embedding.cpu import cpu_model_name, has_fast_bf16, has_vnni
+from compute.embedding import cpu_model_name, has_fast_bf16, has_vnni
 from compute.state import AppState
 from contracts import ModelInfo, ModelsResponse
 

@@ -5,10 +5,9 @@ import asyncio
 from fastapi import APIRouter
 
 from compute.deps import State
-from compute.embedding.queue import normalize_rows
+from compute.embedding import embed_texts, normalize_rows
 from compute.errors import ComputeError
 from compute.metadata import llm, local
-from compute.routes.embed import embed_texts
 from contracts import EmbedKind, ErrorCode, ErrorEnvelope, MetadataMode, MetadataRequest, MetadataResponse
 
 router = APIRouter()

@@ -15,8 +15,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from compute import memory
 from compute.embedding.model import EmbeddingModel, Encoded
 from compute.errors import ComputeError
@@ -144,8 +142,3 @@ class EmbedQueue:
         for req in held:
             self._queue.put_nowait(req)
         return group, count
-
-
-def normalize_rows(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.maximum(norms, 1e-12)

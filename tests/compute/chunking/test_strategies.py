@@ -98,17 +98,6 @@ def test_docling_hybrid_without_a_document_is_refused(client):
     )
 
 
-def test_chunk_request_errors(client):
-    assert_error(client.post("/chunk", json={"strategy": "sentence"}), 422, "invalid_request")
-    assert_error(client.post("/chunk", json={"text": "x", "strategy": "nonsense"}), 422, "invalid_request")
-    assert_error(client.post("/chunk", json={"text": "x", "max_tokens": 4}), 422, "invalid_request")
-    assert_error(
-        client.post("/chunk", content=b"{not json", headers={"content-type": "application/json"}),
-        422,
-        "invalid_request",
-    )
-
-
 def test_empty_text_gives_no_chunks(client):
     body = client.post("/chunk", json={"text": "   \n", "strategy": "markdown"}).json()
     assert body["chunks"] == []

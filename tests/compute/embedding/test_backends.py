@@ -10,10 +10,15 @@ import numpy as np
 import pytest
 from sentence_transformers import SentenceTransformer
 
-from compute.embedding import agreement, onnx_export
+from compute.embedding import (
+    BackendRefused,
+    EmbeddingModel,
+    agreement,
+    default_model_path,
+    has_vnni,
+    onnx_export,
+)
 from compute.embedding import model as model_mod
-from compute.embedding.cpu import has_vnni
-from compute.embedding.model import BackendRefused, EmbeddingModel, default_model_path
 from tests.support import ComputeServer
 
 NAME = "all-MiniLM-L6-v2"

@@ -12,7 +12,7 @@ from compute.parsing.pool import ParseJob, ParsePool
 from compute.settings import Settings
 from tests.support import documents
 
-PEAK_CAP_MB = 1000  # the "under 1 GB" for a parse worker
+PEAK_CAP_MB = 1000  # a parse worker OCR'ing a scanned page stays under 1 GB
 
 
 def _render(path: Path):

@@ -9,7 +9,7 @@ import pytest
 from sentence_transformers import SentenceTransformer
 
 from compute.embedding import agreement
-from tests.support import ComputeServer, assert_error
+from tests.support import ComputeServer
 
 TEXTS = [
     "Docling converts PDF documents into structured text.",
@@ -84,13 +84,6 @@ def test_openai_compatible_endpoint(client):
     assert body["usage"]["prompt_tokens"] > 0
     single = client.post("/v1/embeddings", json={"input": TEXTS[0]}).json()
     assert len(single["data"]) == 1
-
-
-def test_embed_errors(client):
-    assert_error(client.post("/embed", json={"texts": []}), 422, "invalid_request")
-    assert_error(client.post("/embed", json={"texts": ["x"], "model": "nope"}), 404, "unknown_model")
-    assert_error(client.post("/embed", json={"texts": ["x"] * 5000}), 413, "too_large")
-    assert_error(client.post("/embed", json={"texts": ["x"], "kind": "document"}), 422, "invalid_request")
 
 
 async def test_concurrent_requests_each_get_their_own_vectors(compute_url, same_text_cosine):

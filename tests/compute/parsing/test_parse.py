@@ -115,11 +115,6 @@ def test_docx_zip_bomb_is_refused_before_decompression(client, docs):
     assert "expands" in err["message"]
 
 
-def test_missing_file_field(client):
-    resp = client.post("/parse", data={"password": "x"}, files={"other": ("a.txt", b"hello")})
-    assert_error(resp, 422, "invalid_request")
-
-
 def test_page_without_text_layer_is_ocrd(client, tmp_path):
     path = documents.scanned_pdf(tmp_path / "scan.pdf")
     body = client.post("/parse", files={"file": path.open("rb")}).json()

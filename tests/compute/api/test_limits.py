@@ -1,7 +1,6 @@
 """Hard limits: bytes, pages, wall-clock and memory. A killed parse never takes the service down."""
 
 import json
-import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -9,7 +8,6 @@ from pathlib import Path
 import httpx
 import pytest
 
-from compute.parsing.pool import ROOT_PREFIX, _sweep_orphans
 from tests.support import ComputeServer, assert_error, documents
 
 JSON_LIMIT = 64 * 1024
@@ -87,15 +85,6 @@ def test_chunked_uploads_are_capped_while_streaming(strict):
     assert "request body is over the limit" in assert_error(multipart, 413, "too_large")["message"]
     # The service is fine afterwards.
     assert strict.post("/parse", files={"file": ("ok.txt", b"a small text file")}).status_code == 200
-
-
-def test_orphaned_pool_directories_are_swept(tmp_path):
-    dead = tmp_path / f"{ROOT_PREFIX}999999999-abc"  # no such process
-    live = tmp_path / f"{ROOT_PREFIX}{os.getpid()}-def"
-    for path in (dead, live):
-        (path / "worker-0-x").mkdir(parents=True)
-    _sweep_orphans(tmp_path)
-    assert not dead.exists() and live.exists()
 
 
 def test_too_many_pages(strict, tmp_path):

@@ -5,10 +5,8 @@ from fastapi import APIRouter
 from fastapi.responses import Response
 
 from compute.deps import State
-from compute.embedding.model import Encoded
-from compute.embedding.queue import normalize_rows
+from compute.embedding import embed_texts, normalize_rows
 from compute.errors import ComputeError
-from compute.state import AppState
 from contracts import (
     EmbedKind,
     EmbedRequest,
@@ -23,28 +21,6 @@ from contracts.compute import OpenAIUsage
 
 router = APIRouter()
 ERRORS = {s: {"model": ErrorEnvelope} for s in (404, 413, 422, 503)}
-
-
-async def embed_texts(
-    state: AppState, texts: list[str], model_name: str | None, kind: str
-) -> tuple[str, Encoded]:
-    settings = state.settings
-    if len(texts) > settings.embed_max_texts_per_request:
-        raise ComputeError(
-            ErrorCode.too_large,
-            f"{len(texts)} texts in one request; the limit is {settings.embed_max_texts_per_request}",
-        )
-    longest = max((len(t) for t in texts), default=0)
-    if longest > settings.embed_max_chars_per_text:
-        raise ComputeError(
-            ErrorCode.too_large,
-            f"a text of {longest} characters; the limit is {settings.embed_max_chars_per_text}",
-        )
-    model = state.model(model_name)
-    assert state.embed_queue is not None
-    encoded = await state.embed_queue.embed(model, texts, kind)
-    state.metrics.embedded_texts.labels(model.name).inc(len(texts))
-    return model.name, encoded
 
 
 def _json(payload: bytes) -> Response:

@@ -7,8 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from compute.embedding.model import EmbeddingModel, default_model_path
-from compute.embedding.queue import EmbedQueue
+from compute.embedding import EmbeddingModel, EmbedQueue, default_model_path
 
 TEXTS = [
     f"Maintenance note {i}: the pump in hall {i} was serviced and its seals replaced." for i in range(16)

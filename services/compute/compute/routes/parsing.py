@@ -13,12 +13,10 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.datastructures import UploadFile
 
 from compute import formats
+from compute.chunking import Chunker, chunks_json
 from compute.deps import State
 from compute.errors import ComputeError
-from compute.parsing import plain
-from compute.parsing.pool import ParseJob
-from compute.parsing.windows import Continuation, InvalidContinuation
-from compute.routes.chunk import Chunker, chunks_json
+from compute.parsing import Continuation, InvalidContinuation, ParseJob, plain
 from contracts import ChunkRequest, ChunkStrategy, ErrorCode, ErrorEnvelope, ParseResult
 
 router = APIRouter()
@@ -126,7 +124,7 @@ async def parse(
     chunk_max_tokens: int | None = Query(None, ge=16, le=8192, description="with chunk_strategy"),
 ) -> Response:
     settings = state.settings
-    chunking = _Chunking(Chunker.of(state), chunk_strategy, chunk_max_tokens) if chunk_strategy else None
+    chunking = _Chunking(state.chunker(), chunk_strategy, chunk_max_tokens) if chunk_strategy else None
     window = _window(first_page, page_count, settings.max_window_pages)
     upload = await _read_upload(request, settings.max_upload_bytes)
     if len(upload.data) > settings.max_upload_bytes:
