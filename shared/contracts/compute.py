@@ -69,13 +69,18 @@ def _is_none(value: object) -> bool:
 
 
 class ChunkOptions(BaseModel):
-    """How a document is cut into chunks: the one shape of these options from an upload, a collection's
-    defaults and a job's payload down to compute. A field left unset takes the next layer's value (job,
-    then collection, then the orchestrator's settings); unset fields are left out when serialized."""
+    """How a document is cut into chunks, in one shape from an upload or a collection down to compute.
+    A field left unset takes the next layer's value: an upload's or re-ingest's options, then its
+    collection's, then the service's defaults. Unset fields are left out when serialized."""
 
     strategy: ChunkStrategy | None = Field(None, exclude_if=_is_none)
-    # Word pieces of the embedding model's tokenizer; None: what the model reads (256 for MiniLM).
-    max_tokens: int | None = Field(None, ge=16, le=8192, exclude_if=_is_none)
+    max_tokens: int | None = Field(
+        None,
+        ge=16,
+        le=8192,
+        exclude_if=_is_none,
+        description="word pieces of the embedding model's tokenizer per chunk; unset: what the model reads",
+    )
 
     def over(self, defaults: "ChunkOptions") -> "ChunkOptions":
         """These options, with what they leave unset taken from `defaults`."""

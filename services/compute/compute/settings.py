@@ -84,8 +84,8 @@ class Settings(BaseSettings):
     parse_max_jobs_per_worker: int = Field(
         default=200,
         ge=1,
-        description="A parse worker is replaced after this many documents, so leaks in native code cannot "
-        "grow forever.",
+        description="A parse worker is replaced after this many parse requests (a window of a PDF is "
+        "one), so leaks in native code cannot grow forever.",
     )
     zip_member_max_bytes: int = Field(
         default=32 * 1024 * 1024,

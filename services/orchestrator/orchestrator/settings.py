@@ -7,6 +7,8 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from contracts import ChunkStrategy
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="ORCH_", extra="ignore", frozen=True)
@@ -192,8 +194,8 @@ class Settings(BaseSettings):
         description="Longest a document's password (an encrypted PDF's) is kept; it is deleted as soon as "
         "its job ends.",
     )
-    default_chunk_strategy: str = Field(
-        "markdown",
+    default_chunk_strategy: ChunkStrategy = Field(
+        ChunkStrategy.markdown,
         description="Chunking strategy when neither the upload nor the collection sets one: `sentence`, "
         "`token`, `markdown`, `hierarchical` or `docling_hybrid`.",
     )

@@ -9,7 +9,7 @@ so that a small document costs one round trip fewer.
 import asyncio
 from dataclasses import dataclass
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.datastructures import UploadFile
 
 from compute import formats
@@ -17,7 +17,15 @@ from compute.chunking import Chunker, chunks_json
 from compute.deps import State
 from compute.errors import ComputeError
 from compute.parsing import Continuation, InvalidContinuation, ParseJob, plain
-from contracts import ChunkRequest, ChunkStrategy, ErrorCode, ErrorEnvelope, ParseResult
+from contracts import (
+    PARSE_CHUNK_PARAMS,
+    ChunkOptions,
+    ChunkRequest,
+    ChunkStrategy,
+    ErrorCode,
+    ErrorEnvelope,
+    ParseResult,
+)
 
 router = APIRouter()
 ERRORS = {s: {"model": ErrorEnvelope} for s in (401, 413, 415, 422, 503, 504)}
@@ -83,17 +91,32 @@ def _inline(upload: _Upload, include_document: bool, max_bytes: int) -> bool:
         return False
 
 
-def _inline_json(data: bytes, chunking: "_Chunking | None") -> bytes:
-    return _result_json({"result": plain.parse_result(data)}, False, chunking)
-
-
 @dataclass(frozen=True)
 class _Chunking:
-    """The chunks asked for with the parse (chunk_strategy), made when the answer is the whole document."""
+    """The chunks asked for with the parse, made when the answer is the whole document."""
 
     chunker: Chunker
-    strategy: ChunkStrategy
-    max_tokens: int | None
+    options: ChunkOptions
+
+
+def _chunking(
+    state: State,
+    strategy: ChunkStrategy | None = Query(
+        None,
+        alias=PARSE_CHUNK_PARAMS["strategy"],
+        description="also chunk the answer, as /chunk would, when it covers the whole document",
+    ),
+    max_tokens: int | None = Query(
+        None, alias=PARSE_CHUNK_PARAMS["max_tokens"], ge=16, le=8192, description="with chunk_strategy"
+    ),
+) -> _Chunking | None:
+    if strategy is None:
+        return None
+    return _Chunking(state.chunker(), ChunkOptions(strategy=strategy, max_tokens=max_tokens))
+
+
+def _inline_json(data: bytes, chunking: _Chunking | None) -> bytes:
+    return _result_json({"result": plain.parse_result(data)}, False, chunking)
 
 
 def _result_json(payload: dict, include_document: bool, chunking: _Chunking | None) -> bytes:
@@ -102,9 +125,7 @@ def _result_json(payload: dict, include_document: bool, chunking: _Chunking | No
         result.document = payload["document"]
     if chunking is None or not result.covers_whole_document():
         return result.model_dump_json().encode()
-    chunked = chunking.chunker.run(
-        ChunkRequest(document=result, strategy=chunking.strategy, max_tokens=chunking.max_tokens)
-    )
+    chunked = chunking.chunker.run(ChunkRequest(document=result, **chunking.options.model_dump()))
     head = result.model_dump_json(exclude={"chunked"}).encode()
     return head[:-1] + b',"chunked":' + chunks_json(chunked) + b"}"
 
@@ -118,13 +139,9 @@ async def parse(
     ),
     first_page: int | None = Query(None, ge=1, description="a PDF: the first page of the window to parse"),
     page_count: int | None = Query(None, ge=1, description="a PDF: pages in the window (at most the limit)"),
-    chunk_strategy: ChunkStrategy | None = Query(
-        None, description="also chunk the answer, as /chunk would, when it covers the whole document"
-    ),
-    chunk_max_tokens: int | None = Query(None, ge=16, le=8192, description="with chunk_strategy"),
+    chunking: _Chunking | None = Depends(_chunking),
 ) -> Response:
     settings = state.settings
-    chunking = _Chunking(state.chunker(), chunk_strategy, chunk_max_tokens) if chunk_strategy else None
     window = _window(first_page, page_count, settings.max_window_pages)
     upload = await _read_upload(request, settings.max_upload_bytes)
     if len(upload.data) > settings.max_upload_bytes:

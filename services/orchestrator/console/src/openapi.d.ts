@@ -452,6 +452,20 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /**
+         * ChunkOptions
+         * @description How a document is cut into chunks, in one shape from an upload or a collection down to compute.
+         *     A field left unset takes the next layer's value: an upload's or re-ingest's options, then its
+         *     collection's, then the service's defaults. Unset fields are left out when serialized.
+         */
+        ChunkOptions: {
+            strategy?: components["schemas"]["ChunkStrategy"] | null;
+            /**
+             * Max Tokens
+             * @description word pieces of the embedding model's tokenizer per chunk; unset: what the model reads
+             */
+            max_tokens?: number | null;
+        };
         /** ChunkOut */
         ChunkOut: {
             /** Chunk Id */
@@ -470,12 +484,6 @@ export interface components {
          * @enum {string}
          */
         ChunkStrategy: "sentence" | "token" | "markdown" | "hierarchical" | "docling_hybrid";
-        /** ChunkingOptions */
-        ChunkingOptions: {
-            strategy?: components["schemas"]["ChunkStrategy"] | null;
-            /** Max Tokens */
-            max_tokens?: number | null;
-        };
         /** ChunksPage */
         ChunksPage: {
             /** Document Id */
@@ -500,7 +508,7 @@ export interface components {
             };
             /** Embedding Model */
             embedding_model?: string | null;
-            chunking?: components["schemas"]["ChunkingOptions"];
+            chunking?: components["schemas"]["ChunkOptions"];
             /**
              * Extract Metadata
              * @default false
@@ -531,10 +539,7 @@ export interface components {
             extract_metadata: boolean;
             /** Chroma Name */
             chroma_name?: string | null;
-            /** Chunking */
-            chunking?: {
-                [key: string]: unknown;
-            };
+            chunking?: components["schemas"]["ChunkOptions"];
             /** Metadata */
             metadata?: {
                 [key: string]: unknown;
@@ -919,7 +924,7 @@ export interface components {
         };
         /** ReingestRequest */
         ReingestRequest: {
-            chunking?: components["schemas"]["ChunkingOptions"] | null;
+            chunking?: components["schemas"]["ChunkOptions"] | null;
             /** Password */
             password?: string | null;
         };

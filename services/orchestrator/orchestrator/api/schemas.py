@@ -4,7 +4,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, Field, SecretStr, model_validator
 
-from contracts import ChunkStrategy
+from contracts import ChunkOptions
 from orchestrator.catalog.model import Collection
 from orchestrator.core.redis_hashes import utf8_encodable
 from orchestrator.search import SearchHit, SearchMode
@@ -24,16 +24,11 @@ def _utf8(value: Any) -> Any:
 Metadata = Annotated[dict[str, Any], AfterValidator(_utf8)]
 
 
-class ChunkingOptions(BaseModel):
-    strategy: ChunkStrategy | None = None
-    max_tokens: int | None = Field(None, ge=16, le=8192)
-
-
 class CollectionCreate(BaseModel):
     name: str = Field(pattern=COLLECTION_NAME, description="lower case letters, digits, - and _; 2-63 long")
     metadata: Metadata = Field(default_factory=dict)
     embedding_model: str | None = None  # compute's default model when absent
-    chunking: ChunkingOptions = Field(default_factory=ChunkingOptions)
+    chunking: ChunkOptions = Field(default_factory=ChunkOptions)
     extract_metadata: bool = False  # also extract title, language, keywords and a summary per document
 
 
@@ -62,7 +57,7 @@ class DocumentPatch(BaseModel):
 
 
 class ReingestRequest(BaseModel):
-    chunking: ChunkingOptions | None = None
+    chunking: ChunkOptions | None = None
     # Opens an encrypted PDF: for this re-ingest's job only, never kept, logged or answered.
     password: Annotated[SecretStr, AfterValidator(_utf8)] | None = Field(
         None, min_length=1, max_length=1024, json_schema_extra={"writeOnly": True}

@@ -5,6 +5,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
+from contracts import ChunkOptions
 from orchestrator.core.ids import new_id, now_ms
 from orchestrator.core.redis_hashes import RedisRecord
 
@@ -42,7 +43,7 @@ class Collection(RedisRecord):
     chroma_name: str | None = (
         None  # its Chroma collection: unique per creation, so a re-made name never collides
     )
-    chunking: dict[str, Any] = Field(default_factory=dict)
+    chunking: ChunkOptions = Field(default_factory=ChunkOptions)  # defaults for its documents' jobs
     metadata: dict[str, Any] = Field(default_factory=dict)
     created_at_ms: int = Field(default_factory=now_ms)
     updated_at_ms: int = Field(default_factory=now_ms)

@@ -26,10 +26,11 @@ from tenacity import (
 )
 
 from contracts import (
+    PARSE_CHUNK_PARAMS,
     REQUEST_ID_HEADER,
+    ChunkOptions,
     ChunkRequest,
     ChunkResponse,
-    ChunkStrategy,
     EmbedKind,
     EmbedRequest,
     EmbedResponse,
@@ -145,21 +146,20 @@ class ComputeClient:
         include_document: bool = False,
         window: tuple[int, int] | None = None,
         continuation: dict[str, Any] | None = None,
-        chunking: tuple[ChunkStrategy, int | None] | None = None,
+        chunking: ChunkOptions | None = None,
         request_id: str | None = None,
     ) -> ParseResult:
         """Parses a document given as bytes, or as a StreamedFile (read anew for each attempt, never
         whole in memory). The password, if any, goes in the form only: it is never logged. `window`
         (first page, page count) asks for those pages of a PDF only, `continuation` carrying on from the
         previous window's answer; other formats ignore it and come back whole (`window` None).
-        `chunking` (strategy, max tokens): an answer that covers the whole document comes chunked too
+        `chunking`: an answer that covers the whole document comes chunked too
         (`chunked`; a compute that predates it leaves that None)."""
         form = {"password": password} if password else {}
         params: dict[str, str] = {"include_document": "true"} if include_document else {}
         if chunking is not None:
-            params["chunk_strategy"] = chunking[0].value
-            if chunking[1] is not None:
-                params["chunk_max_tokens"] = str(chunking[1])
+            options = chunking.model_dump(mode="json")  # unset options left out: compute's defaults
+            params.update({PARSE_CHUNK_PARAMS[name]: str(value) for name, value in options.items()})
         if window is not None:
             params.update(first_page=str(window[0]), page_count=str(window[1]))
             if continuation is not None:

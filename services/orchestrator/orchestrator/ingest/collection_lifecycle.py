@@ -8,6 +8,7 @@ import time
 from contextlib import suppress
 from typing import Any
 
+from contracts import ChunkOptions
 from orchestrator.catalog import Collection, CollectionStatus, merge_metadata
 from orchestrator.clients import Clients
 from orchestrator.errors import Conflict, IllegalTransition, NotFound
@@ -22,7 +23,7 @@ async def create_collection(
     name: str,
     *,
     embedding_model: str | None,
-    chunking: dict[str, Any],
+    chunking: ChunkOptions,
     extract_metadata: bool,
     metadata: dict[str, Any],
 ) -> Collection:

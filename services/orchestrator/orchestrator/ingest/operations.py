@@ -10,9 +10,9 @@ See docs/architecture.md#the-ingestion-saga-and-its-invariants.
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import suppress
-from typing import Any
 
 import orchestrator.ingest.passwords as passwords
+from contracts import ChunkOptions
 from orchestrator.catalog import BlobMissing, Document, DocumentError, DocumentStatus, generations
 from orchestrator.clients import Clients
 from orchestrator.core.ids import new_id, now_ms
@@ -82,7 +82,7 @@ async def enqueue_ingest(
     clients: Clients,
     type: JobType,
     document: Document,
-    chunking: dict[str, Any] | None,
+    chunking: ChunkOptions | None,
     *,
     password: str | None = None,
     idempotency_key: str | None = None,
@@ -96,7 +96,7 @@ async def enqueue_ingest(
             await passwords.keep(clients.redis, job_id, password, clients.settings.job_secret_ttl_s)
         enqueued = await clients.queue.enqueue(
             type,
-            {"document_id": document.id, "chunking": chunking or {}},
+            {"document_id": document.id, "chunking": (chunking or ChunkOptions()).model_dump(mode="json")},
             collection=document.collection,
             document_id=document.id,
             idempotency_key=idempotency_key,
@@ -123,7 +123,7 @@ async def forget_password(clients: Clients, job_id: str) -> None:
 async def reingest(
     clients: Clients,
     document: Document,
-    chunking: dict[str, Any] | None,
+    chunking: ChunkOptions | None,
     *,
     password: str | None = None,
     idempotency_key: str | None = None,
@@ -153,7 +153,7 @@ async def reingest(
 
 
 async def reingest_document(
-    clients: Clients, document_id: str, chunking: dict[str, Any] | None, *, password: str | None = None
+    clients: Clients, document_id: str, chunking: ChunkOptions | None, *, password: str | None = None
 ) -> Job:
     document = await live_document(clients, document_id)
     return await reingest(clients, document, chunking, password=password)

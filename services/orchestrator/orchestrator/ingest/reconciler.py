@@ -3,7 +3,7 @@ what it fixed (ReconcileReport). It deletes vectors no ready generation vouches 
 no collection names (each past a grace), fails documents their job left behind, queues lost deletes
 again, re-syncs metadata, forgets old jobs, removes staged uploads, orphan originals and ended jobs' parse
 windows, and recounts chunk counts, a page at a time. It runs every `reconcile_interval_s` in the API
-process and on `POST /api/v1/admin/reconcile`. See docs/architecture.md#the-ingestion-saga-and-its-invariants.
+process and on `POST /api/v1/admin/reconcile`. See docs/architecture.md#the-reconciler.
 """
 
 import asyncio

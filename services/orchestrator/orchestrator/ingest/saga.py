@@ -11,7 +11,15 @@ from contextlib import aclosing
 from typing import Any
 
 import orchestrator.ingest.passwords as passwords
-from contracts import Chunk, ChunkRequest, ChunkStrategy, EmbedResponse, MetadataRequest, ParseResult
+from contracts import (
+    Chunk,
+    ChunkOptions,
+    ChunkRequest,
+    ChunkStrategy,
+    EmbedResponse,
+    MetadataRequest,
+    ParseResult,
+)
 from contracts.errors import ErrorCode
 from orchestrator.catalog import (
     BlobMissing,
@@ -50,12 +58,14 @@ def classify(exc: Exception) -> JobError:
     return as_job_error(exc)
 
 
-def chunk_options(settings: Settings, job: Job, collection: Collection) -> tuple[ChunkStrategy, int | None]:
-    """The job's chunking options, else the collection's defaults, else the service's."""
-    chosen = {**collection.chunking, **(job.payload.get("chunking") or {})}
-    strategy = ChunkStrategy(chosen.get("strategy") or settings.default_chunk_strategy)
-    max_tokens = chosen.get("max_tokens") or settings.default_chunk_max_tokens
-    return strategy, max_tokens
+def resolve_chunking(settings: Settings, job: Job, collection: Collection) -> ChunkOptions:
+    """The job's chunking options, else the collection's defaults, else the service's: the strategy is
+    always set, max_tokens may stay None (what the embedding model reads)."""
+    service = ChunkOptions(
+        strategy=settings.default_chunk_strategy, max_tokens=settings.default_chunk_max_tokens
+    )
+    asked = ChunkOptions.model_validate(job.payload.get("chunking") or {})
+    return asked.over(collection.chunking).over(service)
 
 
 def indexable(chunks: list[Chunk], strategy: ChunkStrategy) -> list[Chunk]:
@@ -122,6 +132,7 @@ class _Attempt:
         # were started by earlier attempts of this job that can never commit now.
         self.searchable = document.generation
         settings = clients.settings
+        self.chunking = resolve_chunking(settings, job, collection)
         self.windows = WindowedParse(
             clients.compute,
             clients.blobs,
@@ -175,7 +186,6 @@ class _Attempt:
         if not await self.clients.blobs.exists(document_id):
             raise BlobMissing(f"the original of document {document_id} is not kept")
         password = await passwords.read(self.clients.redis, self.job.id)
-        strategy, max_tokens = chunk_options(self.clients.settings, self.job, self.collection)
 
         async def on_window(pages_done: int, pages: int) -> None:
             await ctx.progress(pages_done, pages, "pages", stage="parse")
@@ -184,10 +194,10 @@ class _Attempt:
             StreamedFile(lambda: self.clients.blobs.open(document_id), self.document.size_bytes),
             self.document.filename,
             password=password,
-            include_document=strategy is ChunkStrategy.docling_hybrid,
+            include_document=self.chunking.strategy is ChunkStrategy.docling_hybrid,
             on_window=on_window,
             resume=ctx.attempt > 1,
-            chunking=(strategy, max_tokens),  # a document parsed in one answer comes chunked with it
+            chunking=self.chunking,  # a document parsed in one answer comes chunked with it
         )
         return parsed
 
@@ -202,15 +212,15 @@ class _Attempt:
         return found.model_dump(include=EXTRACTED_FIELDS, exclude_none=True)
 
     async def chunk(self, parsed: Parsed) -> list[Chunk]:
-        strategy, max_tokens = chunk_options(self.clients.settings, self.job, self.collection)
+        strategy = self.chunking.strategy
         if parsed.result.chunked is not None and parsed.result.chunked.strategy is strategy:
             chunks = parsed.result.chunked.chunks  # compute chunked it with the parse
         elif strategy is ChunkStrategy.docling_hybrid and len(parsed.windows) > 1:
             # Its chunker reads the DoclingDocument, which comes one per window: chunked window by window.
-            chunks = await self._chunk_windows(parsed, strategy, max_tokens)
+            chunks = await self._chunk_windows(parsed)
         else:
             chunked = await self.clients.compute.chunk(
-                ChunkRequest(document=for_chunker(parsed.result), strategy=strategy, max_tokens=max_tokens),
+                self._chunk_request(parsed.result),
                 request_id=self.job.id,
             )
             chunks = chunked.chunks
@@ -218,16 +228,17 @@ class _Attempt:
         await self.ctx.progress(len(chunks), len(chunks), "chunks", stage="chunk")
         return chunks
 
-    async def _chunk_windows(
-        self, parsed: Parsed, strategy: ChunkStrategy, max_tokens: int | None
-    ) -> list[Chunk]:
+    def _chunk_request(self, parsed: ParseResult) -> ChunkRequest:
+        return ChunkRequest(document=for_chunker(parsed), **self.chunking.model_dump())
+
+    async def _chunk_windows(self, parsed: Parsed) -> list[Chunk]:
         """Each window's chunks, numbered on and with offsets into the merged text."""
         out: list[Chunk] = []
         for window, offset in zip(parsed.windows, parsed.text_offsets, strict=True):
             if not window.text.strip():
                 continue
             chunked = await self.clients.compute.chunk(
-                ChunkRequest(document=for_chunker(window), strategy=strategy, max_tokens=max_tokens),
+                self._chunk_request(window),
                 request_id=self.job.id,
             )
             base = len(out)

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from contracts import ChunkOptions
 from contracts.errors import ErrorCode
 from orchestrator.catalog import Collection, Document, DocumentStatus, StagedBlob, generations
 from orchestrator.catalog.registry import DuplicateDocument
@@ -46,14 +47,18 @@ class NewUpload:
     staged: StagedBlob  # the file, written to the blob store under a staging name
     sha256: str
     metadata: dict[str, Any] = field(default_factory=dict)
-    chunking: dict[str, Any] = field(default_factory=dict)
+    chunking: ChunkOptions = field(default_factory=ChunkOptions)
     on_duplicate: OnDuplicate = OnDuplicate.reject
     password: str | None = field(default=None, repr=False)  # for this upload's job only
 
     @property
     def fingerprint(self) -> str:
         """What an idempotency key binds: the file and the options (never the password)."""
-        options = {"metadata": self.metadata, "chunking": self.chunking, "on_duplicate": self.on_duplicate}
+        options = {
+            "metadata": self.metadata,
+            "chunking": self.chunking.model_dump(mode="json"),
+            "on_duplicate": self.on_duplicate,
+        }
         canonical = json.dumps(options, sort_keys=True, separators=(",", ":"), default=str)
         return hashlib.sha256(f"{self.sha256}\n{canonical}".encode()).hexdigest()
 

@@ -12,7 +12,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from contracts import ChunkStrategy, ParseResult, Section
+from contracts import ChunkOptions, ParseResult, Section
 from contracts.errors import ErrorCode
 from orchestrator.catalog import BlobStore
 from orchestrator.compute_client import ComputeClient, StreamedFile
@@ -132,7 +132,7 @@ class WindowedParse:
         include_document: bool,
         on_window: OnWindow,
         resume: bool,
-        chunking: tuple[ChunkStrategy, int | None] | None = None,
+        chunking: ChunkOptions | None = None,
     ) -> Parsed:
         """`resume`: an earlier attempt of the job may have kept windows (the first attempt has none to
         look for). `chunking`: a document that comes back whole in one answer comes chunked too."""

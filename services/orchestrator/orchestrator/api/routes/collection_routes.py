@@ -22,7 +22,7 @@ async def create_collection(body: CollectionCreate, clients: ClientsDep, respons
         clients,
         body.name,
         embedding_model=body.embedding_model,
-        chunking=body.chunking.model_dump(exclude_none=True),
+        chunking=body.chunking,
         extract_metadata=body.extract_metadata,
         metadata=body.metadata,
     )

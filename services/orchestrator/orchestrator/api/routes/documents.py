@@ -102,7 +102,7 @@ async def reingest_document(
     """Parses, chunks and embeds the kept original again as a new generation; the current one stays
     searchable until the new one is ready. `password` opens an encrypted PDF, for this job only; 409
     original_not_kept when the original is gone."""
-    chunking = body.chunking.model_dump(exclude_none=True) if body and body.chunking else None
-    password = body.password.get_secret_value() if body and body.password else None
-    job = await operations.reingest_document(clients, document_id, chunking, password=password)
+    body = body or ReingestRequest()
+    password = body.password.get_secret_value() if body.password else None
+    job = await operations.reingest_document(clients, document_id, body.chunking, password=password)
     return JobAccepted(job_id=job.id, document_id=document_id)

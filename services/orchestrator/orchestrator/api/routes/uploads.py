@@ -10,10 +10,11 @@ from fastapi import APIRouter, Depends, Header, Request, Response, status
 from fastapi.responses import JSONResponse
 
 import orchestrator.api.ratelimit as ratelimit
+from contracts import ChunkOptions
 from orchestrator.api.deps import ClientsDep
 from orchestrator.api.errors import ApiError
 from orchestrator.api.multipart_upload import read_upload
-from orchestrator.api.schemas import ChunkingOptions, UploadAccepted
+from orchestrator.api.schemas import UploadAccepted
 from orchestrator.ingest import uploads
 from orchestrator.ingest.uploads import NewUpload, OnDuplicate
 from orchestrator.vectors import check_user_metadata
@@ -66,7 +67,7 @@ async def _read(request: Request, clients: ClientsDep) -> NewUpload:
     try:
         metadata = check_user_metadata(_json_field(upload.fields, "metadata"), allow_none=False)
         try:
-            chunking = ChunkingOptions.model_validate(_json_field(upload.fields, "chunking"))
+            chunking = ChunkOptions.model_validate(_json_field(upload.fields, "chunking"))
             policy = OnDuplicate(upload.fields.get("on_duplicate") or OnDuplicate.reject)
         except ValueError as exc:
             raise ApiError(422, "invalid_request", f"invalid chunking or on_duplicate: {exc}") from None
@@ -78,7 +79,7 @@ async def _read(request: Request, clients: ClientsDep) -> NewUpload:
         staged=upload.staged,
         sha256=upload.sha256,
         metadata=metadata,
-        chunking=chunking.model_dump(exclude_none=True),
+        chunking=chunking,
         on_duplicate=policy,
         password=upload.password,
     )
