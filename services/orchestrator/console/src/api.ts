@@ -4,7 +4,7 @@
 import createClient, { type Middleware } from "openapi-fetch";
 import type { paths } from "./openapi";
 import type {
-  ChunkingOptions,
+  ChunkOptions,
   DocumentStatus,
   JobStatus,
   OnDuplicate,
@@ -130,7 +130,7 @@ const jobPath = (id: string) => ({ path: { job_id: id } });
 
 export const api = {
   collections: () => ok(client.GET("/api/v1/collections", { params: { query: { limit: 1000 } } })),
-  createCollection: (body: { name: string; chunking: ChunkingOptions; extract_metadata: boolean }) =>
+  createCollection: (body: { name: string; chunking: ChunkOptions; extract_metadata: boolean }) =>
     ok(client.POST("/api/v1/collections", { body })),
   deleteCollection: (name: string) => ok(client.DELETE("/api/v1/collections/{name}", { params: { path: { name } } })),
 

@@ -5,7 +5,7 @@ import type { components, paths } from "./openapi";
 type Schemas = components["schemas"];
 
 export type Collection = Schemas["CollectionOut"];
-export type ChunkingOptions = Schemas["ChunkingOptions"];
+export type ChunkOptions = Schemas["ChunkOptions"];
 export type ChunkStrategy = Schemas["ChunkStrategy"];
 export type DocumentRecord = Schemas["Document"];
 export type DocumentStatus = Schemas["DocumentStatus"];

@@ -133,7 +133,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     secured = [Depends(require_api_key)]
     for module in (collection_routes, uploads, documents, jobs, search, admin):
-        app.include_router(module.router, prefix="/api/v1", dependencies=secured)
+        app.include_router(
+            module.router, prefix="/api/v1", dependencies=secured, responses=errors.ERROR_RESPONSES
+        )
     app.include_router(health.router)
     console.install(app, settings.console_dir)
     return app

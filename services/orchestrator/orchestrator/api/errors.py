@@ -10,6 +10,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
 from redis.exceptions import OutOfMemoryError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -83,6 +84,27 @@ class ApiError(Exception):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
         self.retryable, self.headers = retryable, headers
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")  # a domain error's details, e.g. a duplicate's document_id
+
+    code: str = Field(description="stable: see docs/api.md#errors")
+    message: str
+    retryable: bool = Field(description="whether the same request may succeed later (503, 429 say when)")
+
+
+class ErrorAnswer(BaseModel):
+    """The body of every error answer of /api/v1."""
+
+    error: ErrorDetail
+
+
+# Declared on every /api/v1 route: a typed client knows the envelope (and FastAPI's own 422 schema,
+# which this API never answers with, stays out of the document).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    "default": {"model": ErrorAnswer, "description": "An error, in the envelope every error has."}
+}
 
 
 def envelope(

@@ -6,7 +6,7 @@ import { Table } from "../components/Table";
 import { JobProgress } from "../components/JobProgress";
 import { ago } from "../format";
 import { useAction, useLoad } from "../hooks";
-import type { ChunkingOptions, ChunkStrategy } from "../types";
+import type { ChunkOptions, ChunkStrategy } from "../types";
 
 function CreateCollection({ onCreated }: { onCreated: () => void }) {
   const [name, setName] = useState("");
@@ -16,7 +16,7 @@ function CreateCollection({ onCreated }: { onCreated: () => void }) {
   const action = useAction();
   const submit = async (event: FormEvent) => {
     event.preventDefault();
-    const chunking: ChunkingOptions = {
+    const chunking: ChunkOptions = {
       ...(strategy ? { strategy } : {}),
       ...(maxTokens ? { max_tokens: Number(maxTokens) } : {}),
     };
