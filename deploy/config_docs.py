@@ -1,8 +1,9 @@
 """`make docs`: the variable tables of docs/configuration.md, rendered from the two settings classes.
 
 Each table sits between marker comments in that page; the prose around them is written by hand and kept.
-Both settings modules import only pydantic and the standard library, so they are loaded by file path:
-this runs in any environment with pydantic-settings (the orchestrator's, for `make docs`), and
+Both settings modules import only pydantic, the shared contracts and the standard library, so they are
+loaded by file path: this runs in any environment with pydantic-settings and the contracts (the
+orchestrator's, for `make docs`), and
 tests/docs checks that the page and the classes agree."""
 
 import ast
@@ -10,6 +11,7 @@ import importlib.util
 import re
 import sys
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from types import UnionType
 from typing import Any, Literal, Union, get_args, get_origin
@@ -69,6 +71,8 @@ def type_name(annotation: Any, metadata: list[Any]) -> str:
         return "JSON object"
     if origin is list:
         return "JSON list"
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return " or ".join(f"`{member.value}`" for member in annotation)
     names = {str: "string", int: "integer", float: "number", bool: "boolean", Path: "path"}
     return names.get(annotation, "secret" if annotation.__name__ == "SecretStr" else annotation.__name__)
 

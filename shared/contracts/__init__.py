@@ -6,6 +6,8 @@ tests.
 """
 
 from contracts.compute import (
+    MAX_CHUNK_TOKENS,
+    MIN_CHUNK_TOKENS,
     PARSE_CHUNK_PARAMS,
     Chunk,
     ChunkOptions,
@@ -33,6 +35,8 @@ from contracts.errors import ErrorBody, ErrorCode, ErrorEnvelope
 REQUEST_ID_HEADER = "X-Request-ID"
 
 __all__ = [
+    "MAX_CHUNK_TOKENS",
+    "MIN_CHUNK_TOKENS",
     "PARSE_CHUNK_PARAMS",
     "REQUEST_ID_HEADER",
     "Chunk",

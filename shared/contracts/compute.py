@@ -64,6 +64,11 @@ class ChunkStrategy(StrEnum):
     docling_hybrid = "docling_hybrid"
 
 
+# The chunk sizes, in word pieces, any chunking request may ask for.
+MIN_CHUNK_TOKENS = 16
+MAX_CHUNK_TOKENS = 8192
+
+
 def _is_none(value: object) -> bool:
     return value is None
 
@@ -76,8 +81,8 @@ class ChunkOptions(BaseModel):
     strategy: ChunkStrategy | None = Field(None, exclude_if=_is_none)
     max_tokens: int | None = Field(
         None,
-        ge=16,
-        le=8192,
+        ge=MIN_CHUNK_TOKENS,
+        le=MAX_CHUNK_TOKENS,
         exclude_if=_is_none,
         description="word pieces of the embedding model's tokenizer per chunk; unset: what the model reads",
     )

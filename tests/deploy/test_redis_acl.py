@@ -26,7 +26,7 @@ from orchestrator.jobs.worker import WorkerPool
 from orchestrator.settings import Settings
 from tests.deploy.manifests import compose_file
 from tests.support import free_port
-from tests.support.queue import FAST, wait_until
+from tests.support.job_queue import FAST, wait_until
 from tests.support.redis_server import REDIS_SERVER
 
 

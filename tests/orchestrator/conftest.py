@@ -13,7 +13,7 @@ from orchestrator.settings import Settings
 from tests.support import ComputeServer
 from tests.support.api import running_app, stack_settings
 from tests.support.chroma_server import ChromaServer
-from tests.support.queue import FAST
+from tests.support.job_queue import FAST
 from tests.support.redis_server import RedisServer
 
 HERE = Path(__file__).parent

@@ -14,7 +14,7 @@ from fastapi import FastAPI
 from orchestrator.api import create_app
 from orchestrator.settings import Settings
 from tests.support.documents import docx_bytes, pdf_bytes, pptx_bytes, xlsx_bytes
-from tests.support.queue import FAST
+from tests.support.job_queue import FAST
 
 __all__ = ["docx_bytes", "pdf_bytes", "pptx_bytes", "xlsx_bytes"]  # re-exported for the API tests
 

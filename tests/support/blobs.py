@@ -1,9 +1,9 @@
-"""The test process's blob store (tests.support.queue.BLOB_DIR) as tests inspect it: the originals kept and
+"""The test process's blob store (tests.support.job_queue.BLOB_DIR) as tests inspect it: the originals kept and
 the uploads still staged."""
 
 from pathlib import Path
 
-from tests.support.queue import BLOB_DIR
+from tests.support.job_queue import BLOB_DIR
 
 
 def original_path(document_id: str) -> Path:

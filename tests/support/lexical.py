@@ -16,7 +16,7 @@ from orchestrator.core.ids import new_id, now_ms
 from orchestrator.search.lexical import LexicalFollower, LexicalIndex, query_terms
 from orchestrator.settings import Settings
 from orchestrator.vectors import chunk_metadata, vector_id
-from tests.support.queue import wait_until
+from tests.support.job_queue import wait_until
 
 DIM = 4
 BLOCK_MS = 100  # short blocking reads, so that a stop or a new change is seen soon

@@ -11,7 +11,7 @@ from orchestrator.jobs.model import FINAL_JOB_STATUSES, Job
 from orchestrator.jobs.worker import WorkerPool
 from orchestrator.settings import Settings
 from tests.support import fake_handlers
-from tests.support.queue import wait_until
+from tests.support.job_queue import wait_until
 
 
 @asynccontextmanager

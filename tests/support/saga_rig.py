@@ -15,7 +15,7 @@ from orchestrator.jobs.leases import Lease
 from orchestrator.jobs.outcomes import Outcome
 from orchestrator.settings import Settings
 from tests.support.api import API, running_app, upload
-from tests.support.queue import wait_until
+from tests.support.job_queue import wait_until
 
 DOCUMENT = b"# Otters\n\nSea otters hold hands while they sleep so that they do not drift apart.\n"
 

@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from contracts import ChunkStrategy
+from contracts import MAX_CHUNK_TOKENS, MIN_CHUNK_TOKENS, ChunkStrategy
 
 
 class Settings(BaseSettings):
@@ -196,13 +196,12 @@ class Settings(BaseSettings):
     )
     default_chunk_strategy: ChunkStrategy = Field(
         ChunkStrategy.markdown,
-        description="Chunking strategy when neither the upload nor the collection sets one: `sentence`, "
-        "`token`, `markdown`, `hierarchical` or `docling_hybrid`.",
+        description="Chunking strategy when neither the upload nor the collection sets one.",
     )
     default_chunk_max_tokens: int | None = Field(
         None,
-        ge=16,
-        le=8192,
+        ge=MIN_CHUNK_TOKENS,
+        le=MAX_CHUNK_TOKENS,
         description="Chunk size when neither the upload nor the collection sets one; unset: what the "
         "embedding model reads.",
     )

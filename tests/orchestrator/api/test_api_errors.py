@@ -200,7 +200,7 @@ def test_the_api_command_serves_until_sigterm(api_settings: Settings, tmp_path) 
     import signal
 
     from tests.support import free_port, wait_ready
-    from tests.support.queue import api_process_env, start_api_process
+    from tests.support.job_queue import api_process_env, start_api_process
 
     port = free_port()
     env = api_process_env(api_settings)

@@ -9,7 +9,7 @@ import pytest
 from orchestrator.api import create_app
 from orchestrator.settings import Settings
 from tests.support import assert_error
-from tests.support.queue import BLOB_DIR
+from tests.support.job_queue import BLOB_DIR
 
 LIMIT = 4096
 KEY = "k" * 40

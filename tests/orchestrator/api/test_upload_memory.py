@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 from orchestrator.settings import Settings
 from tests.support import free_port, wait_ready
-from tests.support.queue import start_api_process
+from tests.support.job_queue import start_api_process
 
 MIB = 1024 * 1024
 FILE_BYTES = 100 * MIB

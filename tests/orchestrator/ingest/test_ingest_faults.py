@@ -25,7 +25,7 @@ from tests.support.api import (
     wait_document,
     wait_job,
 )
-from tests.support.queue import FAST, REPO, wait_until
+from tests.support.job_queue import FAST, REPO, wait_until
 
 
 async def vectors_of(chroma_url: str, chroma_name: str, document_id: str) -> list:

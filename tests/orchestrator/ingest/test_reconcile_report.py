@@ -3,7 +3,7 @@ it); 404 before any round."""
 
 from orchestrator.settings import Settings
 from tests.support.api import API, create_collection, running_app
-from tests.support.queue import wait_until
+from tests.support.job_queue import wait_until
 
 
 async def test_the_last_report_is_kept_for_operators(api_settings: Settings) -> None:

@@ -25,7 +25,7 @@ from tests.support.api import (
     wait_document,
     wait_job,
 )
-from tests.support.queue import wait_until
+from tests.support.job_queue import wait_until
 from tests.support.vectors import plant_vector
 
 

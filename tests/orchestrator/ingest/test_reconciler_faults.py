@@ -18,7 +18,7 @@ from orchestrator.jobs import JobType
 from orchestrator.settings import Settings
 from tests.support import assert_error
 from tests.support.api import API, create_collection
-from tests.support.queue import wait_until
+from tests.support.job_queue import wait_until
 from tests.support.saga_rig import rig
 from tests.support.vectors import plant_vector
 

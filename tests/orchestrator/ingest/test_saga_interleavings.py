@@ -11,7 +11,7 @@ from orchestrator.ingest import operations
 from orchestrator.ingest.reconciler import Reconciler
 from orchestrator.settings import Settings
 from tests.support.api import create_collection
-from tests.support.queue import wait_until
+from tests.support.job_queue import wait_until
 from tests.support.saga_rig import Rig, hook, rig
 
 

@@ -17,7 +17,7 @@ from orchestrator.settings import Settings
 from tests.support import assert_error
 from tests.support.api import API, create_collection, ingest, running_app, search, upload, wait_document
 from tests.support.blobs import original_path, originals, staged_files
-from tests.support.queue import wait_until
+from tests.support.job_queue import wait_until
 
 # API keys as the API accepts them (32 characters at least, no placeholder).
 KEY_ONE, KEY_TWO = "1" * 32 + "-uploads-one", "2" * 32 + "-uploads-two"

@@ -13,8 +13,8 @@ from orchestrator.jobs.job_queue import JobQueue
 from orchestrator.jobs.model import PRIORITIES, JobStatus, JobType
 from orchestrator.settings import Settings
 from tests.support import fake_handlers
+from tests.support.job_queue import FAST, wait_until
 from tests.support.pools import running_pools, wait_final
-from tests.support.queue import FAST, wait_until
 from tests.support.redis_server import RedisServer
 
 

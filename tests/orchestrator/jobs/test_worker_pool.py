@@ -14,8 +14,8 @@ from orchestrator.jobs.model import JobStatus, JobType, Priority
 from orchestrator.jobs.worker import WorkerPool
 from orchestrator.settings import Settings
 from tests.support import fake_handlers
+from tests.support.job_queue import wait_until
 from tests.support.pools import running_pools, wait_final
-from tests.support.queue import wait_until
 
 
 async def events(redis: Redis, job_id: str, *, block_s: float = 0.2) -> AsyncIterator[JobEvent]:

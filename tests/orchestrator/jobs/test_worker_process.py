@@ -10,8 +10,8 @@ from orchestrator.jobs.job_queue import JobQueue
 from orchestrator.jobs.model import PRIORITIES, JobStatus, JobType, Priority
 from orchestrator.settings import Settings
 from tests.support import fake_handlers
+from tests.support.job_queue import start_worker_process, wait_until
 from tests.support.pools import wait_final
-from tests.support.queue import start_worker_process, wait_until
 
 
 def _stop(process: subprocess.Popen[bytes]) -> int:

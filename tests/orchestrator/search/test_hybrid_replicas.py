@@ -10,7 +10,7 @@ import httpx
 
 from orchestrator.settings import Settings
 from tests.support import free_port, wait_ready
-from tests.support.queue import api_process_env, start_api_process
+from tests.support.job_queue import api_process_env, start_api_process
 
 API = "/api/v1"
 PROPAGATION_BOUND_S = 2.0  # what a frontend behind several API replicas is promised

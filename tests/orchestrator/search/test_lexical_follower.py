@@ -18,6 +18,7 @@ from orchestrator.search.lexical import LexicalCollector, LexicalFollower, Lexic
 from orchestrator.settings import Settings
 from orchestrator.vectors import vector_id
 from tests.support.chroma_server import ChromaServer
+from tests.support.job_queue import wait_until
 from tests.support.lexical import (
     BLOCK_MS,
     applied_everything,
@@ -28,7 +29,6 @@ from tests.support.lexical import (
     search,
     write_vectors,
 )
-from tests.support.queue import wait_until
 
 
 async def test_a_fresh_index_is_built_and_a_commit_is_applied(

@@ -18,6 +18,8 @@ from compute.deps import State
 from compute.errors import ComputeError
 from compute.parsing import Continuation, InvalidContinuation, ParseJob, plain
 from contracts import (
+    MAX_CHUNK_TOKENS,
+    MIN_CHUNK_TOKENS,
     PARSE_CHUNK_PARAMS,
     ChunkOptions,
     ChunkRequest,
@@ -99,20 +101,21 @@ class _Chunking:
     options: ChunkOptions
 
 
-def _chunking(
-    state: State,
+def _chunk_options(
     strategy: ChunkStrategy | None = Query(
         None,
         alias=PARSE_CHUNK_PARAMS["strategy"],
         description="also chunk the answer, as /chunk would, when it covers the whole document",
     ),
     max_tokens: int | None = Query(
-        None, alias=PARSE_CHUNK_PARAMS["max_tokens"], ge=16, le=8192, description="with chunk_strategy"
+        None,
+        alias=PARSE_CHUNK_PARAMS["max_tokens"],
+        ge=MIN_CHUNK_TOKENS,
+        le=MAX_CHUNK_TOKENS,
+        description="with chunk_strategy",
     ),
-) -> _Chunking | None:
-    if strategy is None:
-        return None
-    return _Chunking(state.chunker(), ChunkOptions(strategy=strategy, max_tokens=max_tokens))
+) -> ChunkOptions | None:
+    return ChunkOptions(strategy=strategy, max_tokens=max_tokens) if strategy else None
 
 
 def _inline_json(data: bytes, chunking: _Chunking | None) -> bytes:
@@ -139,9 +142,10 @@ async def parse(
     ),
     first_page: int | None = Query(None, ge=1, description="a PDF: the first page of the window to parse"),
     page_count: int | None = Query(None, ge=1, description="a PDF: pages in the window (at most the limit)"),
-    chunking: _Chunking | None = Depends(_chunking),
+    chunk_options: ChunkOptions | None = Depends(_chunk_options),
 ) -> Response:
     settings = state.settings
+    chunking = _Chunking(state.chunker(), chunk_options) if chunk_options else None
     window = _window(first_page, page_count, settings.max_window_pages)
     upload = await _read_upload(request, settings.max_upload_bytes)
     if len(upload.data) > settings.max_upload_bytes:

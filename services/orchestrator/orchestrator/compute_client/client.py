@@ -2,8 +2,8 @@
 
 One `httpx.AsyncClient` serves every replica; calls go round-robin and a retry always moves on to the next
 replica. Only what another try can fix is retried, with backoff and jitter (retry.py): a connection
-failure, a timeout, 429/502/503/504 (honouring `Retry-After`). Compute's endpoints have no side effects,
-so a retry is always safe. Any other status is `ComputeRejected` at once, with compute's own code; retries
+failure, a timeout, 429/502/503/504 (honouring `Retry-After`), but never `worker_lost` (LATER_ONLY_CODES:
+the job queue retries that later). Compute's endpoints have no side effects, so a retry is always safe. Any other status is `ComputeRejected` at once, with compute's own code; retries
 exhausted are `ComputeUnavailable` (the job queue retries later).
 """
 

@@ -79,10 +79,11 @@ def indexable(chunks: list[Chunk], strategy: ChunkStrategy) -> list[Chunk]:
     return chunks
 
 
-def for_chunker(parsed: ParseResult) -> ParseResult:
+def chunk_request(parsed: ParseResult, chunking: ChunkOptions) -> ChunkRequest:
     """What /chunk reads of a parse: every strategy reads the text, the sections or the DoclingDocument,
     none the markdown, which is as long as the text: left out, the request is a third smaller."""
-    return parsed.model_copy(update={"markdown": "", "chunked": None})
+    document = parsed.model_copy(update={"markdown": "", "chunked": None})
+    return ChunkRequest(document=document, **chunking.model_dump())
 
 
 class Ingestion:
@@ -132,7 +133,6 @@ class _Attempt:
         # were started by earlier attempts of this job that can never commit now.
         self.searchable = document.generation
         settings = clients.settings
-        self.chunking = resolve_chunking(settings, job, collection)
         self.windows = WindowedParse(
             clients.compute,
             clients.blobs,
@@ -169,15 +169,17 @@ class _Attempt:
             raise error from exc
 
     async def build(self) -> None:
+        # Resolved here, inside the roll-back: options a job cannot use fail it like any other step.
+        chunking = resolve_chunking(self.clients.settings, self.job, self.collection)
         if self.generation - self.searchable > 1:  # earlier attempts of this job left theirs
             await self._delete_unready(below=self.generation)
-        parsed = await self.parse()
+        parsed = await self.parse(chunking)
         extracted = await self.extract_metadata(parsed.result)
-        chunks = await self.chunk(parsed)
+        chunks = await self.chunk(parsed, chunking)
         await self.embed_and_store(chunks)
         await self.commit(parsed.result, len(chunks), extracted)
 
-    async def parse(self) -> Parsed:
+    async def parse(self, chunking: ChunkOptions) -> Parsed:
         """The original goes to compute as a stream from the blob store (once per window of a PDF), with
         the job's password if the upload gave one (never logged; the queue deletes it when the job ends).
         Progress advances in pages as windows finish."""
@@ -194,10 +196,10 @@ class _Attempt:
             StreamedFile(lambda: self.clients.blobs.open(document_id), self.document.size_bytes),
             self.document.filename,
             password=password,
-            include_document=self.chunking.strategy is ChunkStrategy.docling_hybrid,
+            include_document=chunking.strategy is ChunkStrategy.docling_hybrid,
             on_window=on_window,
             resume=ctx.attempt > 1,
-            chunking=self.chunking,  # a document parsed in one answer comes chunked with it
+            chunking=chunking,  # a document parsed in one answer comes chunked with it
         )
         return parsed
 
@@ -211,35 +213,30 @@ class _Attempt:
         await self.ctx.check_cancelled()
         return found.model_dump(include=EXTRACTED_FIELDS, exclude_none=True)
 
-    async def chunk(self, parsed: Parsed) -> list[Chunk]:
-        strategy = self.chunking.strategy
+    async def chunk(self, parsed: Parsed, chunking: ChunkOptions) -> list[Chunk]:
+        strategy = chunking.strategy
         if parsed.result.chunked is not None and parsed.result.chunked.strategy is strategy:
             chunks = parsed.result.chunked.chunks  # compute chunked it with the parse
         elif strategy is ChunkStrategy.docling_hybrid and len(parsed.windows) > 1:
             # Its chunker reads the DoclingDocument, which comes one per window: chunked window by window.
-            chunks = await self._chunk_windows(parsed)
+            chunks = await self._chunk_windows(parsed, chunking)
         else:
             chunked = await self.clients.compute.chunk(
-                self._chunk_request(parsed.result),
-                request_id=self.job.id,
+                chunk_request(parsed.result, chunking), request_id=self.job.id
             )
             chunks = chunked.chunks
         chunks = indexable(chunks, strategy)
         await self.ctx.progress(len(chunks), len(chunks), "chunks", stage="chunk")
         return chunks
 
-    def _chunk_request(self, parsed: ParseResult) -> ChunkRequest:
-        return ChunkRequest(document=for_chunker(parsed), **self.chunking.model_dump())
-
-    async def _chunk_windows(self, parsed: Parsed) -> list[Chunk]:
+    async def _chunk_windows(self, parsed: Parsed, chunking: ChunkOptions) -> list[Chunk]:
         """Each window's chunks, numbered on and with offsets into the merged text."""
         out: list[Chunk] = []
         for window, offset in zip(parsed.windows, parsed.text_offsets, strict=True):
             if not window.text.strip():
                 continue
             chunked = await self.clients.compute.chunk(
-                self._chunk_request(window),
-                request_id=self.job.id,
+                chunk_request(window, chunking), request_id=self.job.id
             )
             base = len(out)
             out.extend(

@@ -4,7 +4,8 @@ stream (catalog.changes) and applies each change to the index, reading chunk tex
 An index the stream no longer reaches is rebuilt, committed with the stream's last id noted before, so
 changes made meanwhile replay after. One tantivy commit per batch: at most one per IDLE_COMMIT_S, or per
 COMMIT_EVERY_S while a search waits (`wait_applied`). A failure backs off and retries the same batch (a
-change is never skipped); every tantivy call runs in a thread. See docs/architecture.md#how-a-request-travels.
+change is never skipped); every tantivy call runs in a thread. See
+docs/architecture.md#search-the-lexical-index-and-the-query-cache.
 """
 
 import asyncio
