@@ -7,6 +7,7 @@ tests.
 
 from contracts.compute import (
     MAX_CHUNK_TOKENS,
+    MAX_DOCUMENT_BYTES,
     MIN_CHUNK_TOKENS,
     PARSE_CHUNK_PARAMS,
     Chunk,
@@ -36,6 +37,7 @@ REQUEST_ID_HEADER = "X-Request-ID"
 
 __all__ = [
     "MAX_CHUNK_TOKENS",
+    "MAX_DOCUMENT_BYTES",
     "MIN_CHUNK_TOKENS",
     "PARSE_CHUNK_PARAMS",
     "REQUEST_ID_HEADER",

@@ -64,6 +64,8 @@ class ChunkStrategy(StrEnum):
     docling_hybrid = "docling_hybrid"
 
 
+# The largest document either service takes: the API refuses at its door what compute would refuse.
+MAX_DOCUMENT_BYTES = 64 * 1024 * 1024
 # The chunk sizes, in word pieces, any chunking request may ask for.
 MIN_CHUNK_TOKENS = 16
 MAX_CHUNK_TOKENS = 8192

@@ -41,3 +41,20 @@ def containers(doc: dict[str, Any]) -> list[dict[str, Any]]:
 
 def compose_file() -> dict[str, Any]:
     return yaml.safe_load(COMPOSE.read_text())
+
+
+def redis_start_script(command: list[str]) -> str:
+    """The shell script that starts Redis (`/bin/sh -ec SCRIPT NAME`, then redis-server's own argv)."""
+    assert command[:2] == ["/bin/sh", "-ec"], command
+    return command[2]
+
+
+def compose_redis_script() -> str:
+    """compose's Redis start script as the shell sees it (compose turns `$$` into `$`)."""
+    return redis_start_script(compose_file()["services"]["redis"]["entrypoint"]).replace("$$", "$")
+
+
+def acl_file_lines(script: str) -> list[list[str]]:
+    """The ACL file the start script writes (its here-document), each `user` line as its words."""
+    body = script.split("<<EOF\n", 1)[1].split("\nEOF\n", 1)[0]
+    return [line.split()[1:] for line in body.splitlines() if line.split()[:1] == ["user"]]

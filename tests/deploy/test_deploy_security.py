@@ -16,12 +16,15 @@ from tests.deploy.manifests import (
     DOCKERFILES,
     REPO,
     WORKLOADS,
+    acl_file_lines,
     compose_file,
+    compose_redis_script,
     containers,
     named,
     of_kind,
     pod_labels,
     pod_spec,
+    redis_start_script,
 )
 
 PATCHED_REDIS = (7, 4, 6)  # CVE-2025-49844 fixed in 7.4.6, CVE-2025-21605 in 7.4.3
@@ -48,26 +51,20 @@ def arg_after(argv: list[str], flag: str) -> str:
     return argv[argv.index(flag) + 1]
 
 
-def acl_rules(argv: list[str]) -> list[list[str]]:
-    """The `--user` directives of a redis-server command line, each as its list of words."""
-    users, current = [], None
-    for word in argv:
-        if word.startswith("--"):
-            current = [] if word == "--user" else None
-            if current is not None:
-                users.append(current)
-        elif current is not None:
-            current.append(word)
-    return users
-
-
-def check_redis_command(argv: list[str], password_ref: str) -> None:
+def check_redis_command(argv: list[str], script: str) -> None:
+    """Bounded, and its users from the ACL file the start script writes from the password secret: no user,
+    password or secret reference on the command line."""
+    assert argv[0] == "redis-server" and arg_after(argv, "--aclfile") == "/run/redis-acl/users.acl"
     assert size_bytes(arg_after(argv, "--maxmemory")) > 0
     assert arg_after(argv, "--maxmemory-policy") == "noeviction"
-    rules = acl_rules(argv)
+    assert not {"--user", "--requirepass", "--masterauth"} & set(argv), argv
+    assert not any("PASSWORD" in word or word.startswith(">") for word in argv), argv
+    assert "IFS= read -r password </run/secrets/redis_password" in script
+    assert "PASSWORD" not in script and '"$@"' in script.splitlines()[-1]
+    rules = acl_file_lines(script)
     assert ["default", "off"] in rules, "the passwordless default user must be off"
     (user,) = [rule for rule in rules if rule[0] != "default"]
-    assert user[:2] == ["docsearch", "on"] and f">{password_ref}" in user[2:], user
+    assert user[:2] == ["docsearch", "on"] and ">$password" in user[2:], user
     assert "nopass" not in user and "~ds:*" in user and "-@dangerous" in user, user
 
 
@@ -89,21 +86,25 @@ def test_redis_images_are_patched() -> None:
 
 
 def test_k8s_redis_is_bounded_below_its_memory_limit_and_needs_a_password() -> None:
-    redis = containers(named("StatefulSet", "redis"))[0]
+    statefulset = named("StatefulSet", "redis")
+    redis = containers(statefulset)[0]
     argv = redis["args"]
-    check_redis_command(argv, "$(REDIS_PASSWORD)")
+    check_redis_command(argv, redis_start_script(redis["command"]))
     limit = size_bytes(redis["resources"]["limits"]["memory"])
     # maxmemory counts only the data: the AOF rewrite's fork and client buffers need the rest.
     assert size_bytes(arg_after(argv, "--maxmemory")) <= 0.8 * limit
-    env = {e["name"]: e for e in redis["env"]}
-    assert env["REDIS_PASSWORD"]["valueFrom"]["secretKeyRef"] == {
-        "name": "docsearch-redis",
-        "key": "password",
-    }
+    # The password reaches Redis as a file of the Secret, never as a variable (`kubectl describe`, /proc).
+    assert "env" not in redis and "envFrom" not in redis and "initContainers" not in pod_spec(statefulset)
+    volumes = {v["name"]: v for v in pod_spec(statefulset)["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in redis["volumeMounts"]}
+    secret = volumes[mounts["/run/secrets"]]["secret"]
+    assert secret["secretName"] == "docsearch-redis"
+    assert secret["items"] == [{"key": "password", "path": "redis_password"}]
+    assert volumes[mounts["/run/redis-acl"]]["emptyDir"]["medium"] == "Memory"  # never on a disk
     for probe in ("livenessProbe", "readinessProbe"):
         command = " ".join(redis[probe]["exec"]["command"])
         assert "--user docsearch" in command and "PONG" in command, probe  # NOAUTH still exits 0
-    assert env["REDISCLI_AUTH"]["value"] == "$(REDIS_PASSWORD)"
+        assert "/run/secrets/redis_password" in command and "PASSWORD" not in command, probe
 
 
 def test_k8s_orchestrator_logs_in_to_redis_as_the_acl_user() -> None:
@@ -124,23 +125,31 @@ def test_k8s_orchestrator_logs_in_to_redis_as_the_acl_user() -> None:
 
 
 def test_compose_redis_is_bounded_and_needs_a_password() -> None:
-    services = compose_file()["services"]
-    argv = services["redis"]["command"]
-    password = "${REDIS_PASSWORD:?"
-    check_redis_command([w.split(password)[0] + "$PW" if password in w else w for w in argv], "$PW")
-    limit = size_bytes(services["redis"]["deploy"]["resources"]["limits"]["memory"])
+    compose = compose_file()
+    services = compose["services"]
+    redis = services["redis"]
+    argv = redis["command"]
+    check_redis_command(argv, compose_redis_script())
+    limit = size_bytes(redis["deploy"]["resources"]["limits"]["memory"])
     assert size_bytes(arg_after(argv, "--maxmemory")) <= 0.8 * limit
+    # The password reaches Redis as the secret's file, never as an argument or a variable of its own.
+    assert "environment" not in redis and "PASSWORD" not in str(redis)
+    assert redis["secrets"] == ["redis_password"]
+    assert compose["secrets"]["redis_password"] == {"environment": "REDIS_PASSWORD"}
+    assert any(mount.startswith("/run/redis-acl:") for mount in redis["tmpfs"])  # never on a disk
+    password = "${REDIS_PASSWORD:?"
     for name in ("api", "worker"):
         url = services[name]["environment"]["ORCH_REDIS_URL"]
         assert url.startswith("redis://docsearch:" + password), url  # required: no default password
-    assert "PONG" in " ".join(services["redis"]["healthcheck"]["test"])
+        assert "secrets" not in services[name]
+    assert "PONG" in " ".join(redis["healthcheck"]["test"])
 
 
-def test_compose_and_k8s_grant_the_same_acl() -> None:
-    k8s = acl_rules(containers(named("StatefulSet", "redis"))[0]["args"])
-    compose = acl_rules(compose_file()["services"]["redis"]["command"])
-    without_password = [[w for w in rule if not w.startswith(">")] for rule in k8s]
-    assert without_password == [[w for w in rule if not w.startswith(">")] for rule in compose]
+def test_compose_and_k8s_start_redis_alike() -> None:
+    k8s = containers(named("StatefulSet", "redis"))[0]
+    assert redis_start_script(k8s["command"]) == compose_redis_script()
+    assert k8s["command"][3:] == compose_file()["services"]["redis"]["entrypoint"][3:]
+    assert k8s["args"] == compose_file()["services"]["redis"]["command"]
 
 
 def test_make_run_bounds_redis_and_runs_in_loud_dev_mode(tmp_path: Path) -> None:
@@ -148,6 +157,9 @@ def test_make_run_bounds_redis_and_runs_in_loud_dev_mode(tmp_path: Path) -> None
         redis, _, compute, orchestrator = run_stack.services()
     assert arg_after(redis.argv, "--maxmemory") == run_stack.DEFAULT_REDIS_MAXMEMORY
     assert arg_after(redis.argv, "--maxmemory-policy") == "noeviction"
+    # Bound to 127.0.0.1 without a password (dev mode): none to leak on its command line either.
+    assert arg_after(redis.argv, "--bind") == "127.0.0.1"
+    assert not {"--user", "--requirepass", "--aclfile"} & set(redis.argv)
     assert compute.env["COMPUTE_ENV"] == "dev" and orchestrator.env["ORCH_ENV"] == "dev"
     assert orchestrator.env["ORCH_BLOB_URL"] == str(tmp_path / "blobs")
     with mock.patch.dict(os.environ, {"RUN_DATA_DIR": str(tmp_path), "RUN_REDIS_MAXMEMORY": "64mb"}):

@@ -72,7 +72,7 @@ async def queue(redis: Redis, settings: Settings) -> JobQueue:
 
 
 # The compute fixture runs with a service token, as production does: send it (Settings.compute_token).
-COMPUTE_TOKEN = "test-compute-token"
+COMPUTE_TOKEN = "test-compute-token-of-forty-characters-xx"
 
 
 @pytest.fixture(scope="session")

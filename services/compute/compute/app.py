@@ -18,6 +18,7 @@ from compute.parsing import ParsePool
 from compute.routes import ROUTERS
 from compute.settings import Settings
 from compute.state import AppState
+from contracts.credentials import weak_secret
 
 log = logging.getLogger("compute")
 
@@ -37,11 +38,15 @@ def _load_models(settings: Settings) -> dict[str, EmbeddingModel]:
 
 
 class InsecureConfig(RuntimeError):
-    """The service would start open to anyone: no token outside dev mode."""
+    """The service would start open to anyone (no token outside dev mode), or behind a token that is a
+    shipped placeholder or short enough to guess."""
 
 
 def check_token(settings: Settings) -> None:
-    if settings.service_token is not None and settings.service_token.get_secret_value():
+    token = settings.service_token.get_secret_value() if settings.service_token is not None else ""
+    if token:
+        if reason := weak_secret(token, "COMPUTE_SERVICE_TOKEN"):
+            raise InsecureConfig(f"{reason}; refusing to start (generate one with `openssl rand -hex 32`)")
         return
     if settings.env != "dev":
         raise InsecureConfig(

@@ -1,7 +1,8 @@
 """The compute service's one settings class. Every limit is finite; env vars use the COMPUTE_ prefix.
 
 Each field's description is its documentation: `make docs` renders them into docs/configuration.md.
-This module imports only the standard library and pydantic, so that the renderer can load it alone."""
+This module imports only the standard library, pydantic and the shared contracts, so that the renderer
+can load it alone."""
 
 import os
 from pathlib import Path
@@ -9,6 +10,9 @@ from typing import Literal
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contracts import MAX_DOCUMENT_BYTES
+from contracts.credentials import MIN_SECRET_CHARS
 
 
 def available_cores() -> int:
@@ -29,8 +33,9 @@ class Settings(BaseSettings):
     service_token: SecretStr | None = Field(
         None,
         description="Bearer token callers must send (the orchestrator's `ORCH_COMPUTE_TOKEN`); /livez, "
-        "/readyz and /metrics stay open. Without one the service refuses to start (exit 2) unless "
-        "`COMPUTE_ENV=dev`.",
+        "/readyz and /metrics stay open. The service refuses to start (exit 2) without one, unless "
+        f"`COMPUTE_ENV=dev`, and with a shipped placeholder (`replace-me...`) or one of fewer than "
+        f"{MIN_SECRET_CHARS} characters.",
     )
     env: Literal["prod", "dev"] = Field(
         "prod", description="`dev` may run without a token: open to anyone, and it says so loudly."
@@ -38,10 +43,11 @@ class Settings(BaseSettings):
 
     # --- parsing -------------------------------------------------------------------------------
     max_upload_bytes: int = Field(
-        default=64 * 1024 * 1024,
+        default=MAX_DOCUMENT_BYTES,
         gt=0,
         description="Largest upload: `/parse`'s body (plus 64 KiB of multipart framing), counted while it "
-        "streams (413 `too_large`).",
+        "streams (413 `too_large`). The orchestrator's `ORCH_MAX_UPLOAD_BYTES` should not exceed it: a "
+        "document the API stores and compute refuses can never be parsed.",
     )
     max_pages: int = Field(
         default=10_000,

@@ -25,7 +25,10 @@ class OrchErrorCode(StrEnum):
     original_not_kept = (
         "original_not_kept"  # re-ingest asked after ORCH_KEEP_ORIGINALS=false dropped it (409)
     )
-    invalid_metadata = "invalid_metadata"  # metadata the vector store would refuse (422)
+    invalid_metadata = "invalid_metadata"  # metadata the vector store would refuse, or too much of it (422)
+    invalid_filter = "invalid_filter"  # a search filter too deep or too wide, or malformed (422)
+    too_many_collections = "too_many_collections"  # the deployment's ORCH_MAX_COLLECTIONS is reached (409)
+    reconcile_running = "reconcile_running"  # another reconcile round runs somewhere: wait for it (409)
     too_many_streams = "too_many_streams"  # event streams over the per-key or process budget (429)
     blob_store_unavailable = "blob_store_unavailable"  # the originals' store failed: retry later (503)
     # A document's ingest job.

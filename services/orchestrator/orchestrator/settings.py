@@ -7,7 +7,7 @@ from typing import Annotated, Literal, Self
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
-from contracts import MAX_CHUNK_TOKENS, MIN_CHUNK_TOKENS, ChunkStrategy
+from contracts import MAX_CHUNK_TOKENS, MAX_DOCUMENT_BYTES, MIN_CHUNK_TOKENS, ChunkStrategy
 
 
 class Settings(BaseSettings):
@@ -148,6 +148,11 @@ class Settings(BaseSettings):
         "to start.",
     )
     cors_origins: str = Field("", description="Comma-separated allowed CORS origins (none by default).")
+    public_docs: bool = Field(
+        False,
+        description="`true`: serve `/docs` and `/openapi.json` in prod too (dev mode always serves them); the "
+        "published schema is the committed `docs/openapi.json`.",
+    )
     console_dir: str = Field(
         "",
         description="The built operator console served at /console; empty: "
@@ -160,10 +165,11 @@ class Settings(BaseSettings):
         description="Jobs at once in the API process's own worker pool (`--workers`); 0: none.",
     )
     max_upload_bytes: int = Field(
-        100 * 1024 * 1024,
+        MAX_DOCUMENT_BYTES,
         ge=1,
         le=10 * 1024**3,
-        description="Largest upload, counted while it streams (413 `too_large`).",
+        description="Largest upload, counted while it streams (413 `too_large`). Keep it at most compute's "
+        "`COMPUTE_MAX_UPLOAD_BYTES` (the same default), or a larger file is stored only to fail at parse.",
     )
     # FastAPI reads a JSON body whole before the API key check runs: hence a cap of its own.
     max_json_bytes: int = Field(
@@ -266,19 +272,43 @@ class Settings(BaseSettings):
         description="The reconciler leaves vectors younger than this alone (an ingest may still be writing "
         "them).",
     )
+    # A moving window keeps one entry per request of the last minute, per client: hence the upper bounds.
     uploads_per_min: int = Field(
         300,
         ge=0,
-        le=1_000_000,
+        le=100_000,
         description="Uploads per minute per API key (per client address in dev mode without keys); 0: no "
         "limit.",
     )
     searches_per_min: int = Field(
         1_200,
         ge=0,
-        le=1_000_000,
+        le=100_000,
         description="Searches per minute per API key (per client address in dev mode without keys); 0: no "
         "limit.",
+    )
+
+    collections_per_min: int = Field(
+        60,
+        ge=0,
+        le=10_000,
+        description="Collections created per minute per API key (per client address in dev mode without keys); "
+        "0: no limit.",
+    )
+    max_collections: int = Field(
+        10_000,
+        ge=1,
+        le=1_000_000,
+        description="Most collections in the deployment (deleting ones count until their job ends); past it "
+        "409 `too_many_collections`.",
+    )
+    reconciles_per_min: int = Field(
+        6,
+        ge=0,
+        le=1_000,
+        description="On-demand reconcile rounds (`POST /api/v1/admin/reconcile`) per minute per API key (per "
+        "client address in dev mode without keys); 0: no limit. One round runs at a time in the deployment "
+        "either way (409 `reconcile_running`).",
     )
 
     @property

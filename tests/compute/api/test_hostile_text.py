@@ -1,7 +1,8 @@
 """Hostile text never stalls compute: 1 MB adversarial inputs to every pattern, while /livez keeps answering.
 
 Each string targets a pattern's worst case (the email pattern used to backtrack quadratically on "a.a.a.",
-the markdown heading pattern cubically on a long run of spaces). Every request must answer within a few
+the markdown heading pattern cubically on a long run of spaces, csv.Sniffer in format detection on
+`,"a` runs); /parse gets them behind every format's lead bytes. Every request must answer within a few
 seconds, and a concurrent poller of /livez must see 99% of its answers in under 100 ms and none past
 250 ms: CPU work runs off the event loop and every regular expression is linear-time. (Work on the loop
 stalls it for seconds; a lone wait of 102-106 ms, seen on a 2-core VM with compute's own threads on both
@@ -45,6 +46,15 @@ HOSTILE = {
     "heading with a run of spaces (markdown)": "# a" + " " * MB + "b",
     "hashes and fences (markdown)": _fill("# a\n```\n"),
     "hash then newlines (markdown)": "#" + "\n" * MB,
+    # The shapes that make text checks superlinear: csv.Sniffer's quote pattern (seconds on tens of KB
+    # of `,"a`), lazy patterns over unclosed comments and tags, and deep nesting.
+    "quote-comma runs on two lines (csv sniffing)": (_fill(',"a')[: MB // 2] + "\n") * 2,
+    "quote-comma runs on short lines (csv sniffing)": _fill(',"a' * 200 + "\n"),
+    "unclosed comments": _fill("<!--"),
+    "unclosed tags": _fill("<a "),
+    "nested tags": _fill("<a>"),
+    "nested brackets": "[" * MB,
+    "nested braces": "{" * MB,
 }
 
 
@@ -116,7 +126,12 @@ def test_hostile_metadata_answers_quickly_and_livez_stays_live(client, livez, na
     print(f"[hostile-text] /extract-metadata {name}: {response.status_code} in {took_s:.2f} s")
 
 
+DETECTION_HOSTILE = [
+    n for n in HOSTILE if n.startswith(("quote-comma", "unclosed c", "unclosed t", "nested"))
+]
 MARKDOWN_HOSTILE = [n for n in HOSTILE if "markdown" in n or "sentence" in n or "token" in n]
+# Nested brackets and braces are one long token to the chunker, as "one long token" already is.
+MARKDOWN_HOSTILE += [n for n in DETECTION_HOSTILE if "brackets" not in n and "braces" not in n]
 
 
 @pytest.mark.parametrize("name", MARKDOWN_HOSTILE)
@@ -126,3 +141,68 @@ def test_hostile_chunking_answers_quickly_and_livez_stays_live(client, livez, na
     assert took_s < REQUEST_BUDGET_S * 3, f"{name}: {took_s:.1f} s"  # tokenising 1 MB is the slow part
     livez.check(name)
     print(f"[hostile-text] /chunk {name}: {response.status_code} in {took_s:.2f} s")
+
+
+# The lead bytes of each branch of format detection; "text" (none) is the plain-text family.
+LEADS = {
+    "text": b"",
+    "pdf": b"%PDF-1.7\n",
+    "zip": b"PK\x03\x04",
+    "ole": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
+    "html": b"<html><body>",
+    "markdown": b"# Title\n\n",
+    "asciidoc": b"= Title\n== Part\n",
+    "csv": b"a,b\n1,2\n",
+}
+
+
+def _timed_parse(client: httpx.Client, data: bytes, name: str) -> tuple[httpx.Response, float]:
+    started = time.perf_counter()
+    response = client.post("/parse", content=data, headers={"X-Filename": name})
+    return response, time.perf_counter() - started
+
+
+@pytest.mark.parametrize("name", DETECTION_HOSTILE)
+def test_hostile_text_to_parse_answers_quickly_and_livez_stays_live(client, livez, name):
+    """A text file with no telling name: detection reads its content, on a bounded sample."""
+    response, took_s = _timed_parse(client, HOSTILE[name].encode(), "upload.dat")
+    # Parsed as text here, or as CSV by a worker whose parser may refuse it.
+    assert response.status_code in (200, 422), response.text[:300]
+    assert took_s < REQUEST_BUDGET_S, f"{name}: {took_s:.1f} s"
+    livez.check(name)
+    print(f"[hostile-text] /parse {name}: {response.status_code} in {took_s:.2f} s")
+
+
+@pytest.mark.parametrize("lead", [lead for lead in LEADS if lead != "text"])
+def test_hostile_parse_of_every_format_answers_and_livez_stays_live(client, livez, lead):
+    """Every branch of detection, each lead followed by the csv sniffer's worst case. The parse worker
+    may refuse the document; nothing may time out or stall the service."""
+    data = LEADS[lead] + HOSTILE["quote-comma runs on two lines (csv sniffing)"].encode()
+    response, took_s = _timed_parse(client, data, "upload.dat")
+    assert response.status_code in (200, 413, 415, 422), response.text[:300]
+    assert took_s < REQUEST_BUDGET_S * 3, f"{lead}: {took_s:.1f} s"  # a worker parses most of these
+    livez.check(lead)
+    print(f"[hostile-text] /parse {lead} lead: {response.status_code} in {took_s:.2f} s")
+
+
+@pytest.mark.parametrize("name", DETECTION_HOSTILE)
+def test_hostile_text_to_embed_answers_quickly_and_livez_stays_live(client, livez, name):
+    texts = [HOSTILE[name][i : i + 100_000] for i in range(0, MB, 100_000)]  # the per-text cap
+    for route, body in [("/embed", {"texts": texts}), ("/v1/embeddings", {"input": texts})]:
+        response, took_s = _timed_post(client, route, body)
+        assert response.status_code == 200, response.text[:300]
+        assert took_s < REQUEST_BUDGET_S, f"{route} {name}: {took_s:.1f} s"
+        livez.check(f"{route} {name}")
+        print(f"[hostile-text] {route} {name}: {response.status_code} in {took_s:.2f} s")
+
+
+@pytest.mark.parametrize("route", ["/chunk", "/embed", "/v1/embeddings", "/extract-metadata"])
+@pytest.mark.parametrize("body", ["[" * MB, '{"a":' * (MB // 5)], ids=["brackets", "objects"])
+def test_deeply_nested_json_bodies_are_refused_and_livez_stays_live(client, livez, route, body):
+    started = time.perf_counter()
+    response = client.post(route, content=body, headers={"content-type": "application/json"})
+    took_s = time.perf_counter() - started
+    assert response.status_code in (400, 422), response.text[:300]
+    assert set(response.json()) == {"error"}
+    assert took_s < REQUEST_BUDGET_S
+    livez.check(f"{route} nested JSON")

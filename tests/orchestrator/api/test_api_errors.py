@@ -147,8 +147,10 @@ async def test_api_keys(api_settings: Settings) -> None:
             response = await client.get(f"{API}/collections", headers={"Authorization": f"Bearer {key}"})
             assert response.status_code == 200
         assert (await client.get("/livez")).status_code == 200
-        assert (await client.get("/docs")).status_code == 200
-        assert "/api/v1/search" in (await client.get("/openapi.json")).json()["paths"]
+        assert (await client.get("/readyz")).json() == {"status": "ready"}
+        assert_error(await client.get(f"{API}/admin/health"), 401, "unauthorized")
+        health = await client.get(f"{API}/admin/health", headers={"Authorization": f"Bearer {KEY_ONE}"})
+        assert health.status_code == 200 and health.json()["status"] == "ready"
 
 
 async def test_cors_allows_only_the_configured_origins(api_settings: Settings) -> None:
@@ -164,8 +166,9 @@ async def test_cors_allows_only_the_configured_origins(api_settings: Settings) -
 async def test_health_and_metrics(api: httpx.AsyncClient) -> None:
     assert (await api.get("/livez")).json() == {"status": "ok"}
     ready = await api.get("/readyz")
-    assert ready.status_code == 200, ready.text
-    assert {name for name, check in ready.json()["checks"].items() if check["ok"]} == {
+    assert ready.status_code == 200 and ready.json() == {"status": "ready"}, ready.text
+    health = (await api.get(f"{API}/admin/health")).json()
+    assert {name for name, check in health["checks"].items() if check["ok"]} == {
         "redis",
         "chroma",
         "compute",
@@ -185,8 +188,8 @@ async def test_readyz_reports_what_is_down(api_settings: Settings) -> None:
     )
     async with running_app(settings) as (_, client):
         ready = await client.get("/readyz")
-        assert ready.status_code == 503
-        checks = ready.json()["checks"]
+        assert ready.status_code == 503 and ready.json() == {"status": "not_ready"}
+        checks = (await client.get(f"{API}/admin/health")).json()["checks"]
         assert checks["redis"]["ok"] and not checks["chroma"]["ok"] and not checks["compute"]["ok"]
 
 

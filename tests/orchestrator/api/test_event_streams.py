@@ -34,7 +34,7 @@ def _settings(settings: Settings, chroma_url: str, **overrides: Any) -> Settings
         settings.redis_url,
         chroma_url,
         "http://127.0.0.1:9",
-        "unused-token",
+        secrets.token_hex(20),  # never used, but the API refuses to start with a short one
         api_workers=0,
         redis_max_connections=8,
         sse_heartbeat_s=0.5,
@@ -153,6 +153,24 @@ async def test_stream_caps_per_key_and_per_process_answer_429(
                     break
             await asyncio.sleep(0.05)
         assert again.status_code == 200
+
+
+async def test_in_dev_mode_the_per_key_cap_counts_the_address_whatever_the_bearer(
+    settings: Settings, chroma_url: str, queue: JobQueue
+) -> None:
+    app_settings = _settings(settings, chroma_url, sse_max_streams=10, sse_max_streams_per_key=1)
+    job_id = (await queue.enqueue(JobType.ingest)).job.id
+    async with (
+        serving(app_settings) as url,
+        httpx.AsyncClient(base_url=url, timeout=30) as client,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        held = await _open(client, stack, job_id, headers={"Authorization": "Bearer one"})
+        # Without keys any Bearer string passes: a new one each time must not buy a new budget.
+        for headers in ({"Authorization": "Bearer two"}, {}):
+            refused = await client.get(f"{API}/jobs/{job_id}/events", headers=headers)
+            assert (refused.status_code, refused.json()["error"]["code"]) == (429, "too_many_streams")
+        assert held
 
 
 async def test_resume_after_last_event_id_and_bad_ids_are_422_before_the_stream(

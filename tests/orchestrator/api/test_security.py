@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from contracts.credentials import MIN_SECRET_CHARS as MIN_API_KEY_CHARS
 from orchestrator.api import create_app
-from orchestrator.api.security import MIN_API_KEY_CHARS, InsecureConfiguration, check_security
+from orchestrator.api.security import InsecureConfiguration, check_security
 from orchestrator.settings import Settings
 
 GOOD_KEY = "k" * MIN_API_KEY_CHARS
@@ -69,7 +70,7 @@ def test_real_secrets_elsewhere_pass() -> None:
     settings = Settings(
         env="prod",
         api_keys=GOOD_KEY,
-        compute_token="a-real-token",
+        compute_token="t" * 40,
         redis_url="redis://docsearch:9f86d081884c7d659a2feaa0c55ad015@redis:6379/0",
     )
     assert check_security(settings) == [GOOD_KEY]

@@ -77,6 +77,7 @@ def api_process(
         "ORCH_COMPUTE_TOKEN": compute_token,
         "ORCH_RECONCILE_INTERVAL_S": "0",
         "ORCH_UPLOADS_PER_MIN": "0",
+        "ORCH_MAX_UPLOAD_BYTES": str(FILE_BYTES),  # past the default cap: more bytes in than memory allowed
         "ORCH_BLOB_URL": str(tmp_path / "blobs"),
         "ORCH_LEXICAL_DIR": str(tmp_path / "lexical"),
     }

@@ -78,9 +78,10 @@ def test_retry_policy_backs_off_exponentially_with_a_cap_then_gives_up() -> None
     assert policy.outcome(JobError("corrupt_document", "bad"), 1).status is JobStatus.failed  # type: ignore[arg-type]
     poison = policy.outcome(JobError("internal", "boom", retryable=True, poison=True), 1)  # type: ignore[arg-type]
     assert (poison.status, poison.dead_reason) == (JobStatus.dead, "poison")
-    unexpected = policy.outcome(RuntimeError("bug"), 1)
+    unexpected = policy.outcome(RuntimeError("bug at http://chroma.internal:8000"), 1)
     assert unexpected.status is JobStatus.retrying and unexpected.error is not None
     assert unexpected.error.code == "internal" and "RuntimeError" in unexpected.error.message
+    assert "chroma.internal" not in unexpected.error.message  # job records are read by clients
 
 
 def test_handler_factories_load_by_name(settings: Settings) -> None:

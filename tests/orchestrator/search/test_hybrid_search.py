@@ -85,9 +85,9 @@ async def notes_collection(client: httpx.AsyncClient, name: str = "notes") -> di
 
 
 async def lexical_ready(client: httpx.AsyncClient, timeout_s: float = 30.0) -> None:
-    """Waits for a freshly started app's lexical index to catch up (/readyz says so)."""
+    """Waits for a freshly started app's lexical index to catch up (its health report says so)."""
     deadline = time.monotonic() + timeout_s
-    while not (await client.get("/readyz")).json()["checks"]["lexical"]["ok"]:
+    while not (await client.get(f"{API}/admin/health")).json()["checks"]["lexical"]["ok"]:
         assert time.monotonic() < deadline, "the lexical index never caught up"
         await asyncio.sleep(0.05)
 
@@ -97,7 +97,7 @@ async def caught_up(client: httpx.AsyncClient, redis: Redis, timeout_s: float = 
     deadline = time.monotonic() + timeout_s
     while True:
         newest = await redis.xrevrange(keys.SEARCH_CHANGES, count=1)
-        lexical = (await client.get("/readyz")).json()["checks"]["lexical"]
+        lexical = (await client.get(f"{API}/admin/health")).json()["checks"]["lexical"]
         if lexical["ok"] and newest and lexical["applied"] == newest[0][0]:
             return
         assert time.monotonic() < deadline, (lexical, newest)
@@ -262,8 +262,9 @@ async def test_readyz_waits_for_the_lexical_index(api_settings: Settings, redis:
         await app.state.search.follower.stop()
         assert (await client.get("/readyz")).status_code == 200
         app.state.search.follower.caught_up = False  # what a failing or rebuilding follower reports
-        response = await client.get("/readyz")
-        assert response.status_code == 503 and response.json()["checks"]["lexical"]["ok"] is False
+        assert (await client.get("/readyz")).status_code == 503
+        lexical = (await client.get(f"{API}/admin/health")).json()["checks"]["lexical"]
+        assert lexical["ok"] is False and lexical["reason"] == "not_caught_up"
         lexical = await client.post(
             f"{API}/search", json={"query": "pump", "collections": ["notes"], "mode": "lexical"}
         )
@@ -344,8 +345,8 @@ async def test_a_process_without_an_index_holds_no_slot_and_refuses_lexical_sear
     )
     async with running_app(settings) as (app, client):
         assert app.state.search.follower is None and not (tmp_path / "lex").exists()
-        ready = await client.get("/readyz")
-        assert ready.status_code == 200 and "lexical" not in ready.json()["checks"]
+        assert (await client.get("/readyz")).status_code == 200
+        assert (await client.get(f"{API}/admin/health")).json()["checks"]["lexical"] is None
         await create_collection(client, "bare")
         for mode in ("lexical", "hybrid"):
             response = await client.post(

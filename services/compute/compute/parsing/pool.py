@@ -174,7 +174,7 @@ class ParsePool:
 
     def _over_memory(self, job: ParseJob) -> str:
         message = f"parsing needed more than {self.settings.parse_memory_mb} MB and was stopped"
-        if _is_pdf(job):
+        if formats.is_pdf(job.data):
             return message + " (one window of its pages: ask for fewer pages per window)"
         # Docling's DOCX, PPTX, XLSX, HTML and text backends read a file whole: there is no window to
         # make smaller, so the file itself is too big for this service.
@@ -225,13 +225,6 @@ class ParsePool:
             conn.close()
         if tmp_dir is not None:  # the worker is gone: nothing of its files is in use any more
             shutil.rmtree(tmp_dir, ignore_errors=True)
-
-
-def _is_pdf(job: ParseJob) -> bool:
-    try:
-        return formats.detect(job.data, job.filename) == formats.PDF
-    except (formats.Unsupported, formats.Encrypted):
-        return False
 
 
 def _sweep_orphans(parent: Path) -> None:

@@ -83,12 +83,13 @@ def _continuation(raw: str | None) -> dict | None:
         raise ComputeError(ErrorCode.invalid_request, str(exc)) from None
 
 
-def _inline(upload: _Upload, include_document: bool, max_bytes: int) -> bool:
+async def _inline(upload: _Upload, include_document: bool, max_bytes: int) -> bool:
     """A small plain-text file is parsed here (plain.py); every other file goes to a parse worker."""
     if include_document or not upload.data or len(upload.data) > max_bytes:
         return False
     try:
-        return formats.detect(upload.data, upload.filename) == formats.TEXT
+        # Off the loop: detection reads a bounded sample, but a zip's directory or an OLE file is read whole.
+        return await asyncio.to_thread(formats.detect, upload.data, upload.filename) == formats.TEXT
     except (formats.Unsupported, formats.Encrypted):  # the worker answers these, with their codes
         return False
 
@@ -152,7 +153,7 @@ async def parse(
         raise ComputeError(
             ErrorCode.too_large, f"the upload is over the limit of {settings.max_upload_bytes} bytes"
         )
-    if _inline(upload, include_document, settings.inline_text_max_bytes):
+    if await _inline(upload, include_document, settings.inline_text_max_bytes):
         body = await asyncio.to_thread(_inline_json, upload.data, chunking)
         return Response(body, media_type="application/json")
     job = ParseJob(

@@ -32,7 +32,7 @@ export interface Loaded<T> {
 }
 
 // Loads `load()` now and on reload(); with `everyMs`, again that long after each answer (never while one
-// is still on its way: a slow /readyz must not be overtaken and dropped). Keeps the last data on an error.
+// is still on its way: a slow health report must not be overtaken and dropped). Keeps the last data on an error.
 export function useLoad<T>(load: () => Promise<T>, deps: unknown[], everyMs?: number): Loaded<T> {
   const [data, setData] = useState<T | null>(null);
   const [error, setError] = useState<unknown>(null);

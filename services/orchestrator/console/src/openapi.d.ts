@@ -384,9 +384,32 @@ export interface paths {
         /**
          * Run Reconcile
          * @description Deletes vectors no document vouches for (missing, failed, deleting, old generations) once past the
-         *     grace period, fails documents whose job ended without them, and reports what it did.
+         *     grace period, fails documents whose job ended without them, and reports what it did. One round runs
+         *     at a time in the deployment: while one runs (periodic or asked), this answers 409
+         *     `reconcile_running` with `running_since_ms`.
          */
         post: operations["runReconcile"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/health": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Health Report
+         * @description Each check behind /readyz with a fixed reason code where it fails (`unreachable`, `timeout`,
+         *     `no_replica_ready`, `not_caught_up`) and compute's replicas by index: 200 whether ready or not.
+         */
+        get: operations["getHealthReport"];
+        put?: never;
+        post?: never;
         delete?: never;
         options?: never;
         head?: never;
@@ -419,8 +442,9 @@ export interface paths {
         };
         /**
          * Get Readiness
-         * @description Ready when Redis, Chroma, a compute replica and this process's lexical index (caught up with the
-         *     registry's changes) all are.
+         * @description Ready (200) when Redis, Chroma, a compute replica and this process's lexical index (caught up with
+         *     the registry's changes) all are, else 503 `not_ready`. The probes run at most once a second per process,
+         *     whoever asks; which check fails is at GET /api/v1/admin/health.
          */
         get: operations["getReadiness"];
         put?: never;
@@ -571,6 +595,26 @@ export interface components {
          * @enum {string}
          */
         CollectionStatus: "active" | "deleting";
+        /** ComputeCheck */
+        ComputeCheck: {
+            /** Ok */
+            ok: boolean;
+            /**
+             * Reason
+             * @description why not, when not ok: a fixed code
+             */
+            reason?: ("unreachable" | "timeout" | "no_replica_ready" | "not_caught_up") | null;
+            /**
+             * Ready
+             * @description replicas that answered their /readyz with 200
+             */
+            ready: number;
+            /**
+             * Replicas
+             * @description each replica's answer, in ORCH_COMPUTE_URLS order
+             */
+            replicas: boolean[];
+        };
         /** DeadLetter */
         DeadLetter: {
             /** Entry Id */
@@ -589,6 +633,16 @@ export interface components {
             attempts: number;
             /** At Ms */
             at_ms: number;
+        };
+        /** DependencyCheck */
+        DependencyCheck: {
+            /** Ok */
+            ok: boolean;
+            /**
+             * Reason
+             * @description why not, when not ok: a fixed code
+             */
+            reason?: ("unreachable" | "timeout" | "no_replica_ready" | "not_caught_up") | null;
         };
         /** Document */
         Document: {
@@ -703,6 +757,27 @@ export interface components {
             /** Lexical */
             lexical?: number | null;
         };
+        /** HealthChecks */
+        HealthChecks: {
+            redis: components["schemas"]["DependencyCheck"];
+            chroma: components["schemas"]["DependencyCheck"];
+            compute: components["schemas"]["ComputeCheck"];
+            /** @description null where this process holds no lexical index */
+            lexical?: components["schemas"]["LexicalCheck"] | null;
+        };
+        /**
+         * HealthReport
+         * @description Each check of this API process, with a fixed reason code where it fails: no address and no
+         *     exception text (those go to the log, with the request id of the call that ran the probes).
+         */
+        HealthReport: {
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "ready" | "not_ready";
+            checks: components["schemas"]["HealthChecks"];
+        };
         /** Job */
         Job: {
             /** Id */
@@ -793,6 +868,21 @@ export interface components {
          * @enum {string}
          */
         JobType: "ingest" | "reingest" | "delete_document" | "delete_collection" | "reconcile";
+        /** LexicalCheck */
+        LexicalCheck: {
+            /** Ok */
+            ok: boolean;
+            /**
+             * Reason
+             * @description why not, when not ok: a fixed code
+             */
+            reason?: ("unreachable" | "timeout" | "no_replica_ready" | "not_caught_up") | null;
+            /**
+             * Applied
+             * @description the newest registry change this process's index holds
+             */
+            applied?: string | null;
+        };
         /** Page[CollectionOut] */
         Page_CollectionOut_: {
             /** Items */
@@ -847,6 +937,17 @@ export interface components {
             dead: number;
             /** Workers */
             workers: components["schemas"]["WorkerInfo"][];
+        };
+        /**
+         * Readiness
+         * @description /readyz: 200 `ready`, 503 `not_ready`; the checks are at GET /api/v1/admin/health.
+         */
+        Readiness: {
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "ready" | "not_ready";
         };
         /** ReconcileReport */
         ReconcileReport: {
@@ -1008,7 +1109,7 @@ export interface components {
             mode: components["schemas"]["SearchMode"];
             /**
              * Filters
-             * @description a Chroma `where` on document metadata
+             * @description a Chroma `where` on document metadata: at most 8 levels deep and 256 compared values (422 `invalid_filter`)
              */
             filters?: {
                 [key: string]: unknown;
@@ -1917,6 +2018,42 @@ export interface operations {
                     "application/json": components["schemas"]["ReconcileReport"];
                 };
             };
+            /** @description `reconcile_running`: a round runs already (`running_since_ms`) */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description An error, in the envelope every error has. */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorAnswer"];
+                };
+            };
+        };
+    };
+    getHealthReport: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HealthReport"];
+                };
+            };
             /** @description An error, in the envelope every error has. */
             default: {
                 headers: {
@@ -1965,7 +2102,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Readiness"];
+                };
+            };
+            /** @description Service Unavailable */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Readiness"];
                 };
             };
         };

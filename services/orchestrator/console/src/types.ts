@@ -22,8 +22,4 @@ type UploadForm =
   paths["/api/v1/collections/{name}/documents"]["post"]["requestBody"]["content"]["multipart/form-data"];
 export type OnDuplicate = NonNullable<UploadForm["on_duplicate"]>;
 
-// GET /readyz: its schema is open (the report's checks vary with the deployment).
-export interface Readiness {
-  status: string;
-  checks: Record<string, { ok: boolean; error?: string; replicas?: Record<string, boolean>; [k: string]: unknown }>;
-}
+export type HealthReport = Schemas["HealthReport"];

@@ -12,10 +12,13 @@ from fastapi.middleware.cors import CORSMiddleware
 from prometheus_client import CollectorRegistry
 
 import orchestrator.api.console as console
+import orchestrator.api.docs_page as docs_page
 import orchestrator.api.errors as errors
+import orchestrator.api.ratelimit as ratelimit
 from orchestrator.api.auth import require_api_key
 from orchestrator.api.body_limit import BodyLimit
 from orchestrator.api.operation_ids import operation_id
+from orchestrator.api.readiness import SharedRun
 from orchestrator.api.request_context import RequestContext
 from orchestrator.api.routes import admin, collection_routes, documents, health, jobs, search, uploads
 from orchestrator.api.security import check_security
@@ -70,6 +73,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     clients = Clients.build(settings)
     await clients.queue.setup()
     app.state.clients = clients
+    app.state.limiter = ratelimit.build_limiter(clients.redis)  # on the clients' pool: nothing to close
     # Event streams read through a hub on a connection of their own, never from the shared pool.
     hub = EventHub(
         connect(settings, max_connections=2),
@@ -110,16 +114,22 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     api_keys = check_security(settings)
+    # The schema and its page only where asked for: `make openapi` reads app.openapi(), served or not.
+    docs = settings.env == "dev" or settings.public_docs
     app = FastAPI(
         title="docsearch orchestrator",
         version="1",
         description="Collections, document ingestion with progress, and semantic search.",
         lifespan=lifespan,
         generate_unique_id_function=operation_id,
+        openapi_url="/openapi.json" if docs else None,
+        docs_url=None,  # docs_page instead: Swagger UI and ReDoc load from a CDN
+        redoc_url=None,
     )
     app.state.settings = settings
     app.state.api_keys = api_keys
     app.state.metrics = CollectorRegistry()
+    app.state.readiness = SharedRun()  # /readyz's probes: one run a second at most, shared
     errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=settings.max_json_bytes)
     app.add_middleware(RequestContext, registry=app.state.metrics)
@@ -132,10 +142,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             expose_headers=["Location"],
         )
     secured = [Depends(require_api_key)]
-    for module in (collection_routes, uploads, documents, jobs, search, admin):
-        app.include_router(
-            module.router, prefix="/api/v1", dependencies=secured, responses=errors.ERROR_RESPONSES
-        )
+    modules = (collection_routes, uploads, documents, jobs, search, admin)
+    for router in (*(module.router for module in modules), health.admin_router):
+        app.include_router(router, prefix="/api/v1", dependencies=secured, responses=errors.ERROR_RESPONSES)
     app.include_router(health.router)
+    if docs:
+        docs_page.install(app)
     console.install(app, settings.console_dir)
     return app

@@ -7,6 +7,7 @@ logged). Every 503 carries Retry-After: it is the one 5xx a client should see, a
 import logging
 from typing import Any
 
+import httpx
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -51,6 +52,9 @@ CODE_STATUS = {
     OrchErrorCode.collection_missing: 409,
     OrchErrorCode.too_many_streams: 429,
     OrchErrorCode.invalid_metadata: 422,
+    OrchErrorCode.invalid_filter: 422,
+    OrchErrorCode.too_many_collections: 409,
+    OrchErrorCode.reconcile_running: 409,
     OrchErrorCode.original_not_kept: 409,
     OrchErrorCode.idempotency_key_reused: 409,
 }
@@ -134,14 +138,32 @@ def _unavailable(message: str, retry_after_s: int) -> JSONResponse:
     )
 
 
+def _cause(cause: BaseException) -> str:
+    """An exception as the log shows it, with the URL httpx failed on (its text rarely says)."""
+    try:
+        where = f" on {cause.request.url}" if isinstance(cause, httpx.RequestError) else ""
+    except RuntimeError:  # an httpx error raised without its request
+        where = ""
+    return f"{type(cause).__name__}{where}: {cause}"
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(_: Request, exc: ApiError) -> JSONResponse:
         return envelope(exc.status, exc.code, exc.message, retryable=exc.retryable, headers=exc.headers)
 
     @app.exception_handler(OrchestratorError)
-    async def orchestrator_error(_: Request, exc: OrchestratorError) -> JSONResponse:
+    async def orchestrator_error(request: Request, exc: OrchestratorError) -> JSONResponse:
         status = status_of(exc)
+        if exc.__cause__ is not None:  # a dependency's own text (hosts, URLs) is for the log, never the body
+            log.warning(
+                "%s %s request_id=%s: %s (%s)",
+                request.method,
+                request.url.path,
+                getattr(request.state, "request_id", None),
+                exc.code,
+                _cause(exc.__cause__),
+            )
         headers = None
         if status in (429, 503):  # a budget or a dependency: both say when to come back
             headers = {"Retry-After": str(exc.details.get("retry_after_s", RETRY_AFTER_S))}

@@ -14,6 +14,22 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts import REQUEST_ID_HEADER
 
+# Label values come from closed sets, so no request can add a series: h11 accepts any token as a method,
+# and any path reaches the app.
+METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+OTHER_METHOD = "other"
+UNMATCHED_ROUTE = "unmatched"
+
+
+def method_label(method: str) -> str:
+    return method if method in METHODS else OTHER_METHOD
+
+
+def route_label(scope: Scope) -> str:
+    """The matched route's template (`/api/v1/jobs/{job_id}`), or one label for every unmatched path."""
+    path = getattr(scope.get("route"), "path", None)
+    return path if isinstance(path, str) else UNMATCHED_ROUTE
+
 
 def request_id(given: str) -> str:
     """The client's X-Request-ID if it is sane (short, ASCII letters, digits and -_.:), else a new one.
@@ -24,7 +40,8 @@ def request_id(given: str) -> str:
 
 class RequestContext:
     """Every request gets an id (`request.state.request_id`), answered back in X-Request-ID and sent to
-    compute with the calls made for it; every request is counted and timed by route and status."""
+    compute with the calls made for it; every request is counted and timed by method, route template and
+    status (method_label, route_label)."""
 
     def __init__(self, app: ASGIApp, registry: CollectorRegistry):
         self.app = app
@@ -60,6 +77,6 @@ class RequestContext:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            path = getattr(scope.get("route"), "path", "unmatched")
-            self.requests.labels(scope["method"], path, str(status)).inc()
-            self.latency.labels(scope["method"], path).observe(time.perf_counter() - start)
+            method, route = method_label(scope["method"]), route_label(scope)
+            self.requests.labels(method, route, str(status)).inc()
+            self.latency.labels(method, route).observe(time.perf_counter() - start)

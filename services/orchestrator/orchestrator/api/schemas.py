@@ -8,6 +8,7 @@ from contracts import ChunkOptions
 from orchestrator.catalog.model import Collection
 from orchestrator.core.redis_hashes import utf8_encodable
 from orchestrator.search import SearchHit, SearchMode
+from orchestrator.vectors import MAX_FILTER_DEPTH, MAX_FILTER_OPERANDS
 
 # Lower case letters, digits, '-' and '_', starting with a letter or digit, 2 to 63 characters.
 COLLECTION_NAME = r"^[a-z0-9][a-z0-9_-]{1,62}$"
@@ -20,7 +21,8 @@ def _utf8(value: Any) -> Any:
     return value
 
 
-# A JSON object whose strings can all be stored (collection metadata is kept in Redis only).
+# A JSON object whose strings can all be stored; the metadata rule itself (keys, sizes, nesting, the
+# whole's bytes) is the domain's, answered as 422 invalid_metadata (vectors.check_user_metadata).
 Metadata = Annotated[dict[str, Any], AfterValidator(_utf8)]
 
 
@@ -92,7 +94,11 @@ class SearchRequest(BaseModel):
     collections: list[str] = Field(min_length=1, max_length=32)
     top_k: int = Field(10, ge=1, le=1_000)
     mode: SearchMode = SearchMode.hybrid
-    filters: dict[str, Any] | None = Field(None, description="a Chroma `where` on document metadata")
+    filters: dict[str, Any] | None = Field(
+        None,
+        description=f"a Chroma `where` on document metadata: at most {MAX_FILTER_DEPTH} levels deep and "
+        f"{MAX_FILTER_OPERANDS} compared values (422 `invalid_filter`)",
+    )
     min_score: float | None = Field(None, ge=-1, le=1, description="a cosine floor: dense mode only")
     fusion: FusionRequest | None = Field(None, description="hybrid mode: k and weights of the fusion")
 

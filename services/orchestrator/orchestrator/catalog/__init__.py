@@ -14,7 +14,7 @@ from orchestrator.catalog.model import (
     merge_metadata,
     searchable,
 )
-from orchestrator.catalog.registry import CollectionStats, Registry
+from orchestrator.catalog.registry import CollectionStats, Registry, TooManyCollections
 
 __all__ = [
     "IN_FLIGHT",
@@ -30,6 +30,7 @@ __all__ = [
     "Registry",
     "StagedBlob",
     "Superseded",
+    "TooManyCollections",
     "changes",
     "generations",
     "merge_metadata",

@@ -25,8 +25,9 @@ from orchestrator.errors import Conflict, NotFound, OrchErrorCode
 # Keys of the indexes depend on these, so they never change after registration.
 _IMMUTABLE_DOCUMENT_FIELDS = frozenset({"id", "collection", "sha256", "created_at_ms"})
 
-# What a change of a document is made of, computed from its current record (see Registry.change_document).
+# What a change of a record is made of, computed from its current one (see Registry.change_document).
 DocumentChange = Callable[[Document], dict[str, Any]]
+CollectionChange = Callable[[Collection], dict[str, Any]]
 
 
 class DuplicateDocument(Conflict):
@@ -41,24 +42,45 @@ class DuplicateDocument(Conflict):
         self.existing = existing
 
 
+class TooManyCollections(Conflict):
+    """The deployment holds its cap of collections (those being deleted count until removed)."""
+
+    def __init__(self, max_collections: int):
+        super().__init__(
+            f"the deployment holds its limit of {max_collections} collections (ORCH_MAX_COLLECTIONS): "
+            "delete one first",
+            code=OrchErrorCode.too_many_collections,
+        )
+
+
 class Registry:
     def __init__(self, redis: Redis):
         self._redis = redis
 
     # Collections.
 
-    async def create_collection(self, collection: Collection) -> Collection:
+    async def create_collection(
+        self, collection: Collection, *, max_collections: int | None = None
+    ) -> Collection:
+        """Registers a collection; Conflict when the name is taken, TooManyCollections when the registry
+        already holds `max_collections` (counted in the transaction, so concurrent creates never pass it)."""
         key = keys.collection(collection.name)
 
         async def create(pipe: Pipeline) -> Collection:
             if await pipe.exists(key):
                 raise Conflict(f"collection {collection.name} exists")
+            if max_collections is not None and await pipe.zcard(keys.COLLECTIONS) >= max_collections:
+                raise TooManyCollections(max_collections)
             pipe.multi()
             pipe.hset(key, mapping={**collection.to_redis(), counts.CHUNKS_FIELD: 0})
             pipe.zadd(keys.COLLECTIONS, {collection.name: 0})
             return collection
 
-        return await self._redis.transaction(create, key, value_from_callable=True)
+        return await self._redis.transaction(create, key, keys.COLLECTIONS, value_from_callable=True)
+
+    async def count_collections(self) -> int:
+        """Every registered collection, those being deleted included (what max_collections bounds)."""
+        return await self._redis.zcard(keys.COLLECTIONS)
 
     async def get_collection(self, name: str) -> Collection:
         raw = await self._redis.hgetall(keys.collection(name))
@@ -91,6 +113,12 @@ class Registry:
 
     async def update_collection(self, name: str, **changes: Any) -> Collection:
         """Changes fields; a new `status` must be a legal transition."""
+        return await self.change_collection(name, lambda _: changes)
+
+    async def change_collection(self, name: str, change: CollectionChange) -> Collection:
+        """Like update_collection, with the changes computed by `change` from the current record inside
+        the transaction (a metadata merge that a concurrent writer re-runs); `change` may raise to refuse,
+        and then nothing is written."""
         key = keys.collection(name)
 
         async def update(pipe: Pipeline) -> Collection:
@@ -98,6 +126,7 @@ class Registry:
             if not raw:
                 raise NotFound(f"collection {name!r} not found")
             current = Collection.from_redis(raw)
+            changes = change(current)
             if "status" in changes:
                 check_collection(name, current.status, CollectionStatus(changes["status"]))
             updated = Collection.model_validate(

@@ -287,9 +287,9 @@ class ComputeClient:
             log.error(
                 "compute %s request_id=%s failed after %d attempts: %s", path, request_id, call.attempts, exc
             )
-            raise ComputeUnavailable(
+            raise ComputeUnavailable(  # the replicas' addresses are in the log line above, not here
                 f"compute {path} failed after {call.attempts} attempts on {len(set(call.replicas))} "
-                f"replica(s); last: {exc}",
+                f"replica(s); last: {exc.summary}",
                 call.attempts,
                 request_id=request_id,
                 last_status=exc.status,
@@ -327,7 +327,9 @@ class ComputeClient:
             response = await self._http.post(replica + path, headers=headers, timeout=timeout, **request)
         except RETRY_EXCEPTIONS as exc:
             call.outcomes.append(type(exc).__name__)
-            raise RetryableFailure(f"{type(exc).__name__} from {replica}: {exc}") from exc
+            raise RetryableFailure(
+                f"{type(exc).__name__} from {replica}: {exc}", summary=type(exc).__name__
+            ) from exc
         call.outcomes.append(str(response.status_code))
         call.status = response.status_code
         if response.status_code in RETRY_STATUSES:
@@ -335,6 +337,7 @@ class ComputeClient:
             named = f" {code.value}" if code else ""
             raise RetryableFailure(
                 f"{response.status_code}{named} from {replica}",
+                summary=f"{response.status_code}{named}",
                 status=response.status_code,
                 retry_after_s=parse_retry_after(response.headers.get("Retry-After")),
                 retry_now=code not in LATER_ONLY_CODES,
@@ -347,9 +350,15 @@ class ComputeClient:
         except ValidationError as exc:
             # A replica of another version, or a broken proxy: retrying elsewhere would not be safer.
             call = self.last_call
+            log.error(
+                "compute %s request_id=%s answered an unreadable body: %s",
+                response.request.url,
+                call.request_id if call else "",
+                exc,
+            )
             raise ComputeRejected(
                 ErrorCode.internal,
-                f"compute answered {response.request.url.path} with an unreadable body: {exc}",
+                f"compute answered {response.request.url.path} with a body this orchestrator cannot read",
                 response.status_code,
                 attempts=call.attempts if call else 1,
                 request_id=call.request_id if call else "",

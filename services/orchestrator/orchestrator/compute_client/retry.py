@@ -48,15 +48,20 @@ last_call_var: contextvars.ContextVar[CallStats | None] = contextvars.ContextVar
 
 
 class RetryableFailure(Exception):
+    """The message names the replica (for the log); `summary` (an exception's type name, or a status and
+    compute's code) is what a client may see."""
+
     def __init__(
         self,
         message: str,
         *,
+        summary: str = "",
         status: int | None = None,
         retry_after_s: float | None = None,
         retry_now: bool = True,
     ):
         super().__init__(message)
+        self.summary = summary or "failed"
         self.status, self.retry_after_s, self.retry_now = status, retry_after_s, retry_now
 
 
@@ -96,8 +101,10 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 def rejection(response: httpx.Response, attempts: int, request_id: str) -> ComputeRejected:
+    """Compute's code and its envelope's message; an answer without the envelope (a proxy's page, which
+    may name hosts) is only its status here, its text is in the client's log line."""
     code, found = envelope_code(response)
-    message = found or response.text[:500] or response.reason_phrase
+    message = found or response.reason_phrase or "no envelope"
     if code is None:
         code = STATUS_CODES.get(response.status_code) or (
             ErrorCode.internal if response.status_code >= 500 else ErrorCode.invalid_request

@@ -22,6 +22,9 @@ SEARCH_CHANGES = f"{PREFIX}search:changes"
 SEARCH_VERSIONS = f"{PREFIX}search:versions"
 SEARCH_CACHE_INDEX = f"{PREFIX}search:cache"  # zset: cache entry key -> time stored (ms), to bound its size
 RECONCILE_LAST = f"{PREFIX}reconcile:last"  # string: the latest reconcile report (JSON), for operators
+# string: held while a reconcile round runs anywhere; its value is "<start ms>:<random>" (the holder's token)
+RECONCILE_LOCK = f"{PREFIX}reconcile:lock"
+RATE_LIMITS = f"{PREFIX}ratelimit"  # the prefix of the rate limiter's keys (one list per client and kind)
 
 _STREAM = PREFIX + "queue:{}"
 _AUTOCLAIM_CURSOR = PREFIX + "queue:{}:autoclaim"
@@ -111,11 +114,6 @@ def metadata_lock(document_id: str) -> str:
 def search_cache_entry(digest: str) -> str:
     """One cached search answer, named by the digest of everything the answer depends on."""
     return f"{PREFIX}search:cache:{digest}"
-
-
-def rate_window(kind: str, client: str, window: int) -> str:
-    """A counter of one client's requests of one kind in one fixed window."""
-    return f"{PREFIX}ratelimit:{kind}:{client}:{window}"
 
 
 def _lua_function(name: str, template: str) -> str:

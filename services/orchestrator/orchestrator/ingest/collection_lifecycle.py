@@ -1,5 +1,6 @@
 """A collection's lifecycle across the catalog, the vector store and the queue: created only by an
-explicit call (with its own Chroma collection, in the model's dimension), deleted by a job."""
+explicit call (with its own Chroma collection, in the model's dimension, within ORCH_MAX_COLLECTIONS),
+deleted by a job. Its metadata follows the rule of a document's (vectors.check_user_metadata)."""
 
 import asyncio
 import logging
@@ -9,11 +10,13 @@ from contextlib import suppress
 from typing import Any
 
 from contracts import ChunkOptions
-from orchestrator.catalog import Collection, CollectionStatus, merge_metadata
+from orchestrator.catalog import Collection, CollectionStatus, TooManyCollections
 from orchestrator.clients import Clients
 from orchestrator.errors import Conflict, IllegalTransition, NotFound
+from orchestrator.ingest.metadata import merged_metadata
 from orchestrator.ingest.operations import resume_delete
 from orchestrator.jobs import Job, JobType, Priority
+from orchestrator.vectors import check_user_metadata
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +30,9 @@ async def create_collection(
     extract_metadata: bool,
     metadata: dict[str, Any],
 ) -> Collection:
+    """Every refusal (invalid_metadata, conflict, too_many_collections) comes before anything is made;
+    a create that loses a race for the name or the last place deletes the Chroma collection it made."""
+    check_user_metadata(metadata, allow_none=False)
     try:
         existing = await clients.registry.get_collection(name)
     except NotFound:
@@ -34,6 +40,9 @@ async def create_collection(
     if existing is not None:
         why = "is being deleted" if existing.status is CollectionStatus.deleting else "exists"
         raise Conflict(f"collection {name!r} {why}")
+    max_collections = clients.settings.max_collections
+    if await clients.registry.count_collections() >= max_collections:
+        raise TooManyCollections(max_collections)
     # One probe embedding: the model's real name and dimension, as compute serves them.
     probe = await clients.compute.embed(["dimension probe"], kind="query", model=embedding_model)
     # Unique per creation, so a name deleted and made again never meets its old vectors.
@@ -53,7 +62,10 @@ async def create_collection(
         metadata=metadata,
     )
     try:
-        await clients.registry.create_collection(collection)
+        await clients.registry.create_collection(collection, max_collections=max_collections)
+    except TooManyCollections:
+        await clients.vectors.delete_collection(chroma_name)
+        raise
     except Conflict:
         await clients.vectors.delete_collection(chroma_name)
         raise Conflict(f"collection {name!r} exists") from None
@@ -100,9 +112,16 @@ async def _drop_unregistered(clients: Clients, name: str, chroma_name: str) -> N
 
 
 async def patch_collection(clients: Clients, name: str, metadata: dict[str, Any]) -> Collection:
-    """Merges metadata; a None value removes its key."""
-    current = await clients.registry.get_active_collection(name)
-    return await clients.registry.update_collection(name, metadata=merge_metadata(current.metadata, metadata))
+    """Merges metadata (a None value removes its key) in one transaction, the caps checked on the merged
+    result there (InvalidMetadata: nothing written); NotFound when it is being deleted."""
+    check_user_metadata(metadata)
+
+    def change(current: Collection) -> dict[str, Any]:
+        if current.status is not CollectionStatus.active:
+            raise NotFound(f"collection {name!r} not found (it is being deleted)")
+        return {"metadata": merged_metadata(current.metadata, metadata)}
+
+    return await clients.registry.change_collection(name, change)
 
 
 async def delete_collection(clients: Clients, name: str) -> Job:

@@ -18,9 +18,8 @@ from orchestrator.core import keys
 from orchestrator.core.locks import owned_lock
 from orchestrator.errors import Conflict, NotFound
 from orchestrator.vectors import (
-    MAX_METADATA_KEYS,
     RESERVED,
-    InvalidMetadata,
+    check_metadata_size,
     check_user_metadata,
     user_metadata,
     where_document,
@@ -36,10 +35,11 @@ PAGE = 1_000  # vectors read and updated per request
 
 
 def merged_metadata(current: Mapping[str, Any], patch: Mapping[str, Any]) -> dict[str, Any]:
-    """The metadata after a patch (a None value removes a key); InvalidMetadata past MAX_METADATA_KEYS."""
+    """The metadata after a patch (a None value removes a key), a document's or a collection's;
+    InvalidMetadata past the caps on the whole (check_metadata_size: keys and bytes). Called inside the
+    transaction that writes it, so that no sequence of patches grows a record past them."""
     merged = merge_metadata(dict(current), dict(patch))
-    if len(merged) > MAX_METADATA_KEYS:
-        raise InvalidMetadata(f"at most {MAX_METADATA_KEYS} metadata keys")
+    check_metadata_size(merged)
     return merged
 
 

@@ -3,11 +3,13 @@ what it fixed (ReconcileReport). It deletes vectors no ready generation vouches 
 no collection names (each past a grace), fails documents their job left behind, queues lost deletes
 again, re-syncs metadata, forgets old jobs, removes staged uploads, orphan originals and ended jobs' parse
 windows, and recounts chunk counts, a page at a time. It runs every `reconcile_interval_s` in the API
-process and on `POST /api/v1/admin/reconcile`. See docs/architecture.md#the-reconciler.
+process and on `POST /api/v1/admin/reconcile`, one round at a time in the deployment (a Redis lock).
+See docs/architecture.md#the-reconciler.
 """
 
 import asyncio
 import logging
+import secrets
 from collections.abc import AsyncIterator
 
 from pydantic import BaseModel
@@ -25,7 +27,8 @@ from orchestrator.catalog import (
 from orchestrator.clients import Clients
 from orchestrator.core import keys
 from orchestrator.core.ids import now_ms
-from orchestrator.errors import NotFound
+from orchestrator.core.locks import single_flight
+from orchestrator.errors import Conflict, NotFound, OrchErrorCode
 from orchestrator.ingest.collection_lifecycle import resume_collection_delete
 from orchestrator.ingest.operations import fail_if_stuck, resume_document_delete
 from orchestrator.vectors import ChunkMeta, document_ids
@@ -35,6 +38,9 @@ log = logging.getLogger(__name__)
 PAGE = 1_000
 # A collection is made in Chroma a moment before the registry names it: never mistake that for an orphan.
 ORPHAN_MIN_AGE_S = 300
+# The round's lock lives this long unless renewed (every third of it, while the round runs): a process
+# that dies mid-round holds it up a minute at most.
+LOCK_TTL_S = 60.0
 
 
 class ReconcileReport(BaseModel):
@@ -58,6 +64,20 @@ class ReconcileReport(BaseModel):
     collections_failed: list[str] = []  # could not be checked this round (error logged): the next tries
 
 
+class ReconcileRunning(Conflict):
+    """A round runs already (in this process or another): this one does not start."""
+
+    code = OrchErrorCode.reconcile_running
+    retryable = True
+
+    def __init__(self, holder: str | None):
+        started, _, _ = (holder or "").partition(":")
+        super().__init__(
+            "a reconcile round is running; its report will be at GET /api/v1/admin/reconcile",
+            details={"running_since_ms": int(started) if started.isdigit() else None},
+        )
+
+
 def _keep(document: Document | None, generation: int) -> bool:
     if searchable(document, generation):
         return True
@@ -71,7 +91,15 @@ class Reconciler:
         self.grace_s = clients.settings.reconcile_grace_s if grace_s is None else grace_s
 
     async def run(self) -> ReconcileReport:
+        """One round, the only one in the deployment while it runs: ReconcileRunning if another runs."""
         report = ReconcileReport(started_at_ms=now_ms())
+        token = f"{report.started_at_ms}:{secrets.token_hex(8)}"  # the start, for whoever finds it held
+        async with single_flight(
+            self.clients.redis, keys.RECONCILE_LOCK, ttl_s=LOCK_TTL_S, token=token, busy=ReconcileRunning
+        ):
+            return await self._round(report)
+
+    async def _round(self, report: ReconcileReport) -> ReconcileReport:
         await self._fix_stuck_documents(report)
         await self._resume_deletes(report)
         async for collection in self._collections():
@@ -245,7 +273,8 @@ async def last_report(clients: Clients) -> ReconcileReport:
 
 
 async def run_periodically(clients: Clients, interval_s: float, stop: asyncio.Event) -> None:
-    """The API process's reconcile loop; one failed round is logged, not fatal."""
+    """The API process's reconcile loop; one failed round is logged, not fatal, and a round that finds
+    another running is skipped."""
     while not stop.is_set():
         try:
             await asyncio.wait_for(stop.wait(), interval_s)
@@ -254,5 +283,7 @@ async def run_periodically(clients: Clients, interval_s: float, stop: asyncio.Ev
             pass
         try:
             await Reconciler(clients).run()
+        except ReconcileRunning:  # another process's round (or an operator's): this one is not needed
+            log.info("reconcile round skipped: another one runs")
         except Exception:
             log.exception("reconcile round failed")

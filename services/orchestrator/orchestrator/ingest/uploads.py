@@ -234,7 +234,9 @@ async def _duplicate(
     # replace: every check that can refuse comes before anything is written.
     if existing.in_flight:
         raise Conflict(f"document {existing.id} is being ingested now", details={"document_id": existing.id})
-    merged_metadata(existing.metadata, new.metadata)  # refuses too many keys (merge_patch checks again)
+    merged_metadata(
+        existing.metadata, new.metadata
+    )  # refuses too many keys or bytes (merge_patch checks again)
 
     async def keep_original() -> None:
         if original_of is None:

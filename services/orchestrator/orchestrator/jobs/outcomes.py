@@ -34,7 +34,10 @@ def as_job_error(exc: Exception) -> JobError:
         return exc
     if isinstance(exc, OrchestratorError):
         return JobError(exc.code, exc.message, retryable=exc.retryable)
-    return JobError(ErrorCode.internal, f"{type(exc).__name__}: {exc}", retryable=True)
+    # Its text may name hosts, paths or URLs, and job records are read by clients: the log has it.
+    return JobError(
+        ErrorCode.internal, f"unexpected {type(exc).__name__}; see the worker's log", retryable=True
+    )
 
 
 class RetryPolicy:

@@ -21,7 +21,7 @@ from redis.backoff import EqualJitterBackoff
 import orchestrator.jobs.presence as presence
 from orchestrator.core.ids import now_ms
 from orchestrator.core.redis_client import TRANSIENT_ERRORS
-from orchestrator.errors import JobCancelled, LeaseLost
+from orchestrator.errors import JobCancelled, LeaseLost, OrchestratorError
 from orchestrator.jobs.context import JobContext
 from orchestrator.jobs.handlers import Handlers
 from orchestrator.jobs.job_queue import JobQueue
@@ -227,7 +227,16 @@ class WorkerPool:
             if ctx.cancel_seen:
                 return CANCELLED
             outcome = self._policy.outcome(exc, ctx.attempt)
-            log.info("job %s attempt %d: %s (%s)", ctx.job.id, ctx.attempt, outcome.status, exc)
+            unexpected = not isinstance(exc, OrchestratorError)  # its record says only its type
+            log.log(
+                logging.WARNING if unexpected else logging.INFO,
+                "job %s attempt %d: %s (%s)",
+                ctx.job.id,
+                ctx.attempt,
+                outcome.status,
+                exc,
+                exc_info=unexpected,
+            )
             return outcome
         return SUCCEEDED
 

@@ -23,6 +23,7 @@ from orchestrator.search.lexical import LexicalFollower, LexicalIndex, highlight
 from orchestrator.search.lexical_results import first_fetch as lexical_first_fetch
 from orchestrator.search.lexical_results import lexical_fetcher, lexical_results
 from orchestrator.search.rounds import Round, enough, read_documents
+from orchestrator.vectors import check_filter
 
 
 class SearchMode(StrEnum):
@@ -88,7 +89,9 @@ class SearchEngine:
     async def search(
         self, query: SearchQuery, *, use_cache: bool = True, request_id: str | None = None
     ) -> list[SearchHit]:
-        """The top_k chunks over the collections, best first."""
+        """The top_k chunks over the collections, best first; InvalidFilter (422) before anything is read
+        when `filters` is outside the grammar or its limits (vectors.filters)."""
+        check_filter(query.filters)
         names = list(dict.fromkeys(query.collections))
         cache = self.cache if self.cache is not None and self.cache.enabled else None
         if cache is None or not use_cache:

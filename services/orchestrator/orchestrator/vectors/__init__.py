@@ -3,6 +3,7 @@ chunk's vector carries. It knows nothing of the registry or of jobs."""
 
 from orchestrator.vectors.chunk_records import (
     LIST_KEYS,
+    MAX_METADATA_BYTES,
     MAX_METADATA_KEYS,
     RESERVED,
     ChunkMeta,
@@ -10,6 +11,7 @@ from orchestrator.vectors.chunk_records import (
     Hit,
     InvalidMetadata,
     VectorRecord,
+    check_metadata_size,
     check_user_metadata,
     chunk_metadata,
     document_ids,
@@ -20,18 +22,25 @@ from orchestrator.vectors.chunk_records import (
     vector_id,
     where_document,
 )
+from orchestrator.vectors.filters import MAX_FILTER_DEPTH, MAX_FILTER_OPERANDS, InvalidFilter, check_filter
 from orchestrator.vectors.store import VectorStore
 
 __all__ = [
     "LIST_KEYS",
+    "MAX_FILTER_DEPTH",
+    "MAX_FILTER_OPERANDS",
+    "MAX_METADATA_BYTES",
     "MAX_METADATA_KEYS",
     "RESERVED",
     "ChunkMeta",
     "CollectionInfo",
     "Hit",
+    "InvalidFilter",
     "InvalidMetadata",
     "VectorRecord",
     "VectorStore",
+    "check_filter",
+    "check_metadata_size",
     "check_user_metadata",
     "chunk_metadata",
     "document_ids",

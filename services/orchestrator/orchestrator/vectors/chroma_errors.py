@@ -1,5 +1,6 @@
 """Chroma's and httpx's exceptions as the orchestrator's typed ones: unreachable or failing (retryable),
-missing collection, conflict, or a request Chroma refused (permanent)."""
+missing collection, conflict, or a request Chroma refused (permanent). Their messages are fixed (they reach
+clients and job records); Chroma's own text, which may name hosts and URLs, goes to the log."""
 
 import asyncio
 import logging
@@ -18,6 +19,14 @@ from orchestrator.errors import (
 )
 
 log = logging.getLogger("orchestrator.vectors")
+
+UNREACHABLE = "the vector store is unreachable or did not answer in time; retry shortly"
+FAILED = "the vector store failed; retry shortly"
+REJECTED = "the vector store refused the request (a vector, metadata value or filter it does not take)"
+
+
+def _log_cause(what: str, name: str | None, exc: BaseException) -> None:
+    log.warning("Chroma %s (collection %r): %s: %s", what, name, type(exc).__name__, exc)
 
 
 def _drop_loop_client() -> None:
@@ -39,9 +48,11 @@ def translated(name: str | None = None) -> Iterator[None]:
     except NotFoundError as exc:
         raise VectorCollectionMissing(name or "?") from exc
     except (httpx.TransportError, TimeoutError, ConnectionError) as exc:
-        raise VectorStoreUnavailable(f"Chroma is unreachable: {type(exc).__name__}: {exc}") from exc
+        _log_cause("is unreachable", name, exc)
+        raise VectorStoreUnavailable(UNREACHABLE) from exc
     except (InternalError, RateLimitError) as exc:
-        raise VectorStoreUnavailable(f"Chroma failed: {exc}") from exc
+        _log_cause("failed", name, exc)
+        raise VectorStoreUnavailable(FAILED) from exc
     except RuntimeError as exc:
         if "Event loop is closed" not in str(exc):
             raise
@@ -50,8 +61,10 @@ def translated(name: str | None = None) -> Iterator[None]:
         _drop_loop_client()
         raise VectorStoreUnavailable("Chroma's client belonged to a closed event loop; retry") from exc
     except (InvalidArgumentError, ValueError, TypeError) as exc:
-        raise VectorRejected(f"Chroma rejected the request on {name!r}: {exc}") from exc
+        _log_cause("refused a request", name, exc)
+        raise VectorRejected(REJECTED) from exc
     except ChromaError as exc:
         if "already exists" in str(exc):
             raise VectorConflict(name or "?") from exc
-        raise VectorRejected(f"Chroma error on {name!r}: {exc}") from exc
+        _log_cause("refused a request", name, exc)
+        raise VectorRejected(REJECTED) from exc

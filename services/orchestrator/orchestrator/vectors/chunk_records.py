@@ -40,6 +40,10 @@ MAX_METADATA_KEYS = 64
 MAX_KEY_CHARS = 128
 MAX_VALUE_CHARS = 4_096  # a string, or a list or object as the JSON the codec stores
 MAX_NESTING = 4
+# The whole object as compact UTF-8 JSON. Every chunk's vector carries a copy (a 20,000-chunk document
+# stores it 20,000 times) and a patch merges into it, so the bound is on the whole: room for an abstract
+# and dozens of tags, far below the 64 keys of 4 KiB the per-key caps would let through.
+MAX_METADATA_BYTES = 16 * 1024
 INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 # Chroma refuses keys of its own namespace; `$` and `#` start its filter operators and special fields.
 REFUSED_KEY_PREFIXES = ("chroma:", "$", "#")
@@ -79,11 +83,27 @@ def _check_value(key: str, value: Any, depth: int = 0) -> None:
     raise InvalidMetadata(f"metadata {key!r}: {type(value).__name__} values are not allowed")
 
 
+def metadata_bytes(metadata: Mapping[str, Any]) -> int:
+    """The size that MAX_METADATA_BYTES bounds: the object as compact UTF-8 JSON."""
+    text = json.dumps(dict(metadata), separators=(",", ":"), ensure_ascii=False, default=str)
+    return len(text.encode("utf-8", "surrogatepass"))
+
+
+def check_metadata_size(metadata: Mapping[str, Any]) -> None:
+    """The caps on a whole metadata object, as stored (after a patch's merge too): MAX_METADATA_KEYS
+    keys and MAX_METADATA_BYTES; InvalidMetadata past either."""
+    if len(metadata) > MAX_METADATA_KEYS:
+        raise InvalidMetadata(f"at most {MAX_METADATA_KEYS} metadata keys")
+    if metadata_bytes(metadata) > MAX_METADATA_BYTES:
+        raise InvalidMetadata(f"metadata holds at most {MAX_METADATA_BYTES} bytes as JSON")
+
+
 def check_user_metadata(metadata: Mapping[Any, Any], *, allow_none: bool = True) -> dict[str, Any]:
-    """The one rule for user metadata, at upload and on patch: keys are non-empty strings of at most
-    MAX_KEY_CHARS, outside Chroma's namespace and the reserved fields; values are None (allow_none: it
-    removes a key in a patch), str, bool, an int within int64, a finite float, or lists and objects of
-    those (stored as JSON). Returns it unchanged; InvalidMetadata otherwise."""
+    """The one rule for user metadata (a document's and a collection's), at create or upload and on
+    patch: keys are non-empty strings of at most MAX_KEY_CHARS, outside Chroma's namespace and the
+    reserved fields; values are None (allow_none: it removes a key in a patch), str, bool, an int within
+    int64, a finite float, or lists and objects of those (stored as JSON); what it sets fits
+    check_metadata_size. Returns it unchanged; InvalidMetadata otherwise."""
     if len(metadata) > MAX_METADATA_KEYS:
         raise InvalidMetadata(f"at most {MAX_METADATA_KEYS} metadata keys")
     if not utf8_encodable(metadata):
@@ -100,6 +120,7 @@ def check_user_metadata(metadata: Mapping[Any, Any], *, allow_none: bool = True)
         if value is None and not allow_none:
             raise InvalidMetadata(f"metadata {key!r}: null is only a patch's way to remove a key")
         _check_value(key, value)
+    check_metadata_size({k: v for k, v in metadata.items() if v is not None})
     return dict(metadata)
 
 

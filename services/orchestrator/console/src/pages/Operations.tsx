@@ -10,8 +10,9 @@ import type { JobStatus, ReconcileReport } from "../types";
 const REFRESH_MS = 3_000;
 
 function Health() {
-  const health = useLoad(() => api.readiness(), [], REFRESH_MS);
-  const checks = health.data?.checks ?? {};
+  const health = useLoad(() => api.health(), [], REFRESH_MS);
+  // A process without a lexical index reports it as null: nothing to show.
+  const checks = Object.entries(health.data?.checks ?? {}).flatMap(([name, check]) => (check ? [{ name, check }] : []));
   return (
     <section className="panel" aria-labelledby="health-title">
       <h2 id="health-title">
@@ -19,17 +20,17 @@ function Health() {
       </h2>
       <ErrorBanner error={health.error} />
       <ul className="health">
-        {Object.entries(checks).flatMap(([name, check]) =>
-          check.replicas
-            ? Object.entries(check.replicas).map(([url, ok]) => (
-                <li key={url} data-ok={ok}>
-                  <span className={ok ? "ok" : "bad"}>{ok ? "up" : "down"}</span> compute {url}
+        {checks.flatMap(({ name, check }) =>
+          "replicas" in check
+            ? check.replicas.map((ok, index) => (
+                <li key={`${name}-${index}`} data-ok={ok}>
+                  <span className={ok ? "ok" : "bad"}>{ok ? "up" : "down"}</span> compute replica {index}
                 </li>
               ))
             : [
                 <li key={name} data-ok={check.ok}>
                   <span className={check.ok ? "ok" : "bad"}>{check.ok ? "up" : "down"}</span> {name}
-                  {check.error && <span className="muted"> {check.error}</span>}
+                  {check.reason && <span className="muted"> {check.reason}</span>}
                 </li>,
               ],
         )}

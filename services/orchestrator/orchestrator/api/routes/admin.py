@@ -1,7 +1,8 @@
 """/api/v1/admin: operator actions."""
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, Query
 
+import orchestrator.api.ratelimit as ratelimit
 from orchestrator.api.deps import ClientsDep
 from orchestrator.ingest import Reconciler, ReconcileReport, last_report
 
@@ -11,7 +12,12 @@ router = APIRouter(prefix="/admin", tags=["admin"])
 MAX_GRACE_S = 7 * 86_400
 
 
-@router.post("/reconcile", response_model=ReconcileReport)
+@router.post(
+    "/reconcile",
+    response_model=ReconcileReport,
+    dependencies=[Depends(ratelimit.reconciles)],
+    responses={409: {"description": "`reconcile_running`: a round runs already (`running_since_ms`)"}},
+)
 async def run_reconcile(
     clients: ClientsDep,
     grace_s: float | None = Query(
@@ -23,7 +29,9 @@ async def run_reconcile(
     ),
 ) -> ReconcileReport:
     """Deletes vectors no document vouches for (missing, failed, deleting, old generations) once past the
-    grace period, fails documents whose job ended without them, and reports what it did."""
+    grace period, fails documents whose job ended without them, and reports what it did. One round runs
+    at a time in the deployment: while one runs (periodic or asked), this answers 409
+    `reconcile_running` with `running_since_ms`."""
     return await Reconciler(clients, grace_s=grace_s).run()
 
 

@@ -1,7 +1,8 @@
 """/api/v1/collections: create (with its own Chroma collection), list with counts, get, patch, delete."""
 
-from fastapi import APIRouter, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Response, status
 
+import orchestrator.api.ratelimit as ratelimit
 from orchestrator.api.deps import ClientsDep, RegistryDep
 from orchestrator.api.schemas import CollectionCreate, CollectionDeleted, CollectionOut, CollectionPatch
 from orchestrator.catalog import Collection, Registry
@@ -16,7 +17,12 @@ async def _out(registry: Registry, collection: Collection) -> CollectionOut:
     return CollectionOut(**collection.model_dump(), **stats._asdict())
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=CollectionOut)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=CollectionOut,
+    dependencies=[Depends(ratelimit.collections)],
+)
 async def create_collection(body: CollectionCreate, clients: ClientsDep, response: Response) -> CollectionOut:
     collection = await lifecycle.create_collection(
         clients,
