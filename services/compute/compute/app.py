@@ -98,7 +98,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await state.parse_pool.close()
             await state.http.aclose()
 
-    app = FastAPI(title="docsearch compute", version="0.1.0", lifespan=lifespan)
+    # No Swagger UI or ReDoc: they load from a CDN. /openapi.json wants the token like every route.
+    app = FastAPI(
+        title="docsearch compute", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.state.compute = state
     install_handlers(app)
     for router in ROUTERS:

@@ -27,7 +27,7 @@ SAMPLE_LINES = 200
 SAMPLE_LINE_CHARS = 4096  # a longer line is cut (and is no CSV row)
 CSV_LINES = 50
 _CSV_DELIMITERS = ",;|\t"
-_PDF_HEADER_WINDOW = 1024  # the header may follow a little junk; readers accept that
+_PDF_HEADER_BYTES = 1024  # the header may follow a little junk; readers accept that
 _OOXML_MAIN = {
     "word/document.xml": DOCX,
     "ppt/presentation.xml": PPTX,
@@ -46,7 +46,7 @@ class Encrypted(ValueError):
 
 
 def is_pdf(data: bytes) -> bool:
-    return b"%PDF-" in data[:_PDF_HEADER_WINDOW]
+    return b"%PDF-" in data[:_PDF_HEADER_BYTES]
 
 
 def _decode_sample(data: bytes) -> str | None:

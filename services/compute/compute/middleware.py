@@ -10,7 +10,7 @@ from compute.metrics import Metrics
 from contracts import REQUEST_ID_HEADER, ErrorCode
 
 log = logging.getLogger("compute.access")
-OPEN_PATHS = {"/livez", "/readyz", "/metrics", "/docs", "/openapi.json", "/docs/oauth2-redirect"}
+OPEN_PATHS = {"/livez", "/readyz", "/metrics"}
 
 
 class ServiceMiddleware:

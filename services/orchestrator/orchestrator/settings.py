@@ -277,8 +277,8 @@ class Settings(BaseSettings):
         300,
         ge=0,
         le=100_000,
-        description="Uploads per minute per API key (per client address in dev mode without keys); 0: no "
-        "limit.",
+        description="Uploads per minute per API key (per client address in dev mode without keys), counted "
+        "with re-ingests, job retries, dead-letter replays and document patches; 0: no limit.",
     )
     searches_per_min: int = Field(
         1_200,

@@ -69,6 +69,12 @@ def test_service_token_is_required(guarded):
     assert ok.status_code == 200
     # Probes stay open so an orchestrator or kubelet can check health without the secret.
     assert guarded.get("/livez").status_code == 200
+    # The schema is not: it maps the service for whoever reaches the port. No Swagger UI (a CDN) at all.
+    assert_error(guarded.get("/openapi.json"), 401, "unauthorized")
+    schema = guarded.get("/openapi.json", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert schema.status_code == 200 and "/parse" in schema.json()["paths"]
+    for page in ("/docs", "/redoc"):
+        assert guarded.get(page, headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 404
 
 
 def test_refuses_to_start_without_a_token_outside_dev():

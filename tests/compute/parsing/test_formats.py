@@ -16,18 +16,9 @@ from hypothesis import strategies as st
 
 from compute import formats
 from compute.parsing import office
+from tests.support.format_leads import LEADS
 
 # The lead bytes of every branch of detect (and none: the plain-text family).
-LEADS = {
-    "text": b"",
-    "pdf": b"%PDF-1.7\n",
-    "zip": b"PK\x03\x04",
-    "ole": b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1",
-    "html": b"<html><body>",
-    "md": b"# Title\n\n",
-    "adoc": b"= Title\n== Part\n",
-    "csv": b"a,b\n1,2\n",
-}
 # Blocks whose long repetitions are the known worst cases of text checks.
 SHAPES = [',"a', ";'a", '\t"', "<!--", "<a ", "<a>", "[", "{", "x", "a,", "\n", "-->", '"', "é", "東"]
 BLOCK = st.one_of(
@@ -45,7 +36,7 @@ FORMATS |= {formats.CSV, formats.ASCIIDOC, formats.TEXT}
 NAMES = st.sampled_from([None, "x.dat", "x.csv", "x.md", "x.txt", "x.adoc", "noext"])
 FUZZ = settings(
     max_examples=200,
-    deadline=timedelta(milliseconds=300),  # the old sniffer took seconds on a few tens of KB
+    deadline=timedelta(milliseconds=300),  # csv.Sniffer takes seconds on a few tens of KB
     derandomize=True,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -66,7 +57,7 @@ def test_detect_reads_a_bounded_sample_of_one_mb(lead, shape):
     """1 MB behind each lead: the answer is the lead's, whatever follows the sample."""
     line = shape * (500_000 // len(shape))
     data = LEADS[lead] + f"{line}\n{line}\n".encode()
-    expected = {"text": formats.TEXT, "adoc": formats.ASCIIDOC}.get(lead, lead)
+    expected = {"text": formats.TEXT, "asciidoc": formats.ASCIIDOC, "markdown": formats.MD}.get(lead, lead)
     if lead in ("zip", "ole"):
         with pytest.raises(formats.Unsupported):
             formats.detect(data, "x.dat")
@@ -140,6 +131,28 @@ def test_office_comment_stripping_matches_the_lazy_pattern(parts):
 @settings(max_examples=20, derandomize=True, deadline=timedelta(milliseconds=500))
 @given(st.sampled_from([b"<!--", b"<!-- a -->", b"<!---", b"<!--x"]), st.integers(1, 250_000))
 def test_office_comment_stripping_is_linear(block, count):
-    """1 MB of unclosed comments: the lazy pattern took minutes on it (each one scans to the end)."""
+    """1 MB of unclosed comments: a lazy pattern takes minutes on it (each one scans to the end)."""
     xml = block * count
     assert len(office._without_comments(xml)) <= len(xml)
+
+
+def test_docling_sniffs_a_bounded_first_line_of_a_csv(monkeypatch):
+    """The parse worker bounds Docling's dialect guess (compute.parsing.convert), through a private
+    name of Docling's: this fails if Docling renames it and the bound silently goes."""
+    import docling.backend.csv_backend as csv_backend
+
+    import compute.parsing.convert as convert
+
+    heads: list[int] = []
+    monkeypatch.setattr(convert, "_docling_sniff", lambda head, read_sample: heads.append(len(head)))
+    assert csv_backend._sniff_dialect is convert._bounded_sniff
+    csv_backend._sniff_dialect(',"a' * 300_000, lambda: "a,b\n1,2\n")
+    assert heads == [formats.SAMPLE_LINE_CHARS]
+
+
+def test_parse_failures_name_no_path_of_this_host():
+    from compute.parsing.convert import short_reason
+
+    exc = ValueError("Invalid file /tmp/compute-123/worker-0-ab/input.pdf: no /Root at offset 12\nmore")
+    assert short_reason(exc) == "Invalid file <path>: no /Root at offset 12"
+    assert short_reason(OSError("/" + "a/" * 100_000)) == "<path>"

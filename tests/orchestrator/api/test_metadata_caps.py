@@ -5,13 +5,14 @@ the stored record unchanged)."""
 import json
 
 import httpx
+import pytest
 from redis.asyncio import Redis
 
 from orchestrator.catalog import Registry
 from orchestrator.vectors import MAX_METADATA_BYTES
 from orchestrator.vectors.chunk_records import metadata_bytes
 from tests.support import assert_error
-from tests.support.api import API, create_collection, ingest, upload
+from tests.support.api import API, create_collection, ingest, running_app, upload
 from tests.support.blobs import staged_files
 
 TEXT = b"# Harbour\n\nThe harbour crane lifts shipping containers at dawn.\n"
@@ -102,3 +103,27 @@ async def test_an_upload_whose_metadata_is_over_the_total_is_422(api: httpx.Asyn
     assert staged_files() == []
     listed = await api.get(f"{API}/documents", params={"collection": "meta-total"})
     assert listed.json()["items"] == []
+
+
+async def test_a_refused_replace_leaves_the_document_as_it_was(
+    api_settings, redis: Redis, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A replace upload whose merged metadata is refused after its document was marked queued (a patch
+    landed between its check and its merge: the check is skipped here to stand for that) answers 422 and
+    leaves the document ready, searchable, with its metadata, and no job of its own."""
+    import orchestrator.ingest.uploads as uploads
+
+    registry = Registry(redis)
+    async with running_app(api_settings) as (_, api):
+        await create_collection(api, "replace-cap")
+        document = await ingest(api, "replace-cap", "a.md", TEXT, metadata=json.dumps({"team": "a"}))
+        before = await registry.get_document(document["id"])
+        monkeypatch.setattr(uploads, "merged_metadata", lambda current, patch: {})
+        big = {f"k{i}": "v" * VALUE_CHARS for i in range(8)}  # over MAX_METADATA_BYTES once merged
+        response = await upload(
+            api, "replace-cap", "a.md", TEXT, on_duplicate="replace", metadata=json.dumps(big)
+        )
+        assert_error(response, 422, "invalid_metadata")
+        after = await registry.get_document(document["id"])
+        assert after.status == "ready" and after.job_id == before.job_id and after.error is None
+        assert after.metadata == before.metadata and after.generation == before.generation

@@ -11,7 +11,7 @@ from redis.asyncio import Redis
 
 from orchestrator.settings import Settings
 from tests.support import assert_error
-from tests.support.api import API, running_app, stack_settings
+from tests.support.api import API, create_collection, ingest, running_app, stack_settings, wait_document
 from tests.support.redis_server import RedisServer
 
 KEY_A, KEY_B = secrets.token_hex(24), secrets.token_hex(24)
@@ -111,3 +111,26 @@ async def test_redis_away_makes_the_limiter_answer_503(
         refused = await _reconcile(client)
         assert assert_error(refused, 503, "unavailable")["retryable"] is True
         assert refused.headers["retry-after"]
+
+
+async def test_requests_that_queue_an_ingest_count_with_uploads(api_settings: Settings) -> None:
+    """Re-ingest, job retry, dead-letter replay and document patch each queue work or rewrite vectors:
+    they share the upload budget, so none of them is a way around it. A refused one changes nothing."""
+    settings = api_settings.model_copy(update={"uploads_per_min": 4})
+    async with running_app(settings) as (_, client):
+        await create_collection(client, "budget")
+        document = await ingest(client, "budget", "a.md", b"# A\n\nThe harbour crane.\n")  # 1 of 4
+        path = f"{API}/documents/{document['id']}"
+        assert (await client.patch(path, json={"metadata": {"k": "v"}})).status_code == 200  # 2
+        assert (await client.post(f"{path}/reingest")).status_code == 202  # 3
+        await wait_document(client, document["id"])
+        assert (await client.patch(path, json={"metadata": {"k": "w"}})).status_code == 200  # 4
+        for refused in (
+            await client.patch(path, json={"metadata": {"k": "x"}}),
+            await client.post(f"{path}/reingest"),
+            await client.post(f"{API}/jobs/{document['job_id']}/retry"),
+            await client.post(f"{API}/dlq/{document['job_id']}/replay"),
+        ):
+            assert_error(refused, 429, "rate_limited")
+        after = (await client.get(path)).json()
+        assert after["metadata"] == {"k": "w"} and after["status"] == "ready"

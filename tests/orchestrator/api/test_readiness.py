@@ -124,3 +124,22 @@ async def test_one_run_is_shared_and_a_caller_leaving_does_not_cancel_it() -> No
     assert await shared.get(compute) == 1  # within ttl_s of the run's end: the same answer
     clock.now += 1.0
     assert await shared.get(compute) == 2
+
+
+async def test_a_run_that_raised_is_not_kept() -> None:
+    """A probe run that failed answers its own callers only: the next call runs again at once, instead of
+    every /readyz failing for the rest of the second."""
+    clock = FakeClock()
+    shared: SharedRun[str] = SharedRun(clock=clock)
+    outcomes = iter([RuntimeError("boom"), "ok"])
+
+    async def flaky() -> str:
+        outcome = next(outcomes)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    with pytest.raises(RuntimeError):
+        await shared.get(flaky)
+    assert await shared.get(flaky) == "ok" and shared.runs == 2
+    assert await shared.get(flaky) == "ok" and shared.runs == 2  # a good run is kept for its second

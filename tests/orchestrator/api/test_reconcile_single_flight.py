@@ -91,10 +91,10 @@ async def test_a_held_lock_outlives_its_ttl_and_frees_on_exit(redis: Redis) -> N
     def busy(holder: str | None) -> Exception:
         return RuntimeError(f"held by {holder}")
 
-    async with single_flight(redis, "ds:v1:test-lock", ttl_s=1.5, token="mine", busy=busy):
-        await asyncio.sleep(4)  # past two TTLs: renewed meanwhile
+    async with single_flight(redis, "ds:v1:test-lock", ttl_s=3.0, token="mine", busy=busy):
+        await asyncio.sleep(7)  # past two TTLs: renewed meanwhile
         assert await redis.get("ds:v1:test-lock") == "mine"
         with pytest.raises(RuntimeError, match="held by mine"):
-            async with single_flight(redis, "ds:v1:test-lock", ttl_s=1.5, token="other", busy=busy):
+            async with single_flight(redis, "ds:v1:test-lock", ttl_s=3.0, token="other", busy=busy):
                 pass
     assert await redis.get("ds:v1:test-lock") is None

@@ -12,6 +12,7 @@ import zipfile
 from dataclasses import dataclass
 
 import pypdfium2 as pdfium
+from docling.backend import csv_backend
 from docling.datamodel.backend_options import ThreadedDoclingParseBackendOptions
 from docling.datamodel.base_models import ConversionStatus, DocumentStream, InputFormat
 from docling.datamodel.pipeline_options import NativePdfPipelineOptions, PdfPipelineOptions
@@ -40,6 +41,19 @@ _EXT = {
     formats.CSV: "csv",
     formats.ASCIIDOC: "asciidoc",
 }
+
+
+# Docling guesses a CSV's dialect with csv.Sniffer over the file's whole first line, and the sniffer's
+# quote pattern is quadratic (seconds per few tens of KB of `,"a`): it gets the first SAMPLE_LINE_CHARS
+# of the line. A cut line that no longer parses sends Docling to its own 4 KiB sample instead.
+_docling_sniff = csv_backend._sniff_dialect  # a private name: tests/compute/parsing checks it is there
+
+
+def _bounded_sniff(head: str, read_sample):  # read_sample: Callable[[], str]
+    return _docling_sniff(head[: formats.SAMPLE_LINE_CHARS], read_sample)
+
+
+csv_backend._sniff_dialect = _bounded_sniff
 
 
 class ParseFailure(Exception):
@@ -200,7 +214,7 @@ class Converter:
         except office.ArchiveTooLarge as exc:
             raise ParseFailure("too_large", str(exc)) from exc
         except (office.ArchiveDamaged, KeyError, zipfile.BadZipFile) as exc:
-            raise ParseFailure("corrupt_document", f"damaged {fmt} container: {_short(exc)}") from exc
+            raise ParseFailure("corrupt_document", f"damaged {fmt} container: {short_reason(exc)}") from exc
 
     @staticmethod
     def _pipeline_fonts(converter: DocumentConverter) -> list[tuple[int, str, str]]:
@@ -223,8 +237,8 @@ class Converter:
                 stream, raises_on_error=False, max_num_pages=self.limits.max_pages, **options
             )
         except Exception as exc:  # docling raises many types for broken input
-            raise ParseFailure("corrupt_document", f"{fmt} could not be read: {_short(exc)}") from exc
-        warnings = [_short(e.error_message) for e in conv.errors][:20]
+            raise ParseFailure("corrupt_document", f"{fmt} could not be read: {short_reason(exc)}") from exc
+        warnings = [short_reason(e.error_message) for e in conv.errors][:20]
         if (
             conv.status not in (ConversionStatus.SUCCESS, ConversionStatus.PARTIAL_SUCCESS)
             or conv.document is None
@@ -248,7 +262,7 @@ def _open_pdf(data: bytes, password: str | None, max_pages: int) -> PdfInfo:
         if "password" in text:
             what = "wrong password for" if password else "a password is needed to open"
             raise ParseFailure("encrypted_document", f"{what} this PDF") from exc
-        raise ParseFailure("corrupt_document", f"the PDF could not be opened: {_short(exc)}") from exc
+        raise ParseFailure("corrupt_document", f"the PDF could not be opened: {short_reason(exc)}") from exc
     try:
         count = len(pdf)
         if count == 0:
@@ -289,6 +303,12 @@ def _plain_text_document(text: str) -> DoclingDocument:
     return doc
 
 
-def _short(exc: object, limit: int = 300) -> str:
+# A file system path of two or more parts (the worker's temporary copy of the upload, a library's own
+# files): answers go to clients, who have no use for this host's layout. Linear: `/` ends each part.
+_PATH = re.compile(r"(?:/[^\s/'\":,;]+){2,}")
+
+
+def short_reason(exc: object, limit: int = 300) -> str:
+    """An exception's first line, cut to `limit`, with file system paths masked: fit for an answer."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:limit]
+    return _PATH.sub("<path>", text[: limit * 2])[:limit]

@@ -87,7 +87,7 @@ def main(conn: Connection, limits_dict: dict, threads: int, tmp_dir: str) -> Non
     _use_tmp_dir(tmp_dir)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     logging.basicConfig(level=logging.WARNING)
-    from compute.parsing.convert import Converter, ParseFailure
+    from compute.parsing.convert import Converter, ParseFailure, short_reason
     from compute.parsing.limits import Limits
     from compute.parsing.windows import Continuation, Window
 
@@ -129,7 +129,7 @@ def main(conn: Connection, limits_dict: dict, threads: int, tmp_dir: str) -> Non
             reply = (
                 "error",
                 "corrupt_document",
-                f"the document could not be parsed: {type(exc).__name__}: {str(exc)[:200]}",
+                f"the document could not be parsed: {type(exc).__name__}: {short_reason(exc, 200)}",
             )
         peak = peak_rss_kb()
         _empty(tmp_dir, at_start)

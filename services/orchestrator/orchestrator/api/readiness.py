@@ -62,9 +62,16 @@ class SharedRun(Generic[T]):
 
     async def get(self, compute: Callable[[], Awaitable[T]]) -> T:
         task = self._task
-        if task is None or (task.done() and self.clock() - self._ended_at >= self.ttl_s):
+        if task is None or (
+            task.done() and (self._failed(task) or self.clock() - self._ended_at >= self.ttl_s)
+        ):
             task = self._task = asyncio.create_task(self._run(compute))
         return await asyncio.shield(task)
+
+    @staticmethod
+    def _failed(task: asyncio.Task[T]) -> bool:
+        """A run that raised is not kept: the next caller tries again."""
+        return task.cancelled() or task.exception() is not None
 
     async def _run(self, compute: Callable[[], Awaitable[T]]) -> T:
         self.runs += 1

@@ -8,6 +8,7 @@ See docs/architecture.md#the-ingestion-saga-and-its-invariants.
 """
 
 from collections.abc import Callable
+from contextlib import suppress
 from typing import Any, NamedTuple
 
 from redis.asyncio import Redis
@@ -69,15 +70,32 @@ def _require_live(document: Document, collection: Collection | None) -> None:
 
 async def mark_queued(redis: Redis, document_id: str) -> Document:
     """A re-ingest is about to be queued: the document waits for its job (attach_job names it; the job's
-    first attempt takes it over in any case). Only a document with no work in flight can be re-ingested."""
+    first attempt takes it over in any case). Only a document with no work in flight can be re-ingested.
+    Returns the record as it was before (what restore_unqueued puts back)."""
+    before: list[Document] = []
 
     def mutate(document: Document, collection: Collection | None) -> dict[str, Any]:
         _require_live(document, collection)
         if document.in_flight:
             raise Conflict(f"document {document.id} is already being ingested (job {document.job_id})")
+        before[:] = [document]
         return {"status": DocumentStatus.queued, "job_id": None}
 
-    return await _transact(redis, document_id, mutate)
+    await _transact(redis, document_id, mutate)
+    return before[0]
+
+
+async def restore_unqueued(redis: Redis, before: Document) -> None:
+    """Puts back the status, error and job of a document that mark_queued changed for a request refused
+    before its job was queued, while it still waits with no job named. Not found or moved on: nothing."""
+
+    def mutate(document: Document, collection: Collection | None) -> dict[str, Any]:
+        if document.status is not DocumentStatus.queued or document.job_id is not None:
+            raise Superseded(f"document {document.id} moved on")
+        return {"status": before.status, "error": before.error, "job_id": before.job_id}
+
+    with suppress(NotFound, Superseded):
+        await _transact(redis, before.id, mutate)
 
 
 async def attach_job(redis: Redis, document_id: str, job_id: str) -> None:

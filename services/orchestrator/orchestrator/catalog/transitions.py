@@ -11,7 +11,8 @@ S = TypeVar("S", bound=StrEnum)
 
 D = DocumentStatus
 DOCUMENT_TRANSITIONS: Mapping[DocumentStatus, frozenset[DocumentStatus]] = {
-    D.queued: frozenset({D.processing, D.failed, D.cancelled, D.deleting}),
+    # queued -> ready: back as it was, when the request that queued it was refused before its job was.
+    D.queued: frozenset({D.processing, D.ready, D.failed, D.cancelled, D.deleting}),
     # processing -> processing: a reclaimed job starts over; -> queued: its job waits for a retry.
     D.processing: frozenset({D.processing, D.queued, D.ready, D.failed, D.cancelled, D.deleting}),
     D.ready: frozenset({D.queued, D.deleting}),  # queued again: a re-ingest

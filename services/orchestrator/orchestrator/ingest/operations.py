@@ -18,6 +18,7 @@ from orchestrator.clients import Clients
 from orchestrator.core.ids import new_id, now_ms
 from orchestrator.errors import Conflict, IllegalTransition, NotFound, OrchErrorCode
 from orchestrator.jobs import Enqueued, Job, JobStatus, JobType, Priority
+from orchestrator.vectors import InvalidMetadata
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +40,14 @@ async def queue_for_document(
 ) -> Job:
     """The first rule: the document waits for the job that `enqueue` queues."""
     try:
-        await generations.mark_queued(clients.redis, document_id)
+        before = await generations.mark_queued(clients.redis, document_id)
     except NotFound:
         raise Conflict(f"document {document_id} is gone") from None
     try:
         job = await enqueue()
+    except InvalidMetadata:  # a refused request changes nothing: the document is as it was
+        await generations.restore_unqueued(clients.redis, before)
+        raise
     except BaseException:
         await _unqueue(clients, document_id)
         raise

@@ -104,8 +104,6 @@ def check_user_metadata(metadata: Mapping[Any, Any], *, allow_none: bool = True)
     reserved fields; values are None (allow_none: it removes a key in a patch), str, bool, an int within
     int64, a finite float, or lists and objects of those (stored as JSON); what it sets fits
     check_metadata_size. Returns it unchanged; InvalidMetadata otherwise."""
-    if len(metadata) > MAX_METADATA_KEYS:
-        raise InvalidMetadata(f"at most {MAX_METADATA_KEYS} metadata keys")
     if not utf8_encodable(metadata):
         raise InvalidMetadata("metadata keys and values must be valid UTF-8 (no lone surrogates)")
     for key, value in metadata.items():

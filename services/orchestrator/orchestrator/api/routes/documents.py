@@ -4,9 +4,10 @@ the original's download."""
 
 from urllib.parse import quote
 
-from fastapi import APIRouter, Query, status
+from fastapi import APIRouter, Depends, Query, status
 from fastapi.responses import StreamingResponse
 
+import orchestrator.api.ratelimit as ratelimit
 from orchestrator.api.deps import ClientsDep, DocumentId, RegistryDep
 from orchestrator.api.errors import ApiError
 from orchestrator.api.schemas import DocumentPatch, JobAccepted, ReingestRequest
@@ -81,7 +82,7 @@ async def list_document_chunks(
     return await document_chunks(clients, document_id, cursor=cursor, limit=limit)
 
 
-@router.patch("/{document_id}", response_model=Document)
+@router.patch("/{document_id}", response_model=Document, dependencies=[Depends(ratelimit.uploads)])
 async def patch_document(document_id: str, body: DocumentPatch, clients: ClientsDep) -> Document:
     """Merges metadata (a null value removes a key), in the registry and on the searchable vectors."""
     return await metadata.patch_metadata(clients, document_id, body.metadata)
@@ -95,7 +96,12 @@ async def delete_document(document_id: str, clients: ClientsDep) -> JobAccepted:
     return JobAccepted(job_id=job.id, document_id=document_id)
 
 
-@router.post("/{document_id}/reingest", status_code=status.HTTP_202_ACCEPTED, response_model=JobAccepted)
+@router.post(
+    "/{document_id}/reingest",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=JobAccepted,
+    dependencies=[Depends(ratelimit.uploads)],
+)
 async def reingest_document(
     document_id: str, clients: ClientsDep, body: ReingestRequest | None = None
 ) -> JobAccepted:

@@ -3,7 +3,7 @@ queue stats, dead letters, their replay and purge."""
 
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 import orchestrator.api.ratelimit as ratelimit
@@ -63,7 +63,7 @@ async def stream_job_events(
     return EventStreamResponse(subscription, heartbeat_s=queue.settings.sse_heartbeat_s)
 
 
-@router.post("/jobs/{job_id}/retry", response_model=Job)
+@router.post("/jobs/{job_id}/retry", response_model=Job, dependencies=[Depends(ratelimit.uploads)])
 async def retry_job(job_id: JobId, clients: ClientsDep) -> Job:
     """Queues a failed (or dead) job again, with a fresh attempt budget."""
     return await operations.run_again(clients, job_id)
@@ -89,7 +89,7 @@ async def list_dead_letters(
     return await queue.dead_letters(cursor=cursor, limit=limit)
 
 
-@router.post("/dlq/{job_id}/replay", response_model=Job)
+@router.post("/dlq/{job_id}/replay", response_model=Job, dependencies=[Depends(ratelimit.uploads)])
 async def replay_dead_letter(job_id: JobId, clients: ClientsDep) -> Job:
     return await operations.run_again(clients, job_id, dead_only=True)
 
