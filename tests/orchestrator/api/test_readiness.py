@@ -7,6 +7,8 @@ import logging
 
 import pytest
 
+import orchestrator.api.readiness as readiness
+from orchestrator.api.dependency_probes import probe_dependencies
 from orchestrator.api.readiness import SharedRun
 from orchestrator.settings import Settings
 from tests.support import assert_error
@@ -82,19 +84,20 @@ async def test_no_compute_replica_ready(api_settings: Settings) -> None:
     assert compute == {"ok": False, "reason": "no_replica_ready", "ready": 0, "replicas": [False, False]}
 
 
-async def test_the_probes_run_once_a_second_whoever_asks(api_settings: Settings) -> None:
+async def test_the_probes_run_once_a_second_whoever_asks(
+    api_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
     async with running_app(api_settings.model_copy(update={"api_workers": 0})) as (app, client):
         clock = FakeClock()
         app.state.readiness = shared = SharedRun(clock=clock)
         calls = 0
-        probes = app.state.clients.readiness
 
-        async def counted(request_id: str | None = None) -> dict:
+        async def counted(clients, request_id: str | None = None) -> dict:
             nonlocal calls
             calls += 1
-            return await probes(request_id)
+            return await probe_dependencies(clients, request_id)
 
-        app.state.clients.readiness = counted
+        monkeypatch.setattr(readiness, "probe_dependencies", counted)
         answers = await asyncio.gather(
             *(client.get("/readyz") for _ in range(30)),
             *(client.get(f"{API}/admin/health") for _ in range(5)),

@@ -1,5 +1,5 @@
 """The readiness report behind /readyz (its status only) and GET /api/v1/admin/health (the checks): the
-dependency probes (Clients.readiness) run at most once per READY_TTL_S in a process, one run shared by every
+dependency probes (dependency_probes) run at most once per READY_TTL_S in a process, one run shared by every
 caller that comes meanwhile, while this process's lexical index is read fresh on each call (no I/O)."""
 
 import asyncio
@@ -10,10 +10,11 @@ from typing import Any, Generic, Literal, TypeVar
 from fastapi import Request
 from pydantic import BaseModel, Field
 
+from orchestrator.api.dependency_probes import Reason, probe_dependencies
+
 READY_TTL_S = 1.0  # how long one run of the probes answers every caller
 
 T = TypeVar("T")
-Reason = Literal["unreachable", "timeout", "no_replica_ready", "not_caught_up"]
 
 
 class Readiness(BaseModel):
@@ -85,7 +86,7 @@ async def health_report(request: Request) -> HealthReport:
     state = request.app.state
     request_id = getattr(request.state, "request_id", None)
     clients = state.clients
-    checks: dict[str, Any] = dict(await state.readiness.get(lambda: clients.readiness(request_id)))
+    checks: dict[str, Any] = dict(await state.readiness.get(lambda: probe_dependencies(clients, request_id)))
     lexical = state.search.readiness()  # None in a process without an index
     if lexical is not None:
         ok = bool(lexical["ok"])

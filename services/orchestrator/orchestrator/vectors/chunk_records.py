@@ -56,18 +56,23 @@ class InvalidMetadata(VectorStoreError):
         super().__init__(OrchErrorCode.invalid_metadata, message)
 
 
+def storable_scalar(value: Any) -> bool:
+    """A value Chroma stores and compares: a string, a boolean, a 64-bit integer or a finite number."""
+    if isinstance(value, bool | str):
+        return True
+    if isinstance(value, int):
+        return INT64_MIN <= value <= INT64_MAX
+    return isinstance(value, float) and math.isfinite(value)
+
+
 def _check_value(key: str, value: Any, depth: int = 0) -> None:
     if value is None or isinstance(value, bool | str):
         if isinstance(value, str) and len(value) > MAX_VALUE_CHARS:
             raise InvalidMetadata(f"metadata {key!r}: strings hold at most {MAX_VALUE_CHARS} characters")
         return
-    if isinstance(value, int):
-        if not INT64_MIN <= value <= INT64_MAX:
-            raise InvalidMetadata(f"metadata {key!r}: integers must fit in 64 bits")
-        return
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise InvalidMetadata(f"metadata {key!r}: numbers must be finite")
+    if isinstance(value, int | float):
+        if not storable_scalar(value):
+            raise InvalidMetadata(f"metadata {key!r}: numbers are finite, and integers fit in 64 bits")
         return
     if isinstance(value, list | dict):
         if depth >= MAX_NESTING:

@@ -6,12 +6,11 @@ Depth: a comparison is level 1; each `$and`/`$or` around it adds one. Operands: 
 compares against (one per comparison, one per value of an `$in`/`$nin` list), summed over the filter.
 """
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
 from orchestrator.errors import OrchErrorCode, VectorStoreError
-from orchestrator.vectors.chunk_records import INT64_MAX, INT64_MIN
+from orchestrator.vectors.chunk_records import storable_scalar
 
 MAX_FILTER_DEPTH = 8
 MAX_FILTER_OPERANDS = 256
@@ -95,11 +94,5 @@ class _Walk:
 
 
 def _scalar(value: Any) -> None:
-    """A value a filter may compare with: a string, a boolean, a 64-bit integer or a finite number."""
-    if isinstance(value, bool | str):
-        return
-    if isinstance(value, int) and INT64_MIN <= value <= INT64_MAX:
-        return
-    if isinstance(value, float) and math.isfinite(value):
-        return
-    raise InvalidFilter("filter values are strings, booleans, 64-bit integers or finite numbers")
+    if not storable_scalar(value):
+        raise InvalidFilter("filter values are strings, booleans, 64-bit integers or finite numbers")
