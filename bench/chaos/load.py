@@ -113,7 +113,9 @@ class Load:
         if time.monotonic() - self.started > self.duration_s / 2:
             missing = [op for op in possible if self.ledger.succeeded(op) == 0]
             if missing:
-                return rng.choice(missing)
+                choice = rng.choice(missing)
+                # A cancel needs a job still in flight: without new uploads, every outstanding one ends.
+                return "upload" if choice == "cancel" and rng.random() < 0.5 else choice
         return rng.choices(possible, weights=[WEIGHTS[op] for op in possible])[0]
 
     def _answer(self, operation: str, response: httpx.Response) -> httpx.Response:
@@ -234,7 +236,9 @@ class Load:
             self.ledger.acknowledge_job(response.json()["job_id"], "delete_collection", collection=name)
 
     def _cancel(self, client: httpx.Client, rng: random.Random) -> None:
-        job_id = rng.choice(self.ledger.outstanding(("upload", "reingest", "delete_document")))
+        outstanding = self.ledger.outstanding(("upload", "reingest", "delete_document"))
+        # Until one cancel succeeded, the newest job: the likeliest to be still waiting or running.
+        job_id = outstanding[-1] if self.ledger.succeeded("cancel") == 0 else rng.choice(outstanding)
         about = self.ledger.jobs[job_id]
         send = lambda: client.post(f"/jobs/{job_id}/cancel")  # noqa: E731 (sent by _about)
         response = self._about("cancel", about["document_id"], send, job_id=job_id, job_type=about["type"])
